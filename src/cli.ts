@@ -1,0 +1,35 @@
+// slmc-check entry point: parse, dispatch, map every failure to its documented exit code.
+import { parseCommandLine } from "./cli/args.ts";
+import { CliError, EXIT } from "./cli/exit-codes.ts";
+import { checksList, demoHelp, mainHelp } from "./cli/help.ts";
+import { checkCommand } from "./commands/check.ts";
+import { demoCommand } from "./commands/demo.ts";
+import { VERSION } from "./version.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const command = parseCommandLine(argv, process.env);
+    switch (command.kind) {
+      case "help":
+        process.stdout.write(command.topic === "demo" ? demoHelp() : mainHelp());
+        return EXIT.ok;
+      case "version":
+        process.stdout.write(`slmc-check ${VERSION}\n`);
+        return EXIT.ok;
+      case "checks":
+        process.stdout.write(checksList());
+        return EXIT.ok;
+      case "demo":
+        return await demoCommand(command.options);
+      case "check":
+        return await checkCommand(command.host, command.options);
+    }
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`slmc-check: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`slmc-check: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.internal;
+  }
+}

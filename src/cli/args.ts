@@ -1,0 +1,168 @@
+// Command line → validated options. node:util parseArgs splits the words; zod checks the values so
+// every mistake is reported at once, with the flag it concerns.
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { isDefect, type Defect } from "../../fixtures/defects.ts";
+import { SUITE_NAMES } from "../../suites/index.ts";
+import { FORMATS } from "../reporters/index.ts";
+import { usageError } from "./exit-codes.ts";
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+  "https-port": { type: "string" },
+  "http-port": { type: "string" },
+  user: { type: "string" },
+  "password-file": { type: "string" },
+  password: { type: "string" },
+  ca: { type: "string" },
+  insecure: { type: "boolean" },
+  servername: { type: "string" },
+  suite: { type: "string", multiple: true },
+  "max-tokens": { type: "string" },
+  timeout: { type: "string" },
+  "stream-timeout": { type: "string" },
+  "stream-idle": { type: "string" },
+  format: { type: "string" },
+  out: { type: "string" },
+  "show-secrets": { type: "boolean" },
+  "no-color": { type: "boolean" },
+  defect: { type: "string", multiple: true },
+} as const;
+
+const port = (flag: string) =>
+  z.coerce
+    .number({ error: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(1, `${flag} must be 1-65535`)
+    .max(65535, `${flag} must be 1-65535`);
+
+const seconds = (flag: string, max: number) =>
+  z.coerce
+    .number({ error: `${flag} must be a number of seconds` })
+    .positive(`${flag} must be positive`)
+    .max(max, `${flag} must be at most ${max}`);
+
+const hostSchema = z
+  .string()
+  .min(1, "host is empty")
+  .refine((h) => !/^[a-z]+:\/\//i.test(h), "give a host name or IP address, not a URL (drop the scheme)")
+  .refine(
+    (h) => /^[A-Za-z0-9.:_\-[\]%]+$/.test(h),
+    "host contains characters no host name or IP address has",
+  );
+
+const optionsSchema = z.object({
+  httpsPort: port("--https-port").default(443),
+  httpPort: port("--http-port").default(80),
+  user: z.string().min(1, "--user is empty").default("copilot"),
+  passwordFile: z.string().optional(),
+  password: z.string().optional(),
+  ca: z.string().optional(),
+  insecure: z.boolean().default(false),
+  servername: z.string().optional(),
+  suites: z
+    .array(
+      z
+        .string()
+        .refine((s) => SUITE_NAMES.includes(s), {
+          error: (i) => `--suite: unknown suite "${String(i.input)}"; known: ${SUITE_NAMES.join(", ")}`,
+        }),
+    )
+    .default([]),
+  maxTokens: z.coerce
+    .number()
+    .int("--max-tokens must be a whole number")
+    .min(4, "--max-tokens must be at least 4")
+    .max(4096)
+    .default(24),
+  timeoutS: seconds("--timeout", 3600).default(15),
+  streamTimeoutS: seconds("--stream-timeout", 7200).default(300),
+  streamIdleS: seconds("--stream-idle", 3600).default(60),
+  format: z.enum(FORMATS, { error: `--format must be one of ${FORMATS.join(", ")}` }).default("pretty"),
+  out: z.string().optional(),
+  showSecrets: z.boolean().default(false),
+  color: z.boolean(),
+  defects: z.array(z.string()).default([]),
+});
+
+export type CliOptions = z.infer<typeof optionsSchema> & { defects: Defect[] };
+
+export type Command =
+  | { kind: "help"; topic: "main" | "demo" }
+  | { kind: "version" }
+  | { kind: "checks" }
+  | { kind: "demo"; options: CliOptions }
+  | { kind: "check"; host: string; options: CliOptions };
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => issue.message).join("\n");
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw usageError(`${(error as Error).message}\nRun "slmc-check --help" for usage.`);
+  }
+  const { values, positionals } = parsed;
+  const [first, ...rest] = positionals;
+  if (values.version) return { kind: "version" };
+  if (first === "help") return { kind: "help", topic: rest[0] === "demo" ? "demo" : "main" };
+  if (values.help) return { kind: "help", topic: first === "demo" ? "demo" : "main" };
+  if (first === "checks") return { kind: "checks" };
+  if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
+  if (rest.length) throw usageError(`unexpected argument "${rest[0]}"; give one host (see --help)`);
+
+  const result = optionsSchema.safeParse({
+    httpsPort: values["https-port"],
+    httpPort: values["http-port"],
+    user: values.user,
+    passwordFile: values["password-file"],
+    password: values.password,
+    ca: values.ca,
+    insecure: values.insecure,
+    servername: values.servername,
+    suites: values.suite,
+    maxTokens: values["max-tokens"],
+    timeoutS: values.timeout,
+    streamTimeoutS: values["stream-timeout"],
+    streamIdleS: values["stream-idle"],
+    format: values.format,
+    out: values.out,
+    showSecrets: values["show-secrets"],
+    color: !values["no-color"] && !env.NO_COLOR,
+    defects: values.defect,
+  });
+  if (!result.success) throw usageError(formatIssues(result.error));
+  const options = result.data;
+  const unknownDefect = options.defects.find((d) => !isDefect(d));
+  if (unknownDefect)
+    throw usageError(`--defect: unknown defect "${unknownDefect}"; "slmc-check demo --help" lists them`);
+  if (options.ca && options.insecure)
+    throw usageError("--ca and --insecure contradict each other; choose one");
+
+  if (first === "demo") {
+    const conflicting = (
+      [
+        "https-port",
+        "http-port",
+        "password-file",
+        "password",
+        "ca",
+        "insecure",
+        "servername",
+        "user",
+      ] as const
+    ).filter((flag) => values[flag] !== undefined);
+    if (conflicting.length)
+      throw usageError(`demo chooses its own access settings; drop --${conflicting.join(", --")}`);
+    return { kind: "demo", options: options as CliOptions };
+  }
+  if (options.defects.length)
+    throw usageError("--defect only applies to the simulator: slmc-check demo --defect NAME");
+  const host = hostSchema.safeParse(first.replace(/^\[(.*)\]$/, "$1"));
+  if (!host.success) throw usageError(`host "${first}": ${formatIssues(host.error)}`);
+  return { kind: "check", host: host.data, options: options as CliOptions };
+}

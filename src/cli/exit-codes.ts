@@ -1,0 +1,23 @@
+export const EXIT = {
+  /** Every check passed (skips allowed). */
+  ok: 0,
+  /** At least one check failed or could not observe the target. */
+  checkFailed: 1,
+  /** Bad flags, unreadable files, untrusted certificate without --ca/--insecure. */
+  usage: 2,
+  /** The target cannot be reached (connect refused/timed out, DNS, TLS handshake). */
+  unreachable: 3,
+  /** A bug in slmc-check itself; the message carries the stack trace. */
+  internal: 4,
+} as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export const usageError = (message: string) => new CliError(message, EXIT.usage);

@@ -1,0 +1,82 @@
+// Runs the selected suites against one target and delivers the report in the chosen format.
+import { writeFile } from "node:fs/promises";
+import { secretForms, type Access } from "../core/access.ts";
+import type { Report, Suite } from "../core/check.ts";
+import { buildReport } from "../core/report.ts";
+import { createContext, runSuites } from "../core/runner.ts";
+import { createMasker, jsonForms } from "../core/secrets.ts";
+import { createProbes } from "../probes/index.ts";
+import { render } from "../reporters/index.ts";
+import { COLOR, PLAIN, renderPrettyHeader, renderPrettySummary } from "../reporters/pretty.ts";
+import { createProgress } from "../reporters/progress.ts";
+import { SUITES } from "../../suites/index.ts";
+import type { CliOptions } from "../cli/args.ts";
+import { CliError, EXIT } from "../cli/exit-codes.ts";
+import { VERSION } from "../version.ts";
+
+export interface RunOutcome {
+  report: Report;
+  exitCode: number;
+}
+
+export function selectSuites(names: string[]): Suite[] {
+  return names.length ? SUITES.filter((suite) => names.includes(suite.name)) : SUITES;
+}
+
+export function exitCodeFor(report: Report): number {
+  return report.summary.failed + report.summary.errored > 0 ? EXIT.checkFailed : EXIT.ok;
+}
+
+export async function runAndReport(
+  access: Access,
+  options: CliOptions,
+  notes: string[],
+): Promise<RunOutcome> {
+  const suites = selectSuites(options.suites);
+  const mask = options.showSecrets
+    ? (text: string) => text
+    : createMasker(secretForms(access).flatMap(jsonForms));
+  const stdoutTty = Boolean(process.stdout.isTTY);
+  const stderrTty = Boolean(process.stderr.isTTY);
+  const style = options.color && (options.out ? stderrTty : stdoutTty) ? COLOR : PLAIN;
+  const liveReport = options.format === "pretty" && !options.out && stdoutTty;
+  const total = suites.reduce((n, s) => n + s.checks.length, 0);
+  const startedAt = new Date();
+  const header = {
+    tool: { name: "slmc-check", version: VERSION },
+    target: buildReport({ version: VERSION, access, startedAt, finishedAt: startedAt, notes, checks: [] })
+      .target,
+    notes,
+  };
+  if (liveReport) process.stdout.write(mask(renderPrettyHeader(header, style)));
+  const progress =
+    liveReport || stderrTty
+      ? createProgress({
+          stream: liveReport ? process.stdout : process.stderr,
+          style,
+          mask,
+          printResults: liveReport,
+          total,
+        })
+      : undefined;
+  const context = createContext(access, createProbes(access));
+  let checks;
+  try {
+    checks = await runSuites(suites, context, progress ?? {});
+  } finally {
+    progress?.stop();
+  }
+  const report = buildReport({ version: VERSION, access, startedAt, finishedAt: new Date(), notes, checks });
+  const text = liveReport
+    ? renderPrettySummary(report, style)
+    : render(options.format, report, { color: style === COLOR });
+  if (options.out) {
+    try {
+      await writeFile(options.out, mask(text));
+    } catch (error) {
+      throw new CliError(`cannot write report to "${options.out}": ${(error as Error).message}`, EXIT.usage);
+    }
+    if (stderrTty) process.stderr.write(mask(renderPrettySummary(report, style)));
+  } else process.stdout.write(mask(text));
+  return { report, exitCode: exitCodeFor(report) };
+}

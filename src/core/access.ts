@@ -1,0 +1,42 @@
+// How slmc-check reaches a target: addresses, ports, credentials and TLS trust. Built once from the
+// command line (src/cli) and passed read-only to every check.
+export interface Access {
+  host: string;
+  httpsPort: number;
+  httpPort: number;
+  user: string;
+  password?: string;
+  ca?: string;
+  caFile?: string;
+  insecure: boolean;
+  servername?: string;
+  /** Per-request timeout for ordinary API calls. */
+  requestTimeoutMs: number;
+  /** Longest silence tolerated inside an SSE stream. */
+  streamIdleTimeoutMs: number;
+  /** Whole-stream timeout for a streamed completion. */
+  streamTimeoutMs: number;
+  /** Max tokens asked for in test completions. */
+  maxTokens: number;
+  /** Set when the target is the embedded simulator: reports must say so. */
+  simulated: boolean;
+}
+
+export function basicAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
+
+export function bearerAuthorization(password: string): string {
+  return `Bearer ${password}`;
+}
+
+/** Every string that would disclose the password if printed. */
+export function secretForms(access: Access): string[] {
+  if (!access.password) return [];
+  const forms = [
+    access.password,
+    Buffer.from(`${access.user}:${access.password}`).toString("base64"),
+    encodeURIComponent(access.password),
+  ];
+  return [...new Set(forms)].filter((form) => form.length >= 3);
+}

@@ -1,0 +1,78 @@
+// The vocabulary every suite speaks. A check names the requirement it verifies, observes the target
+// through probes (producing evidence), and judges that evidence (a pure function). Reporters only ever
+// see CheckResult values.
+import type { Access } from "./access.ts";
+import type { Probes } from "../probes/index.ts";
+
+export type Status = "pass" | "fail" | "skip" | "error";
+
+export type Evidence = Record<string, unknown>;
+
+export interface Verdict {
+  status: "pass" | "fail" | "skip";
+  message: string;
+}
+
+export type Need = "password";
+
+export interface CheckContext {
+  access: Access;
+  probes: Probes;
+  /** Observations shared between checks of one run (e.g. the advertised model id). */
+  memo<T>(key: string, produce: () => Promise<T>): Promise<T>;
+}
+
+export interface Check<E extends Evidence = Evidence> {
+  id: string;
+  requirement: string;
+  title: string;
+  needs?: Need[];
+  timeoutMs?: number;
+  observe(ctx: CheckContext): Promise<E>;
+  judge(evidence: E, access: Access): Verdict;
+}
+
+export interface Suite {
+  name: string;
+  title: string;
+  checks: Check<any>[];
+}
+
+export interface CheckResult {
+  id: string;
+  suite: string;
+  requirement: string;
+  title: string;
+  status: Status;
+  duration_ms: number;
+  message: string;
+  evidence: Evidence;
+}
+
+export interface Report {
+  tool: { name: string; version: string };
+  target: {
+    host: string;
+    https_port: number;
+    http_port: number;
+    user: string;
+    tls_verification: string;
+    simulated: boolean;
+  };
+  started_at: string;
+  finished_at: string;
+  notes: string[];
+  checks: CheckResult[];
+  summary: { passed: number; failed: number; skipped: number; errored: number };
+}
+
+export function defineCheck<E extends Evidence>(check: Check<E>): Check<E> {
+  return check;
+}
+
+export const pass = (message: string): Verdict => ({ status: "pass", message });
+export const fail = (message: string): Verdict => ({ status: "fail", message });
+export const skip = (message: string): Verdict => ({ status: "skip", message });
+
+/** Thrown by observe() when an earlier observation makes this check impossible; reported as skip. */
+export class PrerequisiteMissing extends Error {}

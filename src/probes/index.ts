@@ -1,0 +1,67 @@
+// Binds the raw probes to one target's access settings, so checks ask for "GET /v1/models over HTTPS"
+// and never handle sockets, ports or trust options themselves.
+import type { Access } from "../core/access.ts";
+import { httpRequest, type HttpResponse } from "./http.ts";
+import { readSse, type SseObservation } from "./sse.ts";
+import {
+  observeHandshake,
+  probeLegacyVersion,
+  type HandshakeFacts,
+  type LegacyVersionResult,
+} from "./tls.ts";
+
+export interface RequestSpec {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export interface Probes {
+  https(spec: RequestSpec): Promise<HttpResponse>;
+  http(spec: RequestSpec): Promise<HttpResponse>;
+  sse(spec: RequestSpec): Promise<SseObservation>;
+  handshake(): Promise<HandshakeFacts>;
+  legacyTls(version: "TLSv1" | "TLSv1.1"): Promise<LegacyVersionResult>;
+}
+
+export function createProbes(access: Access): Probes {
+  const tlsOptions = {
+    insecure: access.insecure,
+    ...(access.ca ? { ca: access.ca } : {}),
+    ...(access.servername ? { servername: access.servername } : {}),
+  };
+  const endpoint = {
+    host: access.host,
+    port: access.httpsPort,
+    timeoutMs: access.requestTimeoutMs,
+    ...(access.ca ? { ca: access.ca } : {}),
+    ...(access.servername ? { servername: access.servername } : {}),
+  };
+  const build = (scheme: "http" | "https", spec: RequestSpec) => ({
+    scheme,
+    host: access.host,
+    port: scheme === "https" ? access.httpsPort : access.httpPort,
+    method: spec.method ?? "GET",
+    path: spec.path,
+    tls: tlsOptions,
+    timeoutMs: spec.timeoutMs ?? access.requestTimeoutMs,
+    ...(spec.headers ? { headers: spec.headers } : {}),
+    ...(spec.body !== undefined ? { body: spec.body } : {}),
+    ...(spec.idleTimeoutMs ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+  });
+  return {
+    https: (spec) => httpRequest(build("https", spec)),
+    http: (spec) => httpRequest(build("http", spec)),
+    sse: (spec) =>
+      readSse({
+        ...build("https", spec),
+        timeoutMs: spec.timeoutMs ?? access.streamTimeoutMs,
+        idleTimeoutMs: spec.idleTimeoutMs ?? access.streamIdleTimeoutMs,
+      }),
+    handshake: () => observeHandshake(endpoint),
+    legacyTls: (version) => probeLegacyVersion(endpoint, version),
+  };
+}

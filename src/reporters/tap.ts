@@ -1,0 +1,39 @@
+// TAP version 14: one test point per check; failures and errors carry a YAML diagnostic block.
+import type { CheckResult, Report } from "../core/check.ts";
+
+function yamlScalar(value: unknown): string {
+  return JSON.stringify(value) ?? "null";
+}
+
+function diagnostic(result: CheckResult): string {
+  const lines = [
+    "  ---",
+    `  message: ${yamlScalar(result.message)}`,
+    `  severity: ${result.status === "error" ? "error" : "fail"}`,
+    `  requirement: ${result.requirement}`,
+    `  duration_ms: ${result.duration_ms}`,
+    // JSON is valid YAML (flow style), so evidence stays exact and machine-readable.
+    `  evidence: ${JSON.stringify(result.evidence)}`,
+    "  ...",
+  ];
+  return lines.join("\n");
+}
+
+function escapeDescription(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/#/g, "\\#");
+}
+
+export function renderTap(report: Report): string {
+  const out = ["TAP version 14", `# slmc-check ${report.tool.version} against ${report.target.host}`];
+  for (const note of report.notes) out.push(`# note: ${note}`);
+  out.push(`1..${report.checks.length}`);
+  report.checks.forEach((result, index) => {
+    const description = escapeDescription(`[${result.requirement}] ${result.id}: ${result.title}`);
+    if (result.status === "skip") out.push(`ok ${index + 1} - ${description} # SKIP ${result.message}`);
+    else if (result.status === "pass") out.push(`ok ${index + 1} - ${description}`);
+    else out.push(`not ok ${index + 1} - ${description}`, diagnostic(result));
+  });
+  const s = report.summary;
+  out.push(`# passed ${s.passed}, failed ${s.failed}, errored ${s.errored}, skipped ${s.skipped}`);
+  return out.join("\n") + "\n";
+}
