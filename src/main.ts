@@ -1,6 +1,8 @@
 import { main } from "./cli.ts";
 
-const code = await main(process.argv.slice(2));
-// Flush stdout/stderr before leaving; open sockets must not keep a finished run alive.
-process.exitCode = code;
-setImmediate(() => process.exit(code));
+// No top-level await: bytecode compilation emits CommonJS.
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  // Leave once output is flushed; open sockets must not keep a finished run alive.
+  setImmediate(() => process.exit(code));
+});

@@ -63,11 +63,9 @@ const optionsSchema = z.object({
   servername: z.string().optional(),
   suites: z
     .array(
-      z
-        .string()
-        .refine((s) => SUITE_NAMES.includes(s), {
-          error: (i) => `--suite: unknown suite "${String(i.input)}"; known: ${SUITE_NAMES.join(", ")}`,
-        }),
+      z.string().refine((s) => SUITE_NAMES.includes(s), {
+        error: (i) => `--suite: unknown suite "${String(i.input)}"; known: ${SUITE_NAMES.join(", ")}`,
+      }),
     )
     .default([]),
   maxTokens: z.coerce

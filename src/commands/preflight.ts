@@ -57,6 +57,13 @@ export async function preflight(access: Access): Promise<void> {
   }
   if (!facts.trusted && !access.insecure) {
     const cert = facts.certificate;
+    if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(facts.trustError ?? "")) {
+      throw new CliError(
+        `the certificate of ${where} is outside its validity (${cert.validFrom} to ${cert.validTo}; ${facts.trustError}). ` +
+          `Renew it on the appliance (or fix its clock); --insecure runs the checks anyway and reports it.`,
+        EXIT.usage,
+      );
+    }
     throw new CliError(
       `the certificate of ${where} is not trusted (${facts.trustError}): ${cert.selfSigned ? "self-signed" : `issued by ${cert.issuer}`}, ` +
         `subject ${cert.subject}, SHA-256 ${cert.sha256Fingerprint}. Compare the fingerprint with the appliance report ` +

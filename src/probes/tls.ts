@@ -85,7 +85,13 @@ function certificateFacts(socket: tls.TLSSocket): CertificateFacts {
 export function observeHandshake(endpoint: TlsEndpoint): Promise<HandshakeFacts> {
   return new Promise((resolve, reject) => {
     const where = `tls://${endpoint.host}:${endpoint.port}`;
-    const socket = tls.connect({ ...connectOptions(endpoint), ALPNProtocols: ["http/1.1"] });
+    // Offer every version this runtime can, so a server stuck on TLS 1.0/1.1 is observed, not just refused.
+    const socket = tls.connect({
+      ...connectOptions(endpoint),
+      ALPNProtocols: ["http/1.1"],
+      minVersion: "TLSv1",
+      ...(legacyCiphers ? { ciphers: legacyCiphers } : {}),
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(

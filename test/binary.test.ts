@@ -1,0 +1,277 @@
+// The compiled executable (Bun) end to end: the CLI contract, exit codes, formats, and the demo.
+// Needs `npm run build` first (the test command does it).
+import t, { type Test } from "tap";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Parser } from "tap-parser";
+import { simulator } from "./helpers.ts";
+
+const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
+const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(
+  binary: string,
+  args: string[],
+  env: Record<string, string> = {},
+  killAfterMs = 60_000,
+): Promise<Run> {
+  return new Promise((done) => {
+    const started = Date.now();
+    const child = spawn(binary, args, { env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+const slmc = (args: string[], env: Record<string, string> = {}) => run(BINARY, args, env);
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((closed) => server.close(() => closed()));
+  return port;
+}
+
+async function silentServer(t: Test, answer?: string): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    if (answer) socket.on("data", () => socket.end(answer));
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((closed) => server.close(() => closed()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+t.before(() => {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "npm run build" first`);
+});
+
+t.test("--help, --version and checks", async (t) => {
+  const help = await slmc(["--help"]);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /Exit codes:[\s\S]*3 {2}target unreachable/);
+  const demoHelp = await slmc(["demo", "--help"]);
+  t.match(demoHelp.stdout, /buffered-sse/);
+  t.match(demoHelp.stdout, /SIMULATED/);
+  const version = await slmc(["--version"]);
+  const pkg = JSON.parse(await readFile(resolve(import.meta.dirname, "../package.json"), "utf8")) as {
+    version: string;
+  };
+  t.equal(version.stdout.trim(), `slmc-check ${pkg.version}`);
+  const checks = await slmc(["checks"]);
+  t.match(checks.stdout, /SEC-08 +streaming\.incremental/);
+});
+
+t.test("bad command lines exit 2 with a clear message", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /Unknown option '--bogus'/],
+    [[], /missing host/],
+    [["host", "--https-port", "70000"], /--https-port must be 1-65535/],
+    [["host", "--format", "xml"], /--format must be one of pretty, tap, junit, json/],
+    [["host", "--suite", "nope"], /unknown suite "nope"/],
+    [["https://host"], /not a URL/],
+    [["host", "--password-file", "/nonexistent/pw"], /cannot read password file "\/nonexistent\/pw": ENOENT/],
+    [["host", "--ca", "/nonexistent/ca.pem"], /cannot read CA file/],
+    [["host", "--ca", "x.pem", "--insecure"], /contradict/],
+    [["demo", "--defect", "nope"], /unknown defect "nope"/],
+    [["host", "--defect", "buffered-sse"], /only applies to the simulator/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await slmc(args);
+    t.equal(result.code, 2, `${args.join(" ")} exits 2`);
+    t.match(result.stderr, message, `${args.join(" ")}: ${result.stderr.trim()}`);
+  }
+});
+
+t.test("an unreachable target exits 3 quickly", async (t) => {
+  const port = await freePort();
+  const result = await slmc(["127.0.0.1", "--https-port", String(port), "--timeout", "2"]);
+  t.equal(result.code, 3);
+  t.match(result.stderr, /target unreachable: .*connection refused.*--https-port/);
+  t.ok(result.ms < 5000, `took ${result.ms} ms`);
+});
+
+t.test("a port that never completes a TLS handshake exits 3 within the timeout", async (t) => {
+  const port = await silentServer(t);
+  const result = await slmc(["127.0.0.1", "--https-port", String(port), "--timeout", "1"]);
+  t.equal(result.code, 3);
+  t.match(result.stderr, /TLS handshake .* failed: .*timed out/);
+  t.ok(result.ms < 5000, `took ${result.ms} ms`);
+});
+
+t.test("a port that is not TLS at all exits 3", async (t) => {
+  const port = await silentServer(t, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  const result = await slmc(["127.0.0.1", "--https-port", String(port), "--timeout", "2"]);
+  t.equal(result.code, 3);
+  t.match(result.stderr, /TLS handshake .* failed/);
+});
+
+t.test("an untrusted certificate exits 2 and shows the fingerprint to compare", async (t) => {
+  const sim = await simulator(t);
+  const result = await slmc([
+    "127.0.0.1",
+    "--https-port",
+    String(sim.httpsPort),
+    "--http-port",
+    String(sim.httpPort),
+  ]);
+  t.equal(result.code, 2);
+  t.match(
+    result.stderr,
+    /not trusted .*self-signed.*SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}.*--ca FILE.*--insecure/,
+  );
+});
+
+t.test("a real target: all formats, --out, password sources and masking", async (t) => {
+  const sim = await simulator(t);
+  const dir = await mkdtemp(join(tmpdir(), "slmc-bin-"));
+  const caFile = join(dir, "ca.pem");
+  const passwordFile = join(dir, "password");
+  await writeFile(caFile, sim.certificatePem);
+  await writeFile(passwordFile, `${sim.password}\n`);
+  const base = [
+    "127.0.0.1",
+    "--https-port",
+    String(sim.httpsPort),
+    "--http-port",
+    String(sim.httpPort),
+    "--ca",
+    caFile,
+    "--max-tokens",
+    "8",
+  ];
+
+  const json = await slmc([...base, "--password-file", passwordFile, "--format", "json"]);
+  t.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as {
+    tool: { name: string };
+    checks: { id: string; status: string; requirement: string; evidence: object }[];
+    summary: Record<string, number>;
+  };
+  t.equal(report.tool.name, "slmc-check");
+  t.ok(report.checks.length >= 18);
+  t.same(report.summary, { passed: report.checks.length, failed: 0, skipped: 0, errored: 0 });
+
+  const tap = await slmc([...base, "--format", "tap", "--suite", "auth", "--suite", "tls"], {
+    SLMC_PASSWORD: sim.password,
+  });
+  t.equal(tap.code, 0);
+  t.match(tap.stdout, /^TAP version 14\n/);
+  const parsed = await new Promise<{ ok: boolean; count: number; pass: number }>((done) => {
+    const parser = new Parser((result) =>
+      done(result as unknown as { ok: boolean; count: number; pass: number }),
+    );
+    parser.end(tap.stdout);
+  });
+  t.equal(parsed.ok, true, "TAP output parses and passes");
+  t.equal(parsed.count, 8, "one test point per check in the selected suites");
+
+  const out = join(dir, "report.xml");
+  const junit = await slmc([...base, "--format", "junit", "--out", out, "--password", sim.password]);
+  t.equal(junit.code, 0);
+  t.match(junit.stderr, /--password is visible .* process list/);
+  const xml = await readFile(out, "utf8");
+  t.match(
+    xml,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="slmc-check [^"]+" tests="18" failures="0" errors="0"/,
+  );
+  for (const text of [json.stdout, tap.stdout, xml])
+    t.notOk(text.includes(sim.password), "password never printed");
+
+  const noPassword = await slmc(base);
+  t.equal(noPassword.code, 0, "skips do not fail the run");
+  t.match(noPassword.stdout, /skipped \(skips do not fail the run\)/);
+  t.match(noPassword.stdout, /needs the appliance password/);
+});
+
+t.test("slmc-check demo passes, and says it used the simulator", async (t) => {
+  const result = await slmc(["demo"]);
+  t.equal(result.code, 0, result.stdout + result.stderr);
+  t.match(result.stdout, /SIMULATED appliance/);
+  t.match(result.stdout, /PASS: 18 passed, 0 failed, 0 errored/);
+});
+
+t.test("slmc-check demo with a defect exits 1 and names the requirement", async (t) => {
+  const result = await slmc(["demo", "--defect", "buffered-sse", "--format", "json"]);
+  t.equal(result.code, 1);
+  const report = JSON.parse(result.stdout) as {
+    notes: string[];
+    checks: { id: string; status: string; requirement: string }[];
+  };
+  const failed = report.checks.filter((c) => c.status !== "pass");
+  t.same(
+    failed.map((c) => [c.id, c.requirement]),
+    [["streaming.incremental", "SEC-08"]],
+  );
+  t.ok(report.notes.some((n) => n.includes("defects injected: buffered-sse")));
+});
+
+t.test("the LocalAI stand-in binary", async (t) => {
+  const help = await run(STAND_IN, ["--help"]);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /STAND-IN[\s\S]*NOT LocalAI/);
+  const bad = await run(STAND_IN, ["run", "--address", "nowhere"]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--address must be HOST:PORT/);
+
+  const dir = await mkdtemp(join(tmpdir(), "slmc-standin-"));
+  await writeFile(join(dir, "m.gguf"), Buffer.alloc(1024));
+  await writeFile(join(dir, "m.yaml"), "name: m\nparameters:\n  model: m.gguf\n");
+  const port = await freePort();
+  const child = spawn(STAND_IN, [
+    "run",
+    "--address",
+    `127.0.0.1:${port}`,
+    "--models-path",
+    dir,
+    "--load-ms",
+    "1500",
+    "--threads",
+    "3",
+  ]);
+  t.teardown(() => void child.kill("SIGKILL"));
+  const base = `http://127.0.0.1:${port}`;
+  let early: number | undefined;
+  for (let i = 0; i < 50 && early === undefined; i++) {
+    early = await fetch(`${base}/readyz`).then(
+      (r) => r.status,
+      () => undefined,
+    );
+    if (early === undefined) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(early, 503, "/readyz is 503 while the model loads");
+  await new Promise((r) => setTimeout(r, 1800));
+  t.equal((await fetch(`${base}/readyz`)).status, 200, "/readyz is 200 once loaded");
+  const models = (await (await fetch(`${base}/v1/models`)).json()) as {
+    data: { id: string; owned_by: string }[];
+  };
+  t.equal(models.data[0]?.id, "m");
+  t.match(models.data[0]?.owned_by, /stand-in/);
+  const system = (await (await fetch(`${base}/system`)).json()) as { threads: number };
+  t.equal(system.threads, 3, "--threads is honoured");
+});

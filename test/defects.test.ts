@@ -1,0 +1,189 @@
+// Every defect switch breaks one requirement; the check for that requirement must flag it with the
+// requirement id and a message that tells the operator what to fix.
+import t from "tap";
+import { ALL_DEFECTS, type Defect } from "../fixtures/defects.ts";
+import { accessFor, runAgainst, simulator } from "./helpers.ts";
+
+interface Expectation {
+  check: string;
+  requirement: string;
+  message: RegExp;
+  suites: string[];
+}
+
+export const EXPECTED: Record<Defect, Expectation> = {
+  "open-metrics": {
+    check: "auth.routes-require-credentials",
+    requirement: "SEC-02",
+    message: /GET \/metrics \(none\) → 200.*behind auth/,
+    suites: ["auth"],
+  },
+  "health-requires-auth": {
+    check: "auth.health-open",
+    requirement: "SEC-02",
+    message: /\/health demands credentials.*auth_basic off/,
+    suites: ["auth"],
+  },
+  "cors-missing-on-401": {
+    check: "cors.headers-on-every-response",
+    requirement: "SEC-04",
+    message: /no Access-Control-Allow-Origin on: 401.*always/,
+    suites: ["cors"],
+  },
+  "cors-no-authorization-header": {
+    check: "cors.preflight",
+    requirement: "SEC-05",
+    message: /lacks Authorization/,
+    suites: ["cors"],
+  },
+  "preflight-requires-auth": {
+    check: "cors.preflight",
+    requirement: "SEC-05",
+    message: /preflight demands credentials.*answer OPTIONS before auth/,
+    suites: ["cors"],
+  },
+  "redirect-302": {
+    check: "redirect.http-to-https",
+    requirement: "SEC-09",
+    message: /302, not a permanent 301.*return 301/,
+    suites: ["redirect"],
+  },
+  "redirect-drops-path": {
+    check: "redirect.http-to-https",
+    requirement: "SEC-09",
+    message: /losing the path or query.*\$request_uri/,
+    suites: ["redirect"],
+  },
+  "buffered-sse": {
+    check: "streaming.incremental",
+    requirement: "SEC-08",
+    message: /buffered: \d+ chunks arrived in 1 burst.*proxy_buffering off/,
+    suites: ["streaming"],
+  },
+  "bearer-rejected": {
+    check: "auth.bearer-accepted",
+    requirement: "SEC-03",
+    message: /Bearer token refused \(401\).*Cline/,
+    suites: ["auth"],
+  },
+  "tls10-accepted": {
+    check: "tls.legacy-versions-refused",
+    requirement: "SEC-01",
+    message: /accepted TLSv1 and TLSv1\.1.*ssl_protocols/,
+    suites: ["tls"],
+  },
+  "legacy-tls-only": {
+    check: "tls.protocol",
+    requirement: "SEC-01",
+    message: /negotiated TLSv1\.1.*ssl_protocols TLSv1\.2 TLSv1\.3/,
+    suites: ["tls"],
+  },
+  "expired-certificate": {
+    check: "tls.certificate",
+    requirement: "SEC-01",
+    message: /certificate expired .*renew/,
+    suites: ["tls"],
+  },
+  "reset-mid-stream": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /connection broke mid-stream after \d+ events/,
+    suites: ["streaming"],
+  },
+  "auth-bypass-raw-path": {
+    check: "auth.path-tricks-refused",
+    requirement: "SEC-02",
+    message: /auth bypassed.*\/health\/\.\.\/v1\/models.*normalised URI/,
+    suites: ["auth"],
+  },
+  "auth-skip-head": {
+    check: "auth.path-tricks-refused",
+    requirement: "SEC-02",
+    message: /auth bypassed.*HEAD \/v1\/models \(none\) → 200/,
+    suites: ["auth"],
+  },
+  "missing-done": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /without "data: \[DONE\]"/,
+    suites: ["streaming"],
+  },
+  "malformed-chunk": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /malformed chunk: event #3 is not JSON/,
+    suites: ["streaming"],
+  },
+  "bad-chunk-schema": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /chat\.completion\.chunk schema.*delta/,
+    suites: ["streaming"],
+  },
+  "template-leak": {
+    check: "clients.no-template-tokens",
+    requirement: "IDE-01",
+    message: /template tokens in output: .*\[\/INST\]/,
+    suites: ["clients"],
+  },
+  "stalled-stream": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /stream stalled after \d+ events.*no bytes for 1500 ms/,
+    suites: ["streaming"],
+  },
+  "no-model-listed": {
+    check: "api.models-listed",
+    requirement: "INFER-01",
+    message: /lists no model/,
+    suites: ["api"],
+  },
+  "bad-completion-schema": {
+    check: "api.chat-completion",
+    requirement: "INFER-05",
+    message: /does not follow the OpenAI schema: choices\.0\.message/,
+    suites: ["api"],
+  },
+  "rejects-multi-turn": {
+    check: "clients.multi-turn",
+    requirement: "IDE-01",
+    message: /6-message conversation answered 500.*alternating turns/,
+    suites: ["clients"],
+  },
+};
+
+t.test("every defect switch has an expectation", async (t) => {
+  t.same(Object.keys(EXPECTED).sort(), Object.keys(ALL_DEFECTS).sort());
+});
+
+for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
+  t.test(`defect ${defect} is flagged by ${expected.check}`, async (t) => {
+    const sim = await simulator(t, { defects: [defect] });
+    const results = await runAgainst(accessFor(sim), expected.suites);
+    const result = results.get(expected.check);
+    t.equal(result?.status, "fail", `${expected.check} fails: ${result?.message}`);
+    t.equal(result?.requirement, expected.requirement);
+    t.match(result?.message, expected.message);
+    t.ok(Object.keys(result?.evidence ?? {}).length > 0, "the failure carries evidence");
+  });
+}
+
+t.test("a wrong password fails both credential checks", async (t) => {
+  const sim = await simulator(t);
+  const results = await runAgainst(accessFor(sim, { password: "not-the-password" }), ["auth"]);
+  t.equal(results.get("auth.basic-accepted")?.status, "fail");
+  t.match(results.get("auth.basic-accepted")?.message, /HTTP Basic .* refused \(401\)/);
+  t.equal(results.get("auth.bearer-accepted")?.status, "fail");
+});
+
+t.test("the SDK check also catches what breaks real clients", async (t) => {
+  for (const defect of ["bearer-rejected", "malformed-chunk", "stalled-stream"] as Defect[]) {
+    const sim = await simulator(t, { defects: [defect] });
+    const results = await runAgainst(accessFor(sim), ["clients"]);
+    t.equal(
+      results.get("clients.openai-sdk")?.status,
+      "fail",
+      `${defect}: ${results.get("clients.openai-sdk")?.message}`,
+    );
+  }
+});
