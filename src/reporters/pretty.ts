@@ -34,7 +34,7 @@ export function resultLine(result: CheckResult, style: Style): string {
   return `  ${color(SYMBOL[result.status])} ${style.dim(result.requirement.padEnd(8))} ${result.id.padEnd(36)} ${result.message} ${time}`;
 }
 
-function evidenceLines(result: CheckResult): string[] {
+export function evidenceLines(result: CheckResult): string[] {
   const text = JSON.stringify(result.evidence);
   return [
     `      evidence: ${text.length > 600 ? `${text.slice(0, 600)}… (full evidence: --format json)` : text}`,

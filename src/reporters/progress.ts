@@ -3,7 +3,7 @@
 import { performance } from "node:perf_hooks";
 import type { Check, CheckResult, Suite } from "../core/check.ts";
 import type { RunListener } from "../core/runner.ts";
-import { resultLine, type Style } from "./pretty.ts";
+import { evidenceLines, resultLine, type Style } from "./pretty.ts";
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const SPINNER_AFTER_MS = 1000;
@@ -46,7 +46,11 @@ export function createProgress(options: ProgressOptions): RunListener & { stop()
     checkFinished(result: CheckResult) {
       stopSpinner();
       done++;
-      if (options.printResults) options.stream.write(options.mask(resultLine(result, options.style)) + "\n");
+      if (!options.printResults) return;
+      const lines = [resultLine(result, options.style)];
+      if (result.status === "fail" || result.status === "error")
+        lines.push(...evidenceLines(result).map(options.style.dim));
+      options.stream.write(options.mask(lines.join("\n")) + "\n");
     },
     stop: stopSpinner,
   };
