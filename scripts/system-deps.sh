@@ -3,7 +3,7 @@
 # exactly what to install. Packages already present are left alone.
 set -euo pipefail
 
-readonly PACKAGES=(shellcheck git)
+readonly PACKAGES=(shellcheck git nginx-light openssl)
 
 missing_packages() {
   local package

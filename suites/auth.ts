@@ -32,6 +32,11 @@ export const PATH_TRICKS: { method: string; path: string }[] = [
 ];
 
 const WRONG_PASSWORD = "slmc-wrong-password-0";
+const CASE_VARIANT = "Bearer with the password in another case";
+
+function swapCase(text: string): string {
+  return [...text].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
+}
 
 async function statusOf(
   ctx: CheckContext,
@@ -85,6 +90,9 @@ const routesProtected = defineCheck({
       ["wrong Basic", basicAuthorization(ctx.access.user, WRONG_PASSWORD)],
       ["wrong Bearer", bearerAuthorization(WRONG_PASSWORD)],
     ];
+    const password = ctx.access.password;
+    const swapped = password ? swapCase(password) : undefined;
+    if (swapped && swapped !== password) variants.push([CASE_VARIANT, bearerAuthorization(swapped)]);
     for (const route of PROTECTED_ROUTES)
       for (const [credentials, header] of variants)
         probes.push({ ...route, credentials, status: await statusOf(ctx, route.method, route.path, header) });
@@ -92,9 +100,12 @@ const routesProtected = defineCheck({
   },
   judge: ({ probes }) => {
     const open = offenders(probes, [401]);
-    return open.length
-      ? fail(`not refused with 401: ${describe(open)}; put every location except /health behind auth`)
-      : pass(`${probes.length} requests to ${PROTECTED_ROUTES.length} routes refused with 401`);
+    if (!open.length)
+      return pass(`${probes.length} requests to ${PROTECTED_ROUTES.length} routes refused with 401`);
+    const hint = open.every((p) => p.credentials === CASE_VARIANT)
+      ? "compare the Bearer token case-sensitively (nginx map string keys ignore case; use a ~ regex key)"
+      : "put every location except /health behind auth";
+    return fail(`not refused with 401: ${describe(open)}; ${hint}`);
   },
 });
 

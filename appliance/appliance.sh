@@ -1,0 +1,680 @@
+#!/usr/bin/env bash
+# SLM-Copilot one-apps service: LocalAI serving Devstral Small 2 24B on 127.0.0.1:8080 behind nginx
+# (TLS, Basic + Bearer auth, CORS, SSE). Installed as /etc/one-appliance/service.d/appliance.sh and
+# sourced by the one-apps driver, which calls service_install (image build) and service_configure +
+# service_bootstrap (every boot). Configuration comes only from ONEAPP_COPILOT_* context variables.
+# shellcheck disable=SC2034  # ONE_SERVICE_* are read by the one-apps driver
+
+ONE_SERVICE_NAME='Service SLM-Copilot - sovereign CPU-only AI coding copilot'
+ONE_SERVICE_VERSION='0.1.0'
+ONE_SERVICE_BUILD=$(date +%s)
+ONE_SERVICE_SHORT_DESCRIPTION='Devstral Small 2 24B on LocalAI (CPU) behind TLS nginx, for Cline and other OpenAI-compatible IDE clients'
+ONE_SERVICE_DESCRIPTION='European, sovereign, CPU-only coding copilot. LocalAI serves Mistral Devstral Small 2 24B
+(GGUF Q4_K_M) on 127.0.0.1:8080; nginx terminates TLS (self-signed or Let'"'"'s Encrypt), enforces Basic and
+Bearer authentication, adds CORS headers and streams SSE unbuffered. Connection details and a Cline
+configuration are in /etc/one-appliance/config.'
+ONE_SERVICE_RECONFIGURABLE=true
+
+ONE_SERVICE_PARAMS=(
+  'ONEAPP_COPILOT_PASSWORD' 'configure' 'API password for user "copilot" (Basic and Bearer); default: 16 random alphanumerics generated once and kept' 'O|password'
+  'ONEAPP_COPILOT_DOMAIN' 'configure' 'DNS name for a Let'"'"'s Encrypt certificate; default: empty = self-signed certificate' 'O|text'
+  'ONEAPP_COPILOT_ACME_EMAIL' 'configure' 'e-mail for the ACME account; default: empty = register without e-mail' 'O|text'
+  'ONEAPP_COPILOT_ACME_SERVER' 'configure' 'ACME directory URL (private CAs); default: https://acme-v02.api.letsencrypt.org/directory' 'O|text'
+  'ONEAPP_COPILOT_CONTEXT_SIZE' 'configure' 'model context size in tokens, 2048-262144; default: 32768' 'O|number'
+  'ONEAPP_COPILOT_THREADS' 'configure' 'inference threads, 1-512; default: empty = physical cores of the VM' 'O|number'
+)
+
+# --- fixed layout ---------------------------------------------------------------------------------
+SLMC_HOME="${SLMC_HOME:-/opt/one-appliance/slm-copilot}"
+SLMC_TEMPLATES="${SLMC_HOME}/templates"
+SLMC_RENDER="${SLMC_HOME}/render-template.sh"
+SLMC_STATE_DIR=/var/lib/slm-copilot
+SLMC_TLS_DIR=/etc/slm-copilot/tls
+SLMC_ACME_WEBROOT=/var/www/slm-copilot-acme
+SLMC_LOG=/var/log/one-appliance/slm-copilot.log
+SLMC_PASSWORD_FILE="${SLMC_STATE_DIR}/password"
+SLMC_HTPASSWD=/etc/nginx/slm-copilot.htpasswd
+SLMC_BEARER_MAP=/etc/nginx/slm-copilot.bearer-map
+SLMC_NGINX_SITE=/etc/nginx/sites-available/slm-copilot.conf
+SLMC_REPORT="${ONE_SERVICE_REPORT:-/etc/one-appliance/config}"
+SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
+SLMC_BANNER=/etc/profile.d/slm-copilot-banner.sh
+LOCALAI_BIN=/usr/local/bin/local-ai
+LOCALAI_HOME=/var/lib/local-ai
+LOCALAI_MODELS="${LOCALAI_HOME}/models"
+LOCALAI_BACKENDS="${LOCALAI_HOME}/backends"
+LOCALAI_UNIT=/etc/systemd/system/local-ai.service
+NGINX_DROPIN=/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf
+ENGINE_PORT=8080
+API_USER=copilot
+MODEL_NAME=devstral-small-2
+DEFAULT_CONTEXT_SIZE=32768
+DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
+READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
+
+# --- build-time inputs (Packer passes them to `service install`; the lab points them at file://) ----
+SLMC_LOCALAI_VERSION="${SLMC_LOCALAI_VERSION:-v4.9.0}"
+SLMC_LOCALAI_URL="${SLMC_LOCALAI_URL:-https://github.com/mudler/LocalAI/releases/download/${SLMC_LOCALAI_VERSION}/local-ai-${SLMC_LOCALAI_VERSION}-linux-amd64}"
+SLMC_LOCALAI_CHECKSUMS_URL="${SLMC_LOCALAI_CHECKSUMS_URL:-https://github.com/mudler/LocalAI/releases/download/${SLMC_LOCALAI_VERSION}/LocalAI-${SLMC_LOCALAI_VERSION}-checksums.txt}"
+SLMC_LOCALAI_SHA256="${SLMC_LOCALAI_SHA256:-}"
+SLMC_BACKEND_SOURCE="${SLMC_BACKEND_SOURCE:-quay.io/go-skynet/local-ai-backends:${SLMC_LOCALAI_VERSION}-cpu-llama-cpp}"
+SLMC_MODEL_FILE="${SLMC_MODEL_FILE:-Devstral-Small-2-24B-Instruct-2512-Q4_K_M.gguf}"
+SLMC_MODEL_URL="${SLMC_MODEL_URL:-https://huggingface.co/unsloth/Devstral-Small-2-24B-Instruct-2512-GGUF/resolve/main/${SLMC_MODEL_FILE}}"
+SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
+SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq)
+
+# --- logging --------------------------------------------------------------------------------------
+log() {
+  local level="$1"
+  shift
+  local line
+  line="$(date -u '+%Y-%m-%dT%H:%M:%SZ') [${level}] $*"
+  mkdir -p "$(dirname "${SLMC_LOG}")"
+  printf '%s\n' "${line}" >>"${SLMC_LOG}"
+  printf '%s\n' "${line}" >&2
+}
+
+info() { log INFO "$@"; }
+warn() { log WARN "$@"; }
+config_error() {
+  log ERROR "$@"
+  printf '%s\n' "$*" >>"${SLMC_ERRORS_FILE}"
+}
+
+stage() {
+  info "== $*"
+}
+
+# --- small helpers --------------------------------------------------------------------------------
+render() {
+  "${SLMC_RENDER}" "${SLMC_TEMPLATES}/$1" "${@:2}"
+}
+
+# Writes stdin to a file only when the content differs; returns 0 if it changed, 1 if not.
+install_if_changed() {
+  local target="$1" mode="$2" tmp
+  tmp="$(mktemp)"
+  cat >"${tmp}"
+  if [[ -f "${target}" ]] && cmp -s "${tmp}" "${target}"; then
+    rm -f "${tmp}"
+    chmod "${mode}" "${target}"
+    return 1
+  fi
+  mkdir -p "$(dirname "${target}")"
+  install -m "${mode}" "${tmp}" "${target}"
+  rm -f "${tmp}"
+  info "wrote ${target}"
+  return 0
+}
+
+download() {
+  local url="$1" target="$2"
+  info "downloading ${url} -> ${target}"
+  curl --fail --location --silent --show-error --retry 5 --retry-delay 5 --connect-timeout 30 \
+    --continue-at - --output "${target}.part" "${url}"
+  mv "${target}.part" "${target}"
+}
+
+verify_sha256() {
+  local file="$1" expected="$2" actual
+  actual="$(sha256sum "${file}" | cut -d' ' -f1)"
+  if [[ "${actual}" != "${expected,,}" ]]; then
+    log ERROR "sha256 mismatch for ${file}: expected ${expected}, got ${actual}"
+    return 1
+  fi
+  info "sha256 verified for ${file}: ${actual}"
+}
+
+physical_cores() {
+  local cores
+  cores="$(lscpu -p=core,socket 2>/dev/null | grep -v '^#' | sort -u | wc -l || true)"
+  if [[ -z "${cores}" || "${cores}" -lt 1 ]]; then cores="$(nproc)"; fi
+  echo "${cores}"
+}
+
+# --- context validation (never trusts a value; falls back to safe defaults) -----------------------
+is_integer_in_range() {
+  local value="$1" min="$2" max="$3"
+  [[ "${value}" =~ ^[0-9]{1,9}$ ]] && ((10#${value} >= min && 10#${value} <= max))
+}
+
+effective_context_size() {
+  local value="${ONEAPP_COPILOT_CONTEXT_SIZE:-}"
+  if [[ -z "${value}" ]]; then
+    echo "${DEFAULT_CONTEXT_SIZE}"
+  elif is_integer_in_range "${value}" 2048 262144; then
+    echo "$((10#${value}))"
+  else
+    config_error "ONEAPP_COPILOT_CONTEXT_SIZE='${value:0:40}' is not a whole number from 2048 to 262144; using ${DEFAULT_CONTEXT_SIZE}"
+    echo "${DEFAULT_CONTEXT_SIZE}"
+  fi
+}
+
+effective_threads() {
+  local value="${ONEAPP_COPILOT_THREADS:-}" fallback
+  fallback="$(physical_cores)"
+  if [[ -z "${value}" ]]; then
+    echo "${fallback}"
+  elif is_integer_in_range "${value}" 1 512; then
+    echo "$((10#${value}))"
+  else
+    config_error "ONEAPP_COPILOT_THREADS='${value:0:40}' is not a whole number from 1 to 512; using ${fallback} (physical cores)"
+    echo "${fallback}"
+  fi
+}
+
+is_valid_domain() {
+  local domain="$1"
+  ((${#domain} <= 253)) && [[ "${domain}" =~ ^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$ ]]
+}
+
+effective_domain() {
+  local value="${ONEAPP_COPILOT_DOMAIN:-}"
+  value="${value,,}"
+  if [[ -z "${value}" ]]; then
+    echo ""
+  elif is_valid_domain "${value}"; then
+    echo "${value}"
+  else
+    config_error "ONEAPP_COPILOT_DOMAIN='${value:0:60}' is not a valid DNS name; using a self-signed certificate"
+    echo ""
+  fi
+}
+
+effective_acme_server() {
+  local value="${ONEAPP_COPILOT_ACME_SERVER:-}"
+  if [[ -z "${value}" ]]; then
+    echo "${DEFAULT_ACME_SERVER}"
+  elif ((${#value} <= 512)) && [[ "${value}" =~ ^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$ ]]; then
+    echo "${value}"
+  else
+    config_error "ONEAPP_COPILOT_ACME_SERVER='${value:0:60}' is not an https:// URL; using ${DEFAULT_ACME_SERVER}"
+    echo "${DEFAULT_ACME_SERVER}"
+  fi
+}
+
+effective_acme_email() {
+  local value="${ONEAPP_COPILOT_ACME_EMAIL:-}"
+  if [[ -z "${value}" ]] || [[ "${value}" =~ ^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$ ]]; then
+    echo "${value}"
+  else
+    config_error "ONEAPP_COPILOT_ACME_EMAIL='${value:0:60}' is not an e-mail address; registering without e-mail"
+    echo ""
+  fi
+}
+
+# The password ends up in an htpasswd file, an nginx regex and JSON: allow only characters that are
+# inert in all three, so no quoting bug can ever become an injection.
+is_valid_password() {
+  [[ "$1" =~ ^[A-Za-z0-9._~+=@:,-]{8,128}$ ]]
+}
+
+generate_password() {
+  local password=""
+  while ((${#password} < 16)); do
+    password+="$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9' || true)"
+  done
+  echo "${password:0:16}"
+}
+
+effective_password() {
+  local value="${ONEAPP_COPILOT_PASSWORD:-}" kept=""
+  [[ -f "${SLMC_PASSWORD_FILE}" ]] && kept="$(<"${SLMC_PASSWORD_FILE}")"
+  if [[ -n "${value}" ]] && is_valid_password "${value}"; then
+    echo "${value}"
+    return
+  fi
+  if [[ -n "${value}" ]]; then
+    config_error "ONEAPP_COPILOT_PASSWORD is rejected: use 8-128 characters from A-Z a-z 0-9 . _ ~ + = @ : , - (it was ${#value} characters long); keeping the previous password"
+  fi
+  if [[ -n "${kept}" ]] && is_valid_password "${kept}"; then
+    echo "${kept}"
+  else
+    generate_password
+  fi
+}
+
+# --- install (image build) ------------------------------------------------------------------------
+install_packages() {
+  stage "installing packages: ${SLMC_APT_PACKAGES[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  local missing=() package
+  for package in "${SLMC_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "${package}" 2>/dev/null | grep -q "install ok installed" || missing+=("${package}")
+  done
+  if ((${#missing[@]} == 0)); then
+    info "all packages already present"
+    return
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+create_system_user() {
+  id local-ai >/dev/null 2>&1 || useradd --system --home-dir "${LOCALAI_HOME}" --shell /usr/sbin/nologin local-ai
+  install -d -o local-ai -g local-ai -m 0750 "${LOCALAI_HOME}" "${LOCALAI_MODELS}" "${LOCALAI_BACKENDS}"
+  install -d -m 0700 "${SLMC_STATE_DIR}"
+}
+
+localai_expected_sha256() {
+  if [[ -n "${SLMC_LOCALAI_SHA256}" ]]; then
+    echo "${SLMC_LOCALAI_SHA256}"
+    return
+  fi
+  local checksums asset
+  checksums="$(mktemp)"
+  download "${SLMC_LOCALAI_CHECKSUMS_URL}" "${checksums}"
+  asset="$(basename "${SLMC_LOCALAI_URL}")"
+  awk -v asset="${asset}" '$2 == asset || $2 == "*" asset { print $1 }' "${checksums}" | head -n1
+  rm -f "${checksums}"
+}
+
+install_localai() {
+  stage "installing LocalAI ${SLMC_LOCALAI_VERSION}"
+  local expected work
+  expected="$(localai_expected_sha256)"
+  if [[ -z "${expected}" ]]; then
+    log ERROR "no checksum for $(basename "${SLMC_LOCALAI_URL}") in ${SLMC_LOCALAI_CHECKSUMS_URL}"
+    return 1
+  fi
+  work="$(mktemp -d)"
+  download "${SLMC_LOCALAI_URL}" "${work}/local-ai"
+  verify_sha256 "${work}/local-ai" "${expected}"
+  install -m 0755 "${work}/local-ai" "${LOCALAI_BIN}"
+  rm -rf "${work}"
+  "${LOCALAI_BIN}" --help >/dev/null
+}
+
+install_backend() {
+  stage "installing the llama-cpp backend from ${SLMC_BACKEND_SOURCE}"
+  "${LOCALAI_BIN}" backends install "${SLMC_BACKEND_SOURCE}" --name llama-cpp --backends-path "${LOCALAI_BACKENDS}"
+  chown -R local-ai:local-ai "${LOCALAI_BACKENDS}"
+}
+
+install_model() {
+  stage "installing model ${SLMC_MODEL_FILE}"
+  local target="${LOCALAI_MODELS}/${SLMC_MODEL_FILE}"
+  if [[ -z "${SLMC_MODEL_SHA256}" && "${SLMC_ALLOW_UNVERIFIED_MODEL:-no}" != yes ]]; then
+    log ERROR "SLMC_MODEL_SHA256 is not set: refusing to bake an unverified model (take it from the file's Hugging Face page, or set SLMC_ALLOW_UNVERIFIED_MODEL=yes)"
+    return 1
+  fi
+  if [[ -f "${target}" ]] && [[ -n "${SLMC_MODEL_SHA256}" ]] && verify_sha256 "${target}" "${SLMC_MODEL_SHA256}"; then
+    info "model already present and verified"
+  else
+    download "${SLMC_MODEL_URL}" "${target}"
+    if [[ -n "${SLMC_MODEL_SHA256}" ]]; then
+      verify_sha256 "${target}" "${SLMC_MODEL_SHA256}"
+    else
+      warn "model NOT verified (SLMC_ALLOW_UNVERIFIED_MODEL=yes): sha256 $(sha256sum "${target}" | cut -d' ' -f1)"
+    fi
+  fi
+  chown local-ai:local-ai "${target}"
+  chmod 0640 "${target}"
+}
+
+prewarm_model() {
+  stage "pre-warm: proving the model loads"
+  render_model_config "${DEFAULT_CONTEXT_SIZE}" "$(physical_cores)" >/dev/null || true
+  local log_file pid
+  log_file="$(mktemp)"
+  sudo_local_ai "${LOCALAI_BIN}" run --address "127.0.0.1:${ENGINE_PORT}" --models-path "${LOCALAI_MODELS}" \
+    --backends-path "${LOCALAI_BACKENDS}" >"${log_file}" 2>&1 &
+  pid=$!
+  if wait_for_engine_ready 900; then
+    info "pre-warm: model loaded"
+  else
+    log ERROR "pre-warm: the model did not load within 900 s; engine log follows"
+    cat "${log_file}" >&2
+    kill "${pid}" 2>/dev/null || true
+    return 1
+  fi
+  kill "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  rm -f "${log_file}"
+}
+
+sudo_local_ai() {
+  LOCALAI_LOAD_TO_MEMORY="${MODEL_NAME}" LOCALAI_AUTOLOAD_GALLERIES=false LOCALAI_AUTOLOAD_BACKEND_GALLERIES=false \
+    setpriv --reuid=local-ai --regid=local-ai --init-groups "$@"
+}
+
+install_static_files() {
+  install_if_changed "${NGINX_DROPIN}" 0644 <"${SLMC_TEMPLATES}/nginx-restart.conf" || true
+  install_if_changed /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh 0755 <"${SLMC_TEMPLATES}/certbot-deploy-hook.sh" || true
+  rm -f /etc/nginx/sites-enabled/default
+  systemctl daemon-reload
+}
+
+service_install() {
+  stage "install: SLM-Copilot ${ONE_SERVICE_VERSION}"
+  install_packages
+  create_system_user
+  install_localai
+  install_backend
+  install_model
+  install_static_files
+  prewarm_model
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+  info "install finished"
+}
+
+# --- configure (every boot) -----------------------------------------------------------------------
+render_model_config() {
+  local context_size="$1" threads="$2"
+  render model.yaml "MODEL_NAME=${MODEL_NAME}" "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" \
+    "MODEL_FILE=${SLMC_MODEL_FILE}" | install_if_changed "${LOCALAI_MODELS}/${MODEL_NAME}.yaml" 0644
+}
+
+render_localai_unit() {
+  local context_size="$1" threads="$2"
+  render local-ai.service "ENGINE_PORT=${ENGINE_PORT}" "LOCALAI_HOME=${LOCALAI_HOME}" "MODEL_NAME=${MODEL_NAME}" \
+    "THREADS=${threads}" "LOCALAI_BIN=${LOCALAI_BIN}" "MODELS_PATH=${LOCALAI_MODELS}" \
+    "BACKENDS_PATH=${LOCALAI_BACKENDS}" "CONTEXT_SIZE=${context_size}" | install_if_changed "${LOCALAI_UNIT}" 0644
+}
+
+configure_localai() {
+  local context_size="$1" threads="$2" changed=no
+  stage "LocalAI: context size ${context_size}, threads ${threads}"
+  render_model_config "${context_size}" "${threads}" && changed=yes
+  render_localai_unit "${context_size}" "${threads}" && changed=yes
+  systemctl daemon-reload
+  systemctl enable local-ai.service >/dev/null 2>&1
+  if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
+    info "restarting local-ai.service"
+    systemctl restart local-ai.service
+  fi
+}
+
+# htpasswd line for the API user (apr1, which nginx verifies itself); the password goes through stdin.
+htpasswd_line() {
+  printf '%s:%s\n' "${API_USER}" "$(printf '%s' "$1" | openssl passwd -apr1 -stdin)"
+}
+
+# nginx map entry that switches Basic auth off for exactly "Bearer <password>" (case-sensitive regex).
+bearer_map_line() {
+  printf '"~^Bearer\\ %s$" off;\n' "$(regex_escape "$1")"
+}
+
+write_credentials() {
+  local password="$1" changed=1
+  printf '%s' "${password}" | install_if_changed "${SLMC_PASSWORD_FILE}" 0600 && changed=0
+  if ((changed == 0)) || [[ ! -f "${SLMC_HTPASSWD}" ]]; then
+    htpasswd_line "${password}" | install_if_changed "${SLMC_HTPASSWD}" 0640 || true
+  fi
+  # www-data (the nginx workers) reads the htpasswd file; the bearer map is read by the root master only.
+  chgrp www-data "${SLMC_HTPASSWD}"
+  bearer_map_line "${password}" | install_if_changed "${SLMC_BEARER_MAP}" 0600 || true
+  return "${changed}"
+}
+
+regex_escape() {
+  local text="$1" out="" char i
+  for ((i = 0; i < ${#text}; i++)); do
+    char="${text:i:1}"
+    if [[ "${char}" =~ [A-Za-z0-9] ]]; then out+="${char}"; else out+="\\${char}"; fi
+  done
+  printf '%s' "${out}"
+}
+
+vm_addresses() {
+  ip -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1] }' | sort -u
+}
+
+certificate_names() {
+  local domain="$1"
+  {
+    echo "DNS:localhost"
+    echo "IP:127.0.0.1"
+    echo "DNS:$(hostname -s 2>/dev/null || hostname)"
+    [[ -n "${domain}" ]] && echo "DNS:${domain}"
+    vm_addresses | sed 's/^/IP:/'
+  } | awk 'NF' | sort -u | paste -sd, -
+}
+
+ensure_self_signed_certificate() {
+  local domain="$1" names current=""
+  names="$(certificate_names "${domain}")"
+  [[ -f "${SLMC_TLS_DIR}/self-signed.names" ]] && current="$(<"${SLMC_TLS_DIR}/self-signed.names")"
+  if [[ -f "${SLMC_TLS_DIR}/self-signed.crt" && "${current}" == "${names}" ]]; then
+    info "self-signed certificate kept (names unchanged: ${names})"
+    return
+  fi
+  stage "generating a self-signed certificate for ${names}"
+  install -d -m 0700 "${SLMC_TLS_DIR}"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+    -subj "/O=SLM-Copilot/CN=${domain:-$(hostname -s 2>/dev/null || hostname)}" \
+    -addext "subjectAltName=${names}" -addext "basicConstraints=critical,CA:FALSE" \
+    -addext "extendedKeyUsage=serverAuth" \
+    -keyout "${SLMC_TLS_DIR}/self-signed.key" -out "${SLMC_TLS_DIR}/self-signed.crt" 2>/dev/null
+  chmod 0600 "${SLMC_TLS_DIR}/self-signed.key"
+  chmod 0644 "${SLMC_TLS_DIR}/self-signed.crt"
+  printf '%s' "${names}" >"${SLMC_TLS_DIR}/self-signed.names"
+}
+
+render_nginx_site() {
+  local cert="$1" key="$2"
+  install -d -m 0755 "${SLMC_ACME_WEBROOT}"
+  render nginx-site.conf "BEARER_MAP=${SLMC_BEARER_MAP}" "LISTEN_ADDRESS=*" "HTTP_PORT=80" "HTTPS_PORT=443" \
+    "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" "ENGINE_PORT=${ENGINE_PORT}" \
+    "HTPASSWD=${SLMC_HTPASSWD}" | install_if_changed "${SLMC_NGINX_SITE}" 0644 || true
+  ln -sfn "${SLMC_NGINX_SITE}" /etc/nginx/sites-enabled/slm-copilot.conf
+  rm -f /etc/nginx/sites-enabled/default
+}
+
+apply_nginx() {
+  nginx -t -q
+  systemctl enable nginx.service >/dev/null 2>&1
+  if systemctl is-active --quiet nginx.service; then
+    systemctl reload nginx.service
+  else
+    systemctl start nginx.service
+  fi
+}
+
+letsencrypt_live_dir() {
+  echo "/etc/letsencrypt/live/$1"
+}
+
+has_valid_letsencrypt_certificate() {
+  local dir
+  dir="$(letsencrypt_live_dir "$1")"
+  [[ -f "${dir}/fullchain.pem" ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "${dir}/fullchain.pem" >/dev/null 2>&1
+}
+
+request_letsencrypt_certificate() {
+  local domain="$1" server="$2" email="$3"
+  local account=(--register-unsafely-without-email)
+  [[ -n "${email}" ]] && account=(--email "${email}")
+  stage "requesting a certificate for ${domain} from ${server}"
+  timeout 300 certbot certonly --non-interactive --agree-tos "${account[@]}" --webroot -w "${SLMC_ACME_WEBROOT}" \
+    -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1
+}
+
+# Prints "letsencrypt" or "self-signed"; never fails: any ACME problem falls back to self-signed.
+configure_tls() {
+  local domain="$1" server="$2" email="$3"
+  ensure_self_signed_certificate "${domain}"
+  if [[ -z "${domain}" ]]; then
+    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    apply_nginx
+    echo "self-signed"
+    return
+  fi
+  if ! has_valid_letsencrypt_certificate "${domain}"; then
+    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    apply_nginx
+    if ! request_letsencrypt_certificate "${domain}" "${server}" "${email}"; then
+      config_error "Let's Encrypt failed for ${domain} via ${server} (details in ${SLMC_LOG}); serving the self-signed certificate"
+      echo "self-signed"
+      return
+    fi
+  fi
+  local live
+  live="$(letsencrypt_live_dir "${domain}")"
+  render_nginx_site "${live}/fullchain.pem" "${live}/privkey.pem"
+  if ! apply_nginx; then
+    config_error "nginx rejected the Let's Encrypt certificate for ${domain}; serving the self-signed certificate"
+    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    apply_nginx
+    echo "self-signed"
+    return
+  fi
+  echo "letsencrypt"
+}
+
+service_configure() {
+  stage "configure"
+  install -d -m 0700 "${SLMC_STATE_DIR}"
+  : >"${SLMC_ERRORS_FILE}"
+  local context_size threads domain acme_server acme_email password tls_mode
+  context_size="$(effective_context_size)"
+  threads="$(effective_threads)"
+  domain="$(effective_domain)"
+  acme_server="$(effective_acme_server)"
+  acme_email="$(effective_acme_email)"
+  password="$(effective_password)"
+  write_credentials "${password}" && info "API password changed"
+  configure_localai "${context_size}" "${threads}"
+  tls_mode="$(configure_tls "${domain}" "${acme_server}" "${acme_email}")"
+  {
+    echo "CONTEXT_SIZE=${context_size}"
+    echo "THREADS=${threads}"
+    echo "DOMAIN=${domain}"
+    echo "TLS_MODE=${tls_mode}"
+  } | install_if_changed "${SLMC_STATE_DIR}/effective.env" 0600 || true
+  info "configure finished: TLS ${tls_mode}, context ${context_size}, threads ${threads}, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s)"
+}
+
+# --- bootstrap (every boot, after configure) ------------------------------------------------------
+wait_for_engine_ready() {
+  local budget="$1" waited=0
+  until curl --silent --fail --max-time 5 "http://127.0.0.1:${ENGINE_PORT}/readyz" >/dev/null 2>&1; do
+    if ((waited >= budget)); then return 1; fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
+effective_value() {
+  grep -E "^$1=" "${SLMC_STATE_DIR}/effective.env" | cut -d= -f2-
+}
+
+endpoint_host() {
+  local domain
+  domain="$(effective_value DOMAIN)"
+  if [[ -n "${domain}" && "$(effective_value TLS_MODE)" == letsencrypt ]]; then
+    echo "${domain}"
+  else
+    vm_addresses | grep -v ':' | head -n1 || echo 127.0.0.1
+  fi
+}
+
+tls_fingerprint() {
+  local cert="$1"
+  openssl x509 -noout -fingerprint -sha256 -in "${cert}" | cut -d= -f2
+}
+
+active_certificate() {
+  if [[ "$(effective_value TLS_MODE)" == letsencrypt ]]; then
+    echo "$(letsencrypt_live_dir "$(effective_value DOMAIN)")/fullchain.pem"
+  else
+    echo "${SLMC_TLS_DIR}/self-signed.crt"
+  fi
+}
+
+cline_settings_json() {
+  local endpoint="$1" password="$2"
+  jq -n --arg base "${endpoint}/v1" --arg key "${password}" --arg model "${MODEL_NAME}" '{
+    "cline.apiProvider": "openai",
+    "cline.openAiBaseUrl": $base,
+    "cline.openAiApiKey": $key,
+    "cline.openAiModelId": $model
+  }'
+}
+
+write_report() {
+  local host endpoint password tls_mode fingerprint errors line
+  host="$(endpoint_host)"
+  endpoint="https://${host}"
+  password="$(<"${SLMC_PASSWORD_FILE}")"
+  tls_mode="$(effective_value TLS_MODE)"
+  fingerprint="$(tls_fingerprint "$(active_certificate)")"
+  errors="$(cat "${SLMC_ERRORS_FILE}" 2>/dev/null || true)"
+  {
+    echo "[Connection info]"
+    echo "endpoint = ${endpoint}"
+    echo "api_base_url = ${endpoint}/v1"
+    echo "api_username = ${API_USER}"
+    echo "api_password = ${password}"
+    echo
+    echo "[Model]"
+    echo "model_id = ${MODEL_NAME}"
+    echo "model_file = ${SLMC_MODEL_FILE}"
+    echo "context_size = $(effective_value CONTEXT_SIZE)"
+    echo "threads = $(effective_value THREADS)"
+    echo
+    echo "[TLS]"
+    echo "mode = ${tls_mode}"
+    echo "domain = $(effective_value DOMAIN)"
+    echo "sha256_fingerprint = ${fingerprint}"
+    echo
+    echo "[Service status]"
+    echo "local-ai = $(systemctl is-active local-ai.service || true)"
+    echo "nginx = $(systemctl is-active nginx.service || true)"
+    echo
+    echo "[Configuration errors]"
+    if [[ -n "${errors}" ]]; then
+      while IFS= read -r line; do echo "error = ${line}"; done <<<"${errors}"
+    else
+      echo "none = true"
+    fi
+    echo
+    echo "[Cline settings.json]"
+    cline_settings_json "${endpoint}" "${password}"
+    echo
+    echo "[Test with curl]"
+    echo "curl -k -H 'Authorization: Bearer ${password}' ${endpoint}/v1/models"
+  } | install_if_changed "${SLMC_REPORT}" 0600 || true
+  chmod 0600 "${SLMC_REPORT}"
+}
+
+write_banner() {
+  cat >"${SLMC_BANNER}" <<'BANNER'
+# SLM-Copilot login banner (written by the appliance's bootstrap step)
+if [ -r /etc/one-appliance/config ]; then
+  echo "SLM-Copilot: $(grep -m1 '^endpoint = ' /etc/one-appliance/config | cut -d' ' -f3)  model $(grep -m1 '^model_id = ' /etc/one-appliance/config | cut -d' ' -f3)"
+  echo "  local-ai: $(systemctl is-active local-ai.service)  nginx: $(systemctl is-active nginx.service)  credentials: /etc/one-appliance/config"
+fi
+BANNER
+  chmod 0644 "${SLMC_BANNER}"
+}
+
+service_bootstrap() {
+  stage "bootstrap: waiting up to ${READY_TIMEOUT_S} s for the model to load"
+  if ! wait_for_engine_ready "${READY_TIMEOUT_S}"; then
+    log ERROR "LocalAI did not report ready within ${READY_TIMEOUT_S} s: journalctl -u local-ai"
+    return 1
+  fi
+  info "LocalAI ready on 127.0.0.1:${ENGINE_PORT}"
+  write_report
+  write_banner
+  info "bootstrap finished: report in ${SLMC_REPORT}"
+}
+
+service_cleanup() {
+  :
+}
+
+service_help() {
+  cat <<HELP
+${ONE_SERVICE_NAME} ${ONE_SERVICE_VERSION}
+
+Context variables (all optional; empty means default):
+HELP
+  local i
+  for ((i = 0; i < ${#ONE_SERVICE_PARAMS[@]}; i += 4)); do
+    printf '  %-30s %s\n' "${ONE_SERVICE_PARAMS[i]}" "${ONE_SERVICE_PARAMS[i + 2]}"
+  done
+  echo
+  echo "Log: ${SLMC_LOG}   Report: ${SLMC_REPORT}"
+}
