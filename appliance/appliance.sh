@@ -53,6 +53,12 @@ DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
 READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
 
 # --- build-time inputs (Packer passes them to `service install`; the lab points them at file://) ----
+# install records what it installed in SLMC_BUILD_ENV; later boots read it back from there.
+SLMC_BUILD_ENV=/etc/slm-copilot/build.env
+if [[ -r "${SLMC_BUILD_ENV}" ]]; then
+  # shellcheck source=/dev/null
+  source "${SLMC_BUILD_ENV}"
+fi
 SLMC_LOCALAI_VERSION="${SLMC_LOCALAI_VERSION:-v4.9.0}"
 SLMC_LOCALAI_URL="${SLMC_LOCALAI_URL:-https://github.com/mudler/LocalAI/releases/download/${SLMC_LOCALAI_VERSION}/local-ai-${SLMC_LOCALAI_VERSION}-linux-amd64}"
 SLMC_LOCALAI_CHECKSUMS_URL="${SLMC_LOCALAI_CHECKSUMS_URL:-https://github.com/mudler/LocalAI/releases/download/${SLMC_LOCALAI_VERSION}/LocalAI-${SLMC_LOCALAI_VERSION}-checksums.txt}"
@@ -88,6 +94,18 @@ stage() {
 # --- small helpers --------------------------------------------------------------------------------
 render() {
   "${SLMC_RENDER}" "${SLMC_TEMPLATES}/$1" "${@:2}"
+}
+
+# Renders a template into a file only when the text changed. Returns 0 changed, 1 unchanged, and
+# 2 (writing nothing) when rendering fails: a broken template never replaces a working file.
+render_to() {
+  local target="$1" mode="$2" text
+  shift 2
+  if ! text="$(render "$@")"; then
+    log ERROR "rendering $1 for ${target} failed; ${target} left unchanged"
+    return 2
+  fi
+  install_if_changed "${target}" "${mode}" <<<"${text}"
 }
 
 # Writes stdin to a file only when the content differs; returns 0 if it changed, 1 if not.
@@ -314,7 +332,9 @@ install_model() {
 
 prewarm_model() {
   stage "pre-warm: proving the model loads"
-  render_model_config "${DEFAULT_CONTEXT_SIZE}" "$(physical_cores)" >/dev/null || true
+  local rc=0
+  render_model_config "${DEFAULT_CONTEXT_SIZE}" "$(physical_cores)" || rc=$?
+  ((rc <= 1)) || return "${rc}"
   local log_file pid
   log_file="$(mktemp)"
   sudo_local_ai "${LOCALAI_BIN}" run --address "127.0.0.1:${ENGINE_PORT}" --models-path "${LOCALAI_MODELS}" \
@@ -345,6 +365,19 @@ install_static_files() {
   systemctl daemon-reload
 }
 
+record_build() {
+  install -d -m 0755 "$(dirname "${SLMC_BUILD_ENV}")"
+  {
+    echo "# What service_install put into this image (read by configure/bootstrap on every boot)."
+    printf 'SLMC_LOCALAI_VERSION=%q\n' "${SLMC_LOCALAI_VERSION}"
+    printf 'SLMC_LOCALAI_URL=%q\n' "${SLMC_LOCALAI_URL}"
+    printf 'SLMC_BACKEND_SOURCE=%q\n' "${SLMC_BACKEND_SOURCE}"
+    printf 'SLMC_MODEL_FILE=%q\n' "${SLMC_MODEL_FILE}"
+    printf 'SLMC_MODEL_URL=%q\n' "${SLMC_MODEL_URL}"
+    printf 'SLMC_MODEL_SHA256=%q\n' "${SLMC_MODEL_SHA256}"
+  } | install_if_changed "${SLMC_BUILD_ENV}" 0644 || true
+}
+
 service_install() {
   stage "install: SLM-Copilot ${ONE_SERVICE_VERSION}"
   install_packages
@@ -353,6 +386,7 @@ service_install() {
   install_backend
   install_model
   install_static_files
+  record_build
   prewarm_model
   systemctl disable --now nginx >/dev/null 2>&1 || true
   info "install finished"
@@ -361,22 +395,31 @@ service_install() {
 # --- configure (every boot) -----------------------------------------------------------------------
 render_model_config() {
   local context_size="$1" threads="$2"
-  render model.yaml "MODEL_NAME=${MODEL_NAME}" "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" \
-    "MODEL_FILE=${SLMC_MODEL_FILE}" | install_if_changed "${LOCALAI_MODELS}/${MODEL_NAME}.yaml" 0644
+  render_to "${LOCALAI_MODELS}/${MODEL_NAME}.yaml" 0644 model.yaml "MODEL_NAME=${MODEL_NAME}" \
+    "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" "MODEL_FILE=${SLMC_MODEL_FILE}"
 }
 
 render_localai_unit() {
   local context_size="$1" threads="$2"
-  render local-ai.service "ENGINE_PORT=${ENGINE_PORT}" "LOCALAI_HOME=${LOCALAI_HOME}" "MODEL_NAME=${MODEL_NAME}" \
-    "THREADS=${threads}" "LOCALAI_BIN=${LOCALAI_BIN}" "MODELS_PATH=${LOCALAI_MODELS}" \
-    "BACKENDS_PATH=${LOCALAI_BACKENDS}" "CONTEXT_SIZE=${context_size}" | install_if_changed "${LOCALAI_UNIT}" 0644
+  render_to "${LOCALAI_UNIT}" 0644 local-ai.service "ENGINE_PORT=${ENGINE_PORT}" "LOCALAI_HOME=${LOCALAI_HOME}" \
+    "MODEL_NAME=${MODEL_NAME}" "THREADS=${threads}" "LOCALAI_BIN=${LOCALAI_BIN}" "MODELS_PATH=${LOCALAI_MODELS}" \
+    "BACKENDS_PATH=${LOCALAI_BACKENDS}" "CONTEXT_SIZE=${context_size}"
+}
+
+# Exit status of a render_to call: 0 changed, 1 unchanged; anything else aborts the step.
+changed_or_die() {
+  local rc="$1"
+  ((rc <= 1)) || exit "${rc}"
+  ((rc == 0))
 }
 
 configure_localai() {
-  local context_size="$1" threads="$2" changed=no
+  local context_size="$1" threads="$2" changed=no rc
   stage "LocalAI: context size ${context_size}, threads ${threads}"
-  render_model_config "${context_size}" "${threads}" && changed=yes
-  render_localai_unit "${context_size}" "${threads}" && changed=yes
+  rc=0 && render_model_config "${context_size}" "${threads}" || rc=$?
+  changed_or_die "${rc}" && changed=yes
+  rc=0 && render_localai_unit "${context_size}" "${threads}" || rc=$?
+  changed_or_die "${rc}" && changed=yes
   systemctl daemon-reload
   systemctl enable local-ai.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
@@ -396,15 +439,17 @@ bearer_map_line() {
 }
 
 write_credentials() {
-  local password="$1" changed=1
-  printf '%s' "${password}" | install_if_changed "${SLMC_PASSWORD_FILE}" 0600 && changed=0
-  if ((changed == 0)) || [[ ! -f "${SLMC_HTPASSWD}" ]]; then
-    htpasswd_line "${password}" | install_if_changed "${SLMC_HTPASSWD}" 0640 || true
+  local password="$1" changed=no htpasswd bearer
+  if install_if_changed "${SLMC_PASSWORD_FILE}" 0600 < <(printf '%s' "${password}"); then changed=yes; fi
+  if [[ "${changed}" == yes || ! -f "${SLMC_HTPASSWD}" ]]; then
+    htpasswd="$(htpasswd_line "${password}")"
+    install_if_changed "${SLMC_HTPASSWD}" 0640 <<<"${htpasswd}" || true
+    info "API password changed"
   fi
   # www-data (the nginx workers) reads the htpasswd file; the bearer map is read by the root master only.
   chgrp www-data "${SLMC_HTPASSWD}"
-  bearer_map_line "${password}" | install_if_changed "${SLMC_BEARER_MAP}" 0600 || true
-  return "${changed}"
+  bearer="$(bearer_map_line "${password}")"
+  install_if_changed "${SLMC_BEARER_MAP}" 0600 <<<"${bearer}" || true
 }
 
 regex_escape() {
@@ -454,9 +499,11 @@ ensure_self_signed_certificate() {
 render_nginx_site() {
   local cert="$1" key="$2"
   install -d -m 0755 "${SLMC_ACME_WEBROOT}"
-  render nginx-site.conf "BEARER_MAP=${SLMC_BEARER_MAP}" "LISTEN_ADDRESS=*" "HTTP_PORT=80" "HTTPS_PORT=443" \
-    "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" "ENGINE_PORT=${ENGINE_PORT}" \
-    "HTPASSWD=${SLMC_HTPASSWD}" | install_if_changed "${SLMC_NGINX_SITE}" 0644 || true
+  local rc=0
+  render_to "${SLMC_NGINX_SITE}" 0644 nginx-site.conf "BEARER_MAP=${SLMC_BEARER_MAP}" "LISTEN_ADDRESS=*" \
+    "HTTP_PORT=80" "HTTPS_PORT=443" "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" \
+    "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" || rc=$?
+  ((rc <= 1)) || return "${rc}"
   ln -sfn "${SLMC_NGINX_SITE}" /etc/nginx/sites-enabled/slm-copilot.conf
   rm -f /etc/nginx/sites-enabled/default
 }
@@ -490,59 +537,59 @@ request_letsencrypt_certificate() {
     -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1
 }
 
-# Prints "letsencrypt" or "self-signed"; never fails: any ACME problem falls back to self-signed.
+# Sets TLS_MODE to "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
+# set -e still guards it; an ACME problem is not an error: it falls back to self-signed.
 configure_tls() {
-  local domain="$1" server="$2" email="$3"
+  local domain="$1" server="$2" email="$3" live
+  local self_cert="${SLMC_TLS_DIR}/self-signed.crt" self_key="${SLMC_TLS_DIR}/self-signed.key"
+  TLS_MODE=self-signed
   ensure_self_signed_certificate "${domain}"
   if [[ -z "${domain}" ]]; then
-    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    render_nginx_site "${self_cert}" "${self_key}"
     apply_nginx
-    echo "self-signed"
     return
   fi
   if ! has_valid_letsencrypt_certificate "${domain}"; then
-    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    render_nginx_site "${self_cert}" "${self_key}"
     apply_nginx
     if ! request_letsencrypt_certificate "${domain}" "${server}" "${email}"; then
       config_error "Let's Encrypt failed for ${domain} via ${server} (details in ${SLMC_LOG}); serving the self-signed certificate"
-      echo "self-signed"
       return
     fi
   fi
-  local live
   live="$(letsencrypt_live_dir "${domain}")"
   render_nginx_site "${live}/fullchain.pem" "${live}/privkey.pem"
-  if ! apply_nginx; then
+  if ! nginx -t -q; then
     config_error "nginx rejected the Let's Encrypt certificate for ${domain}; serving the self-signed certificate"
-    render_nginx_site "${SLMC_TLS_DIR}/self-signed.crt" "${SLMC_TLS_DIR}/self-signed.key"
+    render_nginx_site "${self_cert}" "${self_key}"
     apply_nginx
-    echo "self-signed"
     return
   fi
-  echo "letsencrypt"
+  apply_nginx
+  TLS_MODE=letsencrypt
 }
 
 service_configure() {
   stage "configure"
   install -d -m 0700 "${SLMC_STATE_DIR}"
   : >"${SLMC_ERRORS_FILE}"
-  local context_size threads domain acme_server acme_email password tls_mode
+  local context_size threads domain acme_server acme_email password
   context_size="$(effective_context_size)"
   threads="$(effective_threads)"
   domain="$(effective_domain)"
   acme_server="$(effective_acme_server)"
   acme_email="$(effective_acme_email)"
   password="$(effective_password)"
-  write_credentials "${password}" && info "API password changed"
+  write_credentials "${password}"
   configure_localai "${context_size}" "${threads}"
-  tls_mode="$(configure_tls "${domain}" "${acme_server}" "${acme_email}")"
+  configure_tls "${domain}" "${acme_server}" "${acme_email}"
   {
     echo "CONTEXT_SIZE=${context_size}"
     echo "THREADS=${threads}"
     echo "DOMAIN=${domain}"
-    echo "TLS_MODE=${tls_mode}"
+    echo "TLS_MODE=${TLS_MODE}"
   } | install_if_changed "${SLMC_STATE_DIR}/effective.env" 0600 || true
-  info "configure finished: TLS ${tls_mode}, context ${context_size}, threads ${threads}, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s)"
+  info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s)"
 }
 
 # --- bootstrap (every boot, after configure) ------------------------------------------------------
@@ -610,6 +657,7 @@ write_report() {
     echo "[Model]"
     echo "model_id = ${MODEL_NAME}"
     echo "model_file = ${SLMC_MODEL_FILE}"
+    echo "engine = LocalAI ${SLMC_LOCALAI_VERSION}"
     echo "context_size = $(effective_value CONTEXT_SIZE)"
     echo "threads = $(effective_value THREADS)"
     echo
@@ -650,6 +698,10 @@ BANNER
 }
 
 service_bootstrap() {
+  if [[ ! -r "${LOCALAI_MODELS}/${SLMC_MODEL_FILE}" ]]; then
+    log ERROR "model file ${LOCALAI_MODELS}/${SLMC_MODEL_FILE} is missing: the image is incomplete, rebuild it"
+    return 1
+  fi
   stage "bootstrap: waiting up to ${READY_TIMEOUT_S} s for the model to load"
   if ! wait_for_engine_ready "${READY_TIMEOUT_S}"; then
     log ERROR "LocalAI did not report ready within ${READY_TIMEOUT_S} s: journalctl -u local-ai"

@@ -22,7 +22,8 @@ render() {
     [[ "${key}" =~ ^[A-Z][A-Z0-9_]*$ ]] || die "bad key '${key}'"
     [[ "${value}" != *$'\n'* ]] || die "value of ${key} contains a newline"
     [[ "${text}" == *"{{${key}}}"* ]] || die "${template} has no placeholder {{${key}}}"
-    text="${text//"{{${key}}}"/${value}}"
+    # Quoted replacement: bash 5.2 otherwise expands "&" in it to the matched placeholder.
+    text="${text//"{{${key}}}"/"${value}"}"
   done
   if [[ "${text}" =~ \{\{([A-Z][A-Z0-9_]*)\}\} ]]; then
     die "${template}: no value for {{${BASH_REMATCH[1]}}}"

@@ -3,7 +3,10 @@
 # exactly what to install. Packages already present are left alone.
 set -euo pipefail
 
-readonly PACKAGES=(shellcheck git nginx-light openssl)
+# Tests: shellcheck, nginx (the appliance site under real nginx). Lab: mmdebstrap, QEMU, Packer,
+# genisoimage (CONTEXT ISO), pebble (ACME), socat (QEMU monitor), openssh-client.
+readonly PACKAGES=(shellcheck git nginx-light openssl mmdebstrap qemu-system-x86 qemu-utils packer genisoimage
+  pebble socat openssh-client e2fsprogs)
 
 missing_packages() {
   local package

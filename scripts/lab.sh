@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# The lab: a real VM (QEMU, real kernel, systemd, sshd, nginx, reboots) running the appliance built by
+# Packer from the Debian lab base, with the LocalAI STAND-IN and a generated model in place of LocalAI
+# and Devstral (which cannot be downloaded here).
+#
+#   lab.sh image                    build (or reuse) the base image      -> prints its directory
+#   lab.sh appliance                build (or reuse) the lab appliance   -> prints the qcow2 path
+#   lab.sh up CONTEXT_FILE [NET]    boot it with a CONTEXT ISO made from a KEY='VALUE' file; NET is
+#                                   "restricted" (default: no outbound network) or "open"
+#   lab.sh wait-ready [SECONDS]     wait for bootstrap_success (exit 1 on *_failure or timeout)
+#   lab.sh ssh [COMMAND...]         run a command in the VM (keep-alives, timeout)
+#   lab.sh context CONTEXT_FILE     swap the CONTEXT ISO (takes effect at the next boot)
+#   lab.sh reboot                   reboot, confirm a new boot_id, wait for bootstrap_success
+#   lab.sh env                      print the state (ports, key) as KEY=VALUE lines
+#   lab.sh down                     power off and remove the run directory
+#
+# Builds are cached in SLMC_LAB_CACHE (default /var/cache/slmc-lab) keyed by the hash of their inputs;
+# the running VM lives in SLMC_LAB_RUN (default .lab/run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly CACHE="${SLMC_LAB_CACHE:-/var/cache/slmc-lab}"
+readonly RUN_DIR="${SLMC_LAB_RUN:-${ROOT}/.lab/run}"
+readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-60}"
+readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-2048}"
+
+die() {
+  echo "lab: $*" >&2
+  exit 1
+}
+
+say() {
+  echo "lab: $*" >&2
+}
+
+inputs_hash() {
+  local path
+  for path in "$@"; do
+    if [[ -d "${path}" ]]; then
+      find "${path}" -type f -print0 | sort -z | xargs -0 sha256sum
+    else
+      sha256sum "${path}"
+    fi
+  done | sed "s#${ROOT}/##" | sha256sum | cut -c1-16
+}
+
+base_dir() {
+  echo "${CACHE}/base-$(inputs_hash "${ROOT}/packer/lab/build-base-image.sh")"
+}
+
+cmd_image() {
+  local dir
+  dir="$(base_dir)"
+  if [[ -f "${dir}/SHA256SUMS" ]] && (cd "${dir}" && sha256sum --quiet -c SHA256SUMS); then
+    say "base image cached in ${dir}"
+    echo "${dir}"
+    return
+  fi
+  say "building the base image in ${dir} (mmdebstrap, about 2 minutes)"
+  rm -rf "${dir}"
+  mkdir -p "${dir}"
+  ssh-keygen -q -t ed25519 -N '' -C slmc-lab -f "${dir}/lab_key"
+  "${ROOT}/packer/lab/build-base-image.sh" "${dir}" "${dir}/lab_key.pub" >&2
+  echo "${dir}"
+}
+
+appliance_dir() {
+  local base="$1"
+  echo "${CACHE}/appliance-$(inputs_hash "${base}/SHA256SUMS" "${ROOT}/appliance" "${ROOT}/fixtures/lab/one-apps" \
+    "${ROOT}/fixtures/lab/context" \
+    "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in")"
+}
+
+cmd_appliance() {
+  local base dir sources accel
+  base="$(cmd_image)"
+  [[ -x "${ROOT}/dist/local-ai-stand-in" ]] || die "dist/local-ai-stand-in is missing: run 'make build-cli'"
+  dir="$(appliance_dir "${base}")"
+  if [[ -f "${dir}/slm-copilot-lab.qcow2" && -f "${dir}/.complete" ]]; then
+    say "lab appliance cached in ${dir}"
+    echo "${dir}/slm-copilot-lab.qcow2"
+    return
+  fi
+  rm -rf "${dir}"
+  sources="$(mktemp -d)"
+  "${ROOT}/packer/lab/make-sources.sh" "${sources}" /tmp/slmc-sources >&2
+  accel="$(choose_accelerator "${base}")"
+  say "building the lab appliance with Packer (${accel})"
+  (cd "${ROOT}/packer/lab" && PACKER_LOG=0 packer build -color=false \
+    -var "base_image=${base}/base.qcow2" -var "kernel=${base}/vmlinuz" -var "initrd=${base}/initrd.img" \
+    -var "ssh_private_key_file=${base}/lab_key" -var "sources_dir=${sources}" -var "repo_dir=${ROOT}" \
+    -var "output_dir=${dir}" -var "accelerator=${accel}" slm-copilot-lab.pkr.hcl) >&2
+  rm -rf "${sources}"
+  touch "${dir}/.complete"
+  echo "${dir}/slm-copilot-lab.qcow2"
+}
+
+# KVM only when a kernel really boots under it (on PVM hosts it hangs after decompression).
+choose_accelerator() {
+  local base="$1" verdict="${CACHE}/accelerator"
+  if [[ -n "${SLMC_LAB_ACCEL:-}" ]]; then
+    echo "${SLMC_LAB_ACCEL}"
+    return
+  fi
+  if [[ -f "${verdict}" ]]; then
+    cat "${verdict}"
+    return
+  fi
+  local choice=tcg log
+  if [[ -w /dev/kvm ]]; then
+    log="$(mktemp)"
+    timeout 25 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none -serial "file:${log}" -no-reboot \
+      -kernel "${base}/vmlinuz" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
+    grep -q "Kernel panic\|VFS: Unable to mount root" "${log}" && choice=kvm
+    rm -f "${log}"
+  fi
+  mkdir -p "${CACHE}"
+  echo "${choice}" >"${verdict}"
+  say "accelerator: ${choice}"
+  echo "${choice}"
+}
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+make_context_iso() {
+  local context_file="$1" iso="$2" dir
+  [[ -r "${context_file}" ]] || die "cannot read context file ${context_file}"
+  dir="$(mktemp -d)"
+  {
+    echo "# Context variables generated by OpenNebula (slmc lab)"
+    grep -v '^[[:space:]]*#' "${context_file}" | grep -v '^[[:space:]]*$' || true
+  } >"${dir}/context.sh"
+  genisoimage -quiet -o "${iso}" -V CONTEXT -J -R "${dir}" 2>/dev/null
+  rm -rf "${dir}"
+}
+
+load_state() {
+  [[ -f "${RUN_DIR}/state.env" ]] || die "no lab VM is up (${RUN_DIR}/state.env missing): run 'lab.sh up CONTEXT_FILE'"
+  # shellcheck source=/dev/null
+  source "${RUN_DIR}/state.env"
+}
+
+lab_ssh() {
+  timeout "${SSH_TIMEOUT_S}" ssh -i "${LAB_SSH_KEY}" -p "${LAB_SSH_PORT}" -o BatchMode=yes \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
+    -o ServerAliveInterval=5 -o ServerAliveCountMax=3 root@127.0.0.1 "$@"
+}
+
+wait_for_ssh() {
+  local budget="$1" waited=0
+  until lab_ssh true 2>/dev/null; do
+    ((waited >= budget)) && return 1
+    if [[ -f "${RUN_DIR}/qemu.pid" ]] && ! kill -0 "$(cat "${RUN_DIR}/qemu.pid")" 2>/dev/null; then
+      die "QEMU exited; serial log: ${RUN_DIR}/serial.log"
+    fi
+    sleep 3
+    waited=$((waited + 3))
+  done
+}
+
+cmd_up() {
+  local context_file="${1:?usage: lab.sh up CONTEXT_FILE [restricted|open]}" net="${2:-restricted}"
+  local image base accel restrict
+  [[ -f "${RUN_DIR}/state.env" ]] && die "a lab VM is already up in ${RUN_DIR}; run 'lab.sh down' first"
+  image="$(cmd_appliance)"
+  base="$(cmd_image)"
+  accel="$(choose_accelerator "${base}")"
+  case "${net}" in
+    restricted) restrict=on ;;
+    open) restrict=off ;;
+    *) die "network mode must be restricted or open, not '${net}'" ;;
+  esac
+  mkdir -p "${RUN_DIR}"
+  qemu-img create -q -f qcow2 -F qcow2 -b "${image}" "${RUN_DIR}/disk.qcow2"
+  make_context_iso "${context_file}" "${RUN_DIR}/context.iso"
+  cat >"${RUN_DIR}/state.env" <<STATE
+LAB_SSH_PORT=$(free_port)
+LAB_HTTP_PORT=$(free_port)
+LAB_HTTPS_PORT=$(free_port)
+LAB_ENGINE_PORT=$(free_port)
+LAB_SSH_KEY=${base}/lab_key
+LAB_ACCEL=${accel}
+LAB_NET=${net}
+LAB_RUN_DIR=${RUN_DIR}
+STATE
+  load_state
+  local cpu=max
+  [[ "${accel}" == kvm ]] && cpu=host
+  qemu-system-x86_64 -accel "${accel}" -cpu "${cpu}" -smp 2 -m "${MEMORY_MB}" -display none \
+    -daemonize -pidfile "${RUN_DIR}/qemu.pid" -serial "file:${RUN_DIR}/serial.log" \
+    -monitor "unix:${RUN_DIR}/monitor.sock,server,nowait" \
+    -kernel "${base}/vmlinuz" -initrd "${base}/initrd.img" -append "root=/dev/vda rw console=ttyS0" \
+    -drive "file=${RUN_DIR}/disk.qcow2,if=virtio,format=qcow2" -cdrom "${RUN_DIR}/context.iso" \
+    -netdev "user,id=n0,restrict=${restrict},hostfwd=tcp:127.0.0.1:${LAB_SSH_PORT}-:22,hostfwd=tcp:127.0.0.1:${LAB_HTTP_PORT}-:80,hostfwd=tcp:127.0.0.1:${LAB_HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:${LAB_ENGINE_PORT}-:8080" \
+    -device virtio-net-pci,netdev=n0
+  say "booting (${accel}, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
+  wait_for_ssh 300 || die "no SSH within 300 s; serial log: ${RUN_DIR}/serial.log"
+  cmd_wait_ready
+}
+
+cmd_wait_ready() {
+  local budget="${1:-900}" waited=0 status=""
+  load_state
+  while ((waited < budget)); do
+    status="$(lab_ssh cat /etc/one-appliance/status 2>/dev/null || true)"
+    case "${status}" in
+      bootstrap_success)
+        say "appliance ready (bootstrap_success) after ${waited} s of polling"
+        say "try: slmc-check 127.0.0.1 --https-port ${LAB_HTTPS_PORT} --http-port ${LAB_HTTP_PORT} --insecure --password-file <(scripts/lab.sh ssh cat /var/lib/slm-copilot/password)"
+        return 0
+        ;;
+      *_failure)
+        say "appliance failed: ${status}; last log lines:"
+        lab_ssh tail -n 30 /var/log/one-appliance/slm-copilot.log >&2 || true
+        return 1
+        ;;
+    esac
+    sleep 3
+    waited=$((waited + 3))
+  done
+  say "not ready within ${budget} s (status: ${status:-unknown})"
+  return 1
+}
+
+cmd_ssh() {
+  load_state
+  lab_ssh "$@"
+}
+
+monitor() {
+  { printf '%s\n' "$1"; sleep 1; } | timeout 10 socat - "UNIX-CONNECT:${RUN_DIR}/monitor.sock"
+}
+
+cmd_context() {
+  local context_file="${1:?usage: lab.sh context CONTEXT_FILE}" iso
+  load_state
+  iso="${RUN_DIR}/context-$(date +%s%N).iso"
+  make_context_iso "${context_file}" "${iso}"
+  # The guest locks the tray while the CD is known to it: force the eject, then insert the new medium.
+  monitor "eject -f ide1-cd0" >/dev/null
+  monitor "change ide1-cd0 ${iso}" >/dev/null
+  monitor "info block ide1-cd0" | grep -q "${iso}" || die "QEMU did not take the new context ISO ${iso}"
+  say "context ISO swapped to ${iso}; it takes effect at the next boot"
+}
+
+cmd_reboot() {
+  local before after
+  load_state
+  before="$(lab_ssh cat /proc/sys/kernel/random/boot_id)"
+  lab_ssh systemctl reboot >/dev/null 2>&1 || true
+  sleep 5
+  wait_for_ssh 300 || die "no SSH within 300 s after reboot"
+  after="$(lab_ssh cat /proc/sys/kernel/random/boot_id)"
+  [[ "${before}" != "${after}" ]] || die "boot_id unchanged (${after}): the VM did not reboot"
+  say "rebooted: boot_id ${before} -> ${after}"
+  cmd_wait_ready
+}
+
+cmd_env() {
+  load_state
+  cat "${RUN_DIR}/state.env"
+}
+
+cmd_down() {
+  [[ -f "${RUN_DIR}/state.env" ]] || return 0
+  load_state
+  lab_ssh systemctl poweroff >/dev/null 2>&1 || true
+  local pid waited=0
+  pid="$(cat "${RUN_DIR}/qemu.pid" 2>/dev/null || true)"
+  while [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null && ((waited < 20)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if [[ -n "${pid}" ]]; then kill -9 "${pid}" 2>/dev/null || true; fi
+  rm -rf "${RUN_DIR}"
+  say "lab VM down"
+}
+
+main() {
+  local command="${1:-}"
+  shift || true
+  case "${command}" in
+    image) cmd_image ;;
+    appliance) cmd_appliance ;;
+    up) cmd_up "$@" ;;
+    wait-ready) cmd_wait_ready "$@" ;;
+    ssh) cmd_ssh "$@" ;;
+    context) cmd_context "$@" ;;
+    reboot) cmd_reboot ;;
+    env) cmd_env ;;
+    down) cmd_down ;;
+    *) die "usage: lab.sh image|appliance|up CONTEXT_FILE [restricted|open]|wait-ready|ssh|context FILE|reboot|env|down" ;;
+  esac
+}
+
+main "$@"

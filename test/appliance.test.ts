@@ -1,0 +1,149 @@
+// The appliance's bash, exercised directly: templates render completely, the renderer refuses
+// mistakes, and context validation falls back to safe values with a clear error (no injection).
+import t from "tap";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const APPLIANCE = resolve(import.meta.dirname, "../appliance");
+const RENDER = join(APPLIANCE, "render-template.sh");
+
+const TEMPLATE_KEYS: Record<string, string[]> = {
+  "model.yaml": ["MODEL_NAME=m", "CONTEXT_SIZE=4096", "THREADS=2", "MODEL_FILE=m.gguf"],
+  "local-ai.service": [
+    "ENGINE_PORT=8080",
+    "LOCALAI_HOME=/h",
+    "MODEL_NAME=m",
+    "THREADS=2",
+    "LOCALAI_BIN=/b",
+    "MODELS_PATH=/m",
+    "BACKENDS_PATH=/k",
+    "CONTEXT_SIZE=4096",
+  ],
+  "nginx-site.conf": [
+    "BEARER_MAP=/b",
+    "LISTEN_ADDRESS=*",
+    "HTTP_PORT=80",
+    "HTTPS_PORT=443",
+    "ACME_WEBROOT=/a",
+    "TLS_CERT=/c",
+    "TLS_KEY=/k",
+    "ENGINE_PORT=8080",
+    "HTPASSWD=/h",
+  ],
+};
+
+t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {
+  const templates = (await readdir(join(APPLIANCE, "templates"))).filter(async (name) =>
+    (await readFile(join(APPLIANCE, "templates", name), "utf8")).includes("{{"),
+  );
+  for (const name of templates) {
+    const text = await readFile(join(APPLIANCE, "templates", name), "utf8");
+    if (!text.includes("{{")) continue;
+    t.ok(TEMPLATE_KEYS[name], `${name} has its keys listed in this test`);
+    const { stdout } = await run(RENDER, [
+      join(APPLIANCE, "templates", name),
+      ...(TEMPLATE_KEYS[name] ?? []),
+    ]);
+    t.notMatch(stdout, /\{\{|\}\}|\{ \{/, `${name}: no placeholder left`);
+  }
+  const yaml = (
+    await run(RENDER, [join(APPLIANCE, "templates/model.yaml"), ...(TEMPLATE_KEYS["model.yaml"] ?? [])])
+  ).stdout;
+  t.match(yaml, /^name: m$/m);
+  t.match(yaml, /^context_size: 4096$/m);
+});
+
+t.test("the renderer refuses missing, unknown and multi-line values", async (t) => {
+  const template = join(APPLIANCE, "templates/model.yaml");
+  const keys = TEMPLATE_KEYS["model.yaml"] ?? [];
+  await t.rejects(run(RENDER, [template, ...keys.slice(1)]), /no value for \{\{MODEL_NAME\}\}/);
+  await t.rejects(run(RENDER, [template, ...keys, "NOPE=1"]), /has no placeholder \{\{NOPE\}\}/);
+  await t.rejects(run(RENDER, [template, ...keys.slice(1), "MODEL_NAME=a\nb"]), /contains a newline/);
+  const { stdout } = await run(RENDER, [
+    template,
+    ...keys.slice(1),
+    "MODEL_NAME=$(touch /tmp/x) & \\1 ${HOME}",
+  ]);
+  t.match(stdout, /^name: \$\(touch \/tmp\/x\) & \\1 \$\{HOME\}$/m, "values are inserted literally");
+});
+
+async function appliance(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; errors: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-appliance-"));
+  const { stdout } = await run(
+    "bash",
+    [
+      "-c",
+      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_PASSWORD_FILE="$2/password"; : >"$2/errors"; ${script}`,
+      "_",
+      APPLIANCE,
+      dir,
+    ],
+    { env: { PATH: process.env.PATH ?? "", ...env } },
+  );
+  return { stdout: stdout.trim(), errors: await readFile(join(dir, "errors"), "utf8") };
+}
+
+t.test("context validation: defaults, accepted values, rejected values", async (t) => {
+  t.same(await appliance("effective_context_size", { ONEAPP_COPILOT_CONTEXT_SIZE: "" }), {
+    stdout: "32768",
+    errors: "",
+  });
+  t.same(await appliance("effective_context_size", { ONEAPP_COPILOT_CONTEXT_SIZE: "16384" }), {
+    stdout: "16384",
+    errors: "",
+  });
+  for (const bad of ["32k", "-1", "1024", "999999999", "1e5", " 4096"]) {
+    const result = await appliance("effective_context_size", { ONEAPP_COPILOT_CONTEXT_SIZE: bad });
+    t.equal(result.stdout, "32768", `context size ${JSON.stringify(bad)} falls back`);
+    t.match(
+      result.errors,
+      /ONEAPP_COPILOT_CONTEXT_SIZE=.* is not a whole number from 2048 to 262144; using 32768/,
+    );
+  }
+  t.equal((await appliance("effective_threads", { ONEAPP_COPILOT_THREADS: "6" })).stdout, "6");
+  t.match(
+    (await appliance("effective_threads", { ONEAPP_COPILOT_THREADS: "0" })).errors,
+    /is not a whole number from 1 to 512/,
+  );
+  t.equal(
+    (await appliance("effective_domain", { ONEAPP_COPILOT_DOMAIN: "Copilot.Example.ORG" })).stdout,
+    "copilot.example.org",
+  );
+  for (const bad of ["a b.org", "x.org;reboot", "$(id).org", "-x.org", "x"]) {
+    const result = await appliance("effective_domain", { ONEAPP_COPILOT_DOMAIN: bad });
+    t.equal(result.stdout, "", `domain ${JSON.stringify(bad)} refused`);
+    t.match(result.errors, /is not a valid DNS name; using a self-signed certificate/);
+  }
+  t.match(
+    (await appliance("effective_acme_server", { ONEAPP_COPILOT_ACME_SERVER: "http://x/dir" })).errors,
+    /is not an https:\/\/ URL/,
+  );
+  t.equal(
+    (await appliance("effective_acme_server", { ONEAPP_COPILOT_ACME_SERVER: "https://10.0.2.2:14000/dir" }))
+      .stdout,
+    "https://10.0.2.2:14000/dir",
+  );
+});
+
+t.test("passwords: accepted, generated once, hostile ones refused without running anything", async (t) => {
+  t.equal(
+    (await appliance("effective_password", { ONEAPP_COPILOT_PASSWORD: "Good.Pass-123" })).stdout,
+    "Good.Pass-123",
+  );
+  t.match((await appliance("effective_password")).stdout, /^[A-Za-z0-9]{16}$/, "generated when empty");
+  const kept = await appliance('printf KeptPassword1 >"$SLMC_PASSWORD_FILE"; effective_password', {
+    ONEAPP_COPILOT_PASSWORD: 'x"$(touch /tmp/slmc-unit-pwned)"',
+  });
+  t.equal(kept.stdout, "KeptPassword1", "a rejected password keeps the previous one");
+  t.match(kept.errors, /ONEAPP_COPILOT_PASSWORD is rejected/);
+  t.notMatch(kept.errors, /touch/, "the rejected value is not echoed");
+  await t.rejects(run("test", ["-e", "/tmp/slmc-unit-pwned"]), "nothing was executed");
+  t.equal((await appliance("bearer_map_line 'a.b-C'")).stdout, '"~^Bearer\\ a\\.b\\-C$" off;');
+});
