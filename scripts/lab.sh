@@ -242,7 +242,9 @@ cmd_context() {
   # The guest locks the tray while the CD is known to it: force the eject, then insert the new medium.
   monitor "eject -f ide1-cd0" >/dev/null
   monitor "change ide1-cd0 ${iso}" >/dev/null
-  monitor "info block ide1-cd0" | grep -q "${iso}" || die "QEMU did not take the new context ISO ${iso}"
+  local attached
+  attached="$(monitor "info block ide1-cd0")"
+  [[ "${attached}" == *"${iso}"* ]] || die "QEMU did not take the new context ISO ${iso}: ${attached}"
   say "context ISO swapped to ${iso}; it takes effect at the next boot"
 }
 

@@ -23,7 +23,7 @@ step() {
 }
 
 bash_files() {
-  git -C "${ROOT}" ls-files -co --exclude-standard '*.sh' '.ci/run' 'appliance/*' 'packer/*' |
+  git -C "${ROOT}" ls-files -co --exclude-standard '*.sh' '.ci/run' 'appliance/*' 'packer/*' 'fixtures/lab/*' 'scripts/*' |
     while read -r file; do
       [[ -f "${ROOT}/${file}" ]] && head -n1 "${ROOT}/${file}" | grep -qE '^#!.*(bash|sh)' && echo "${ROOT}/${file}"
     done

@@ -12,7 +12,17 @@ const modelsListed = defineCheck({
   needs: ["password"],
   observe: async (ctx) => {
     const models = await observeModels(ctx);
-    return { ...models, standIn: models.owners.some((owner) => owner.includes(STAND_IN_MARK)) };
+    const standIn = models.owners.some((owner) => owner.includes(STAND_IN_MARK));
+    return {
+      ...models,
+      standIn,
+      ...(standIn
+        ? {
+            reportNote:
+              "the target serves the slmc STAND-IN engine (synthetic tokens, NOT LocalAI): no inference was tested",
+          }
+        : {}),
+    };
   },
   judge: (e) => {
     if (e.status !== 200) return fail(`/v1/models answered ${e.status}: ${e.body.slice(0, 120)}`);

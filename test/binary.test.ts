@@ -229,6 +229,10 @@ t.test("slmc-check demo with a defect exits 1 and names the requirement", async 
     [["streaming.incremental", "SEC-08"]],
   );
   t.ok(report.notes.some((n) => n.includes("defects injected: buffered-sse")));
+  t.ok(
+    report.notes.some((n) => n.includes("STAND-IN engine")),
+    "the report says the engine is a stand-in",
+  );
 });
 
 t.test("the LocalAI stand-in binary", async (t) => {

@@ -66,9 +66,21 @@ export async function runAndReport(
   } finally {
     progress?.stop();
   }
-  const report = buildReport({ version: VERSION, access, startedAt, finishedAt: new Date(), notes, checks });
+  // A check can leave a note that concerns the whole run (e.g. a stand-in engine was detected).
+  const checkNotes = checks.flatMap((c) =>
+    typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
+  );
+  const report = buildReport({
+    version: VERSION,
+    access,
+    startedAt,
+    finishedAt: new Date(),
+    notes: [...notes, ...checkNotes],
+    checks,
+  });
+  const lateNotes = checkNotes.map((note) => style.yellow(`note: ${note}`) + "\n").join("");
   const text = liveReport
-    ? renderPrettySummary(report, style)
+    ? lateNotes + renderPrettySummary(report, style)
     : render(options.format, report, { color: style === COLOR });
   if (options.out) {
     try {

@@ -1,0 +1,285 @@
+// End to end on the lab VM: the appliance built by Packer, booted under QEMU with a CONTEXT ISO, checked
+// by the compiled slmc-check through real nginx; then report, log, banner, password and certificate
+// persistence across a reboot; hostile context values; Let's Encrypt from pebble and its fallback.
+// The engine inside is the LocalAI STAND-IN and the model a generated file (see README, "The lab").
+import t, { type Test } from "tap";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { startPebble } from "../fixtures/lab/pebble.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const LAB = join(ROOT, "scripts/lab.sh");
+const SLMC = join(ROOT, "dist/slmc-check");
+const execFileAsync = promisify(execFile);
+
+if (process.env.SLMC_SKIP_LAB === "1") {
+  t.comment("SLMC_SKIP_LAB=1: lab tests not run");
+  t.pass("lab tests explicitly skipped by SLMC_SKIP_LAB=1");
+} else {
+  await labTests();
+}
+
+interface Lab {
+  run: string;
+  env: Record<string, string>;
+  ssh(command: string): Promise<string>;
+  lab(...args: string[]): Promise<string>;
+}
+
+async function lab(run: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(LAB, args, {
+    env: { ...process.env, SLMC_LAB_RUN: run },
+    timeout: 1_500_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+async function bootLab(t: Test, name: string, context: string, net: "restricted" | "open"): Promise<Lab> {
+  const run = join(ROOT, ".lab", name);
+  await lab(run, "down");
+  t.teardown(() => lab(run, "down").then(() => undefined));
+  await lab(run, "up", context, net);
+  const env = Object.fromEntries(
+    (await lab(run, "env"))
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+  return { run, env, ssh: (command) => lab(run, "ssh", command), lab: (...args) => lab(run, ...args) };
+}
+
+interface SlmcRun {
+  code: number | null;
+  report: { checks: { id: string; status: string; message: string }[]; summary: Record<string, number> };
+  stderr: string;
+}
+
+function slmcCheck(args: string[]): Promise<SlmcRun> {
+  return new Promise((done) => {
+    const child = spawn(SLMC, [...args, "--format", "json", "--max-tokens", "8"], {
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      let report: SlmcRun["report"] = { checks: [], summary: {} };
+      try {
+        report = JSON.parse(stdout) as SlmcRun["report"];
+      } catch {
+        stderr += `\n(unparsable stdout: ${stdout.slice(0, 300)})`;
+      }
+      done({ code, report, stderr });
+    });
+  });
+}
+
+function failures(run: SlmcRun): string {
+  return run.report.checks
+    .filter((c) => c.status !== "pass")
+    .map((c) => `${c.id}: ${c.status}: ${c.message}`)
+    .join("\n");
+}
+
+async function accessArgs(vm: Lab, dir: string, extra: string[] = []): Promise<string[]> {
+  const password = join(dir, `${vm.run.split("/").pop()}-password`);
+  await writeFile(password, (await vm.ssh("cat /var/lib/slm-copilot/password")).trim() + "\n");
+  return [
+    "127.0.0.1",
+    "--https-port",
+    vm.env.LAB_HTTPS_PORT ?? "",
+    "--http-port",
+    vm.env.LAB_HTTP_PORT ?? "",
+    "--password-file",
+    password,
+    ...extra,
+  ];
+}
+
+function reportField(report: string, key: string): string | undefined {
+  return new RegExp(`^${key} = (.*)$`, "m").exec(report)?.[1];
+}
+
+async function labTests(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-lab-test-"));
+
+  t.test("offline lab appliance: checks, report, log, banner, reboot, hostile context", async (t) => {
+    const vm = await bootLab(t, "main", join(ROOT, "fixtures/lab/contexts/default.env"), "restricted");
+    const certificate = join(dir, "appliance.crt");
+    await writeFile(certificate, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
+    const args = await accessArgs(vm, dir, ["--ca", certificate]);
+
+    const first = await slmcCheck(args);
+    t.equal(first.code, 0, `slmc-check passes through real nginx:\n${failures(first)}\n${first.stderr}`);
+    t.ok(first.report.checks.length >= 18, "the whole HTTPS/SSE suite ran");
+
+    const report = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal((await vm.ssh("stat -c %a /etc/one-appliance/config")).trim(), "600", "report is mode 0600");
+    const password = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
+    t.match(password, /^[A-Za-z0-9]{16}$/, "a 16-character password was generated");
+    t.equal(reportField(report, "api_password"), password, "the report carries the password");
+    t.equal(reportField(report, "api_username"), "copilot");
+    t.equal(reportField(report, "mode"), "self-signed");
+    t.equal(reportField(report, "context_size"), "32768", "empty context size means the default");
+    t.equal(reportField(report, "local-ai"), "active");
+    t.equal(reportField(report, "nginx"), "active");
+    t.match(report, /\[Configuration errors\]\nnone = true/);
+    const cline = JSON.parse(
+      /\[Cline settings\.json\]\n(\{[\s\S]*?\n\})/.exec(report)?.[1] ?? "{}",
+    ) as Record<string, string>;
+    t.equal(cline["cline.openAiApiKey"], password, "the Cline snippet parses and carries the key");
+    t.equal(cline["cline.openAiModelId"], "devstral-small-2");
+
+    const log = await vm.ssh("cat /var/log/one-appliance/slm-copilot.log");
+    for (const stage of [
+      "== install",
+      "== configure",
+      "== LocalAI: context size 32768",
+      "== generating a self-signed certificate",
+      "== bootstrap",
+    ])
+      t.match(
+        log,
+        new RegExp(
+          `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\[INFO\\] ${stage.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`,
+          "m",
+        ),
+        `log has a timestamped "${stage}" entry`,
+      );
+    t.match(await vm.ssh("cat /etc/motd"), /All set and ready to serve/, "motd says ready");
+    t.match(
+      await vm.ssh("sh /etc/profile.d/slm-copilot-banner.sh"),
+      /SLM-Copilot: https:\/\/10\.0\.2\.15 +model devstral-small-2/,
+    );
+    t.match(await vm.ssh("ss -ltnH"), /127\.0\.0\.1:8080/, "LocalAI listens on loopback");
+    t.notMatch(
+      await vm.ssh("ss -ltnH"),
+      /(0\.0\.0\.0|\*|\[::\]):8080/,
+      "LocalAI does not listen on all interfaces",
+    );
+
+    const fingerprint = reportField(report, "sha256_fingerprint");
+    await vm.lab("reboot");
+    const afterReboot = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal(afterReboot, report, "report identical after reboot (password, fingerprint, settings)");
+    t.equal(
+      (await vm.ssh("cat /var/lib/slm-copilot/password")).trim(),
+      password,
+      "password kept across reboot",
+    );
+    t.equal(reportField(afterReboot, "sha256_fingerprint"), fingerprint, "certificate kept across reboot");
+    const second = await slmcCheck(args);
+    t.equal(second.code, 0, `still passing after reboot:\n${failures(second)}`);
+
+    await vm.lab("context", join(ROOT, "fixtures/lab/contexts/bad-values.env"));
+    await vm.lab("reboot");
+    const hostile = await vm.ssh("cat /etc/one-appliance/config");
+    t.match(
+      hostile,
+      /error = ONEAPP_COPILOT_CONTEXT_SIZE='32k' is not a whole number from 2048 to 262144; using 32768/,
+    );
+    t.match(hostile, /error = ONEAPP_COPILOT_THREADS='-4' is not a whole number/);
+    t.match(
+      hostile,
+      /error = ONEAPP_COPILOT_DOMAIN='copilot\.example\.org; touch \/tmp\/slmc-pwned-domain' is not a valid DNS name/,
+    );
+    t.match(hostile, /error = ONEAPP_COPILOT_PASSWORD is rejected/);
+    t.match(hostile, /error = ONEAPP_COPILOT_ACME_SERVER=.* is not an https:\/\/ URL/);
+    t.match(
+      hostile,
+      /error = ONEAPP_COPILOT_ACME_EMAIL='(very-long-value-){3}very-long-va' is not an e-mail address/,
+      "a 4 kB value is refused and quoted short",
+    );
+    t.equal(reportField(hostile, "api_password"), password, "a rejected password keeps the previous one");
+    t.equal(reportField(hostile, "context_size"), "32768");
+    t.match(
+      await vm.ssh("grep -c '\\[ERROR\\]' /var/log/one-appliance/slm-copilot.log"),
+      /^[1-9]/m,
+      "errors are in the log",
+    );
+    t.equal(
+      (await vm.ssh("ls /tmp/slmc-pwned-* 2>/dev/null | wc -l")).trim(),
+      "0",
+      "no injected command ran",
+    );
+    t.equal(
+      (await vm.ssh("cat /etc/one-appliance/status")).trim(),
+      "bootstrap_success",
+      "the appliance still comes up",
+    );
+    const third = await slmcCheck(args);
+    t.equal(third.code, 0, `still serving with safe values:\n${failures(third)}`);
+  });
+
+  t.test("Let's Encrypt from pebble, then the fallback to self-signed", async (t) => {
+    const httpPortFile = join(dir, "le.env");
+    // The http-01 port must be known before boot: boot first with a plain context, then start pebble
+    // against the forwarded HTTP port, then switch the context and reboot.
+    const vm = await bootLab(t, "acme", join(ROOT, "fixtures/lab/contexts/default.env"), "open");
+    const pebble = await startPebble({ httpChallengePort: Number(vm.env.LAB_HTTP_PORT) });
+    t.teardown(() => pebble.stop());
+    await vm.ssh(
+      `cat > /usr/local/share/ca-certificates/slmc-lab-pebble.crt <<'PEM'\n${pebble.listenerCaPem}PEM\nupdate-ca-certificates >/dev/null`,
+    );
+    await writeFile(
+      httpPortFile,
+      `ONEAPP_COPILOT_DOMAIN='copilot.lab.test'\nONEAPP_COPILOT_ACME_SERVER='${pebble.guestDirectoryUrl}'\nONEAPP_COPILOT_ACME_EMAIL='ops@lab.test'\nONEAPP_COPILOT_PASSWORD='New.Password-42'\n`,
+    );
+    await vm.lab("context", httpPortFile);
+    await vm.lab("reboot");
+    const report = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal(reportField(report, "mode"), "letsencrypt", `certificate obtained from pebble:\n${report}`);
+    t.equal(reportField(report, "endpoint"), "https://copilot.lab.test");
+    t.equal(
+      reportField(report, "api_password"),
+      "New.Password-42",
+      "a changed password takes effect at the next configure",
+    );
+    const root = join(dir, "pebble-root.pem");
+    await writeFile(root, await pebble.issuingRootPem());
+    const run = await slmcCheck(
+      await accessArgs(vm, dir, [
+        "--ca",
+        root,
+        "--servername",
+        "copilot.lab.test",
+        "--suite",
+        "tls",
+        "--suite",
+        "auth",
+      ]),
+    );
+    t.equal(
+      run.code,
+      0,
+      `the pebble-issued chain verifies for copilot.lab.test:\n${failures(run)}\n${run.stderr}`,
+    );
+    t.ok(
+      await vm.ssh("test -x /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh && echo yes"),
+      "renewal hook installed",
+    );
+
+    await writeFile(
+      httpPortFile,
+      `ONEAPP_COPILOT_DOMAIN='other.lab.test'\nONEAPP_COPILOT_ACME_SERVER='https://10.0.2.2:1/dir'\n`,
+    );
+    await vm.lab("context", httpPortFile);
+    await vm.lab("reboot");
+    const fallback = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal(reportField(fallback, "mode"), "self-signed", "ACME unreachable: self-signed");
+    t.match(fallback, /error = Let's Encrypt failed for other\.lab\.test/);
+    t.equal(reportField(fallback, "nginx"), "active");
+    const selfSigned = join(dir, "fallback.crt");
+    await writeFile(selfSigned, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
+    const after = await slmcCheck(await accessArgs(vm, dir, ["--ca", selfSigned]));
+    t.equal(after.code, 0, `service up on the fallback certificate:\n${failures(after)}`);
+    t.match(await readFile(selfSigned, "utf8"), /BEGIN CERTIFICATE/);
+  });
+}
