@@ -15,6 +15,9 @@ const LAB = join(ROOT, "scripts/lab.sh");
 const SLMC = join(ROOT, "dist/slmc-check");
 const execFileAsync = promisify(execFile);
 
+// Builds and boots VMs under TCG: far beyond the runner's per-file timeout for ordinary tests.
+t.setTimeout(2_700_000);
+
 if (process.env.SLMC_SKIP_LAB === "1") {
   t.comment("SLMC_SKIP_LAB=1: lab tests not run");
   t.pass("lab tests explicitly skipped by SLMC_SKIP_LAB=1");
