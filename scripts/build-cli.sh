@@ -19,10 +19,23 @@ compile() {
   "${BUN}" build "${ROOT}/${entry}" --compile --minify --bytecode \
     --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
     --define "SLMC_VERSION=\"$(package_version)\"" \
+    --external cpu-features \
     --outfile "${outfile}" "$@"
 }
 
+# ssh2's optional native parts (cpu-features, sshcrypto.node) must not be built: the binary would embed
+# host-specific code. package.json's allowScripts denies their install scripts; check it held.
+assert_no_native_addons() {
+  local found
+  found="$(find "${ROOT}/node_modules/ssh2" "${ROOT}/node_modules/cpu-features" -name '*.node' 2>/dev/null || true)"
+  if [[ -n "${found}" ]]; then
+    echo "build-cli: native addons present (would be embedded): ${found}" >&2
+    exit 1
+  fi
+}
+
 main() {
+  assert_no_native_addons
   mkdir -p "${DIST}"
   compile src/main.ts "${DIST}/slmc-check"
   compile src/main.ts "${DIST}/slmc-check-baseline" \

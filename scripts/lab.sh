@@ -23,7 +23,7 @@ readonly ROOT
 readonly CACHE="${SLMC_LAB_CACHE:-/var/cache/slmc-lab}"
 readonly RUN_DIR="${SLMC_LAB_RUN:-${ROOT}/.lab/run}"
 readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-60}"
-readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-2048}"
+readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-6144}"
 
 die() {
   echo "lab: $*" >&2
@@ -204,8 +204,11 @@ STATE
 cmd_wait_ready() {
   local budget="${1:-900}" waited=0 status=""
   load_state
+  # The status file survives reboots; only a finished one-context run of THIS boot (its files live in
+  # the /run tmpfs) makes it current (one-apps-contract.md §8.4).
+  local current='if [ -e /run/one-context/context.sh.network ] && [ ! -d /run/one-context/one-context.lock ]; then cat /etc/one-appliance/status; else echo context_pending; fi'
   while ((waited < budget)); do
-    status="$(lab_ssh cat /etc/one-appliance/status 2>/dev/null || true)"
+    status="$(lab_ssh "${current}" 2>/dev/null || true)"
     case "${status}" in
       bootstrap_success)
         say "appliance ready (bootstrap_success) after ${waited} s of polling"

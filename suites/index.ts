@@ -4,6 +4,9 @@ import { apiSuite } from "./api.ts";
 import { authSuite } from "./auth.ts";
 import { clientsSuite } from "./clients.ts";
 import { corsSuite } from "./cors.ts";
+import { hostSuite } from "./host.ts";
+import { integrationSuite } from "./integration.ts";
+import { systemSuite } from "./system.ts";
 import { redirectSuite } from "./redirect.ts";
 import { streamingSuite } from "./streaming.ts";
 import { tlsSuite } from "./tls.ts";
@@ -16,6 +19,9 @@ export const SUITES: Suite[] = [
   apiSuite,
   streamingSuite,
   clientsSuite,
+  integrationSuite,
+  hostSuite,
+  systemSuite,
 ];
 
 export const SUITE_NAMES = SUITES.map((suite) => suite.name);

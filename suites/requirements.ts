@@ -11,6 +11,17 @@ export const REQUIREMENTS = {
   "INFER-02": "streamed chat completions are well-formed SSE ending with [DONE]",
   "INFER-05": "non-streaming chat completions follow the OpenAI schema",
   "IDE-01": "IDE clients (Cline, Continue, the openai SDK) work as configured",
+  "INFER-03": "the appliance boots and serves without outbound network",
+  "INFER-04": "LocalAI and nginx are enabled, active and recover from crashes within 30 s",
+  "INFER-08": "the engine listens on loopback only",
+  "ONE-02": "the report file exists, mode 0600, with every field",
+  "ONE-03": "the one-apps status reaches bootstrap_success",
+  "ONE-04": "the effective configuration follows the context variables",
+  "ONE-05": "the report's Cline settings work as pasted",
+  "ONE-07": "every appliance step is logged with a timestamp",
+  "ONE-08": "a login shows the ready banner with connection info",
+  "HOST-01": "(slmc) the VM CPU exposes AVX2",
+  "HOST-02": "(slmc) RAM and disk fit the model and the configured context",
 } as const;
 
 export type RequirementId = keyof typeof REQUIREMENTS;

@@ -164,9 +164,14 @@ t.test("a real target: all formats, --out, password sources and masking", async 
     caFile,
     "--max-tokens",
     "8",
+    "--no-ssh",
   ];
+  const allHttps = ["tls", "auth", "cors", "redirect", "api", "streaming", "clients"].flatMap((suite) => [
+    "--suite",
+    suite,
+  ]);
 
-  const json = await slmc([...base, "--password-file", passwordFile, "--format", "json"]);
+  const json = await slmc([...base, ...allHttps, "--password-file", passwordFile, "--format", "json"]);
   t.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout) as {
     tool: { name: string };
@@ -192,7 +197,16 @@ t.test("a real target: all formats, --out, password sources and masking", async 
   t.equal(parsed.count, 8, "one test point per check in the selected suites");
 
   const out = join(dir, "report.xml");
-  const junit = await slmc([...base, "--format", "junit", "--out", out, "--password", sim.password]);
+  const junit = await slmc([
+    ...base,
+    ...allHttps,
+    "--format",
+    "junit",
+    "--out",
+    out,
+    "--password",
+    sim.password,
+  ]);
   t.equal(junit.code, 0);
   t.match(junit.stderr, /--password is visible .* process list/);
   const xml = await readFile(out, "utf8");
@@ -203,7 +217,7 @@ t.test("a real target: all formats, --out, password sources and masking", async 
   for (const text of [json.stdout, tap.stdout, xml])
     t.notOk(text.includes(sim.password), "password never printed");
 
-  const noPassword = await slmc(base);
+  const noPassword = await slmc([...base, ...allHttps]);
   t.equal(noPassword.code, 0, "skips do not fail the run");
   t.match(noPassword.stdout, /skipped \(skips do not fail the run\)/);
   t.match(noPassword.stdout, /needs the appliance password/);
@@ -279,3 +293,81 @@ t.test("the LocalAI stand-in binary", async (t) => {
   const system = (await (await fetch(`${base}/system`)).json()) as { threads: number };
   t.equal(system.threads, 3, "--threads is honoured");
 });
+
+t.test(
+  "SSH through the compiled binary: host keys, connection count, and faults with exit codes",
+  async (t) => {
+    const { startSshd } = await import("../fixtures/sshd.ts");
+    const sim = await simulator(t);
+    const sshd = await startSshd();
+    t.teardown(() => sshd.stop());
+    const dir = await mkdtemp(join(tmpdir(), "slmc-bin-ssh-"));
+    const caFile = join(dir, "ca.pem");
+    await writeFile(caFile, sim.certificatePem);
+    const knownHosts = join(dir, "known_hosts");
+    const base = [
+      "127.0.0.1",
+      "--https-port",
+      String(sim.httpsPort),
+      "--ca",
+      caFile,
+      "--ssh-port",
+      String(sshd.port),
+      "--known-hosts",
+      knownHosts,
+    ];
+
+    const first = await slmc([
+      ...base,
+      "--ssh-key",
+      sshd.clientKeyFile,
+      "--suite",
+      "host",
+      "--format",
+      "json",
+    ]);
+    const report = JSON.parse(first.stdout) as {
+      notes: string[];
+      checks: { id: string; status: string; evidence: { vcpus?: number } }[];
+    };
+    t.ok(
+      report.notes.some((n) => /seen for the first time: trusted ssh-ed25519 SHA256:/.test(n)),
+      "trust on first use is reported",
+    );
+    t.ok(
+      report.notes.some((n) => /SSH: 1 connection\(s\) opened/.test(n)),
+      `one SSH connection for the whole run: ${report.notes.join(" / ")}`,
+    );
+    t.ok(report.notes.some((n) => /password read from the appliance over SSH|no password given/.test(n)));
+    t.ok(
+      (report.checks.find((c) => c.id === "host.cpu-flags")?.evidence.vcpus ?? 0) > 0,
+      "commands ran over SSH under Bun",
+    );
+
+    const wrongKey = await slmc([...base, "--ssh-key", sshd.otherKeyFile]);
+    t.equal(wrongKey.code, 2, "wrong key: configuration error");
+    t.match(wrongKey.stderr, /SSH authentication failed/);
+
+    await sshd.restart({ newHostKey: true });
+    const changed = await slmc([...base, "--ssh-key", sshd.clientKeyFile]);
+    t.equal(changed.code, 2, "changed host key: refused");
+    t.match(changed.stderr, /host key CHANGED.*--accept-new-host-key/);
+
+    await sshd.halt();
+    const closed = await slmc([...base, "--ssh-key", sshd.clientKeyFile, "--timeout", "3"]);
+    t.equal(closed.code, 3, "SSH port closed: unreachable");
+    t.match(closed.stderr, /SSH port closed/);
+
+    const jumpDown = await slmc([
+      ...base,
+      "--ssh-key",
+      sshd.clientKeyFile,
+      "--jump",
+      `root@127.0.0.1:${sshd.port}`,
+      "--timeout",
+      "3",
+    ]);
+    t.equal(jumpDown.code, 3, "jump host unreachable");
+    t.match(jumpDown.stderr, /jump host root@127\.0\.0\.1:\d+ unreachable/);
+  },
+);

@@ -123,6 +123,48 @@ async function labTests(): Promise<void> {
     t.equal(first.code, 0, `slmc-check passes through real nginx:\n${failures(first)}\n${first.stderr}`);
     t.ok(first.report.checks.length >= 18, "the whole HTTPS/SSE suite ran");
 
+    const withSsh = await slmcCheck([
+      "127.0.0.1",
+      "--https-port",
+      vm.env.LAB_HTTPS_PORT ?? "",
+      "--http-port",
+      vm.env.LAB_HTTP_PORT ?? "",
+      "--engine-port",
+      vm.env.LAB_ENGINE_PORT ?? "",
+      "--ca",
+      certificate,
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts"),
+    ]);
+    t.equal(
+      withSsh.code,
+      0,
+      `with only an SSH key, every suite passes (SSH, recovery, binding, integration):\n${failures(withSsh)}\n${withSsh.stderr}`,
+    );
+    const ids = withSsh.report.checks.map((c) => c.id);
+    for (const id of [
+      "system.recovery-local-ai",
+      "system.recovery-nginx",
+      "system.binding-inside",
+      "system.binding-outside",
+      "one.cline-snippet",
+      "host.serves-offline",
+    ])
+      t.ok(ids.includes(id), `${id} ran`);
+    t.match(
+      withSsh.report.checks.find((c) => c.id === "system.recovery-local-ai")?.message,
+      /serving over HTTPS after [\d.]+ s/,
+      "recovery time is measured",
+    );
+    t.match(
+      withSsh.report.checks.find((c) => c.id === "host.serves-offline")?.message,
+      /no outbound network and the appliance serves/,
+    );
+
     const report = await vm.ssh("cat /etc/one-appliance/config");
     t.equal((await vm.ssh("stat -c %a /etc/one-appliance/config")).trim(), "600", "report is mode 0600");
     const password = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();

@@ -28,7 +28,24 @@ const OPTIONS = {
   "show-secrets": { type: "boolean" },
   "no-color": { type: "boolean" },
   defect: { type: "string", multiple: true },
+  "ssh-user": { type: "string" },
+  "ssh-key": { type: "string", multiple: true },
+  "ssh-port": { type: "string" },
+  jump: { type: "string" },
+  "accept-new-host-key": { type: "boolean" },
+  "known-hosts": { type: "string" },
+  "no-ssh": { type: "boolean" },
+  "engine-port": { type: "string" },
 } as const;
+
+const jumpSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_\[\]-]+?(:\d{1,5})?$/, "--jump must be user@host or user@host:port")
+  .transform((value) => {
+    const [user = "", rest = ""] = value.split("@");
+    const match = /^(.*?)(?::(\d+))?$/.exec(rest.replace(/^\[(.*)\](:\d+)?$/, "$1$2"));
+    return { user, host: match?.[1] ?? rest, port: Number(match?.[2] ?? 22) };
+  });
 
 const port = (flag: string) =>
   z.coerce
@@ -82,6 +99,15 @@ const optionsSchema = z.object({
   showSecrets: z.boolean().default(false),
   color: z.boolean(),
   defects: z.array(z.string()).default([]),
+  sshUser: z.string().min(1).default("root"),
+  sshKeys: z.array(z.string()).default([]),
+  sshPort: port("--ssh-port").default(22),
+  jump: jumpSchema.optional(),
+  acceptNewHostKey: z.boolean().default(false),
+  knownHosts: z.string().optional(),
+  noSsh: z.boolean().default(false),
+  sshExplicit: z.boolean(),
+  enginePort: port("--engine-port").default(8080),
 });
 
 export type CliOptions = z.infer<typeof optionsSchema> & { defects: Defect[] };
@@ -132,6 +158,17 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
     showSecrets: values["show-secrets"],
     color: !values["no-color"] && !env.NO_COLOR,
     defects: values.defect,
+    sshUser: values["ssh-user"],
+    sshKeys: values["ssh-key"],
+    sshPort: values["ssh-port"],
+    jump: values.jump,
+    acceptNewHostKey: values["accept-new-host-key"],
+    knownHosts: values["known-hosts"],
+    noSsh: values["no-ssh"],
+    sshExplicit: ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"].some(
+      (flag) => values[flag as keyof typeof values] !== undefined,
+    ),
+    enginePort: values["engine-port"],
   });
   if (!result.success) throw usageError(formatIssues(result.error));
   const options = result.data;

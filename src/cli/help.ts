@@ -12,7 +12,18 @@ const ACCESS_OPTIONS = `Access:
                            (environment: SLMC_PASSWORD)
   --ca FILE                trust the PEM certificate(s) in FILE (the appliance's self-signed cert works)
   --insecure               accept any certificate; reported in every output, never hidden
-  --servername NAME        TLS server name / host to expect in the certificate (default: the host)`;
+  --servername NAME        TLS server name / host to expect in the certificate (default: the host)
+
+SSH (used when a key is available; the SSH suites need it, and the password is then read from the VM):
+  --ssh-user NAME          (default root)
+  --ssh-key FILE           private key (repeatable); default: SSH agent (SSH_AUTH_SOCK), then ~/.ssh/id_*
+  --ssh-port N             (default 22)
+  --jump USER@HOST[:PORT]  reach the VM through a jump host (e.g. the OpenNebula front-end)
+  --known-hosts FILE       where first-seen host keys are recorded (default ~/.config/slmc-check/known_hosts;
+                           ~/.ssh/known_hosts is also consulted)
+  --accept-new-host-key    accept and record a CHANGED host key (after a redeploy)
+  --no-ssh                 never use SSH
+  --engine-port N          the engine port as reachable from here, for the outside binding check (default 8080)`;
 
 const RUN_OPTIONS = `Run:
   --suite NAME             run only this suite (repeatable): ${SUITES.map((s) => s.name).join(", ")}

@@ -1,7 +1,12 @@
 // Turns CLI options into an Access: reads the password and CA files, and collects the notes every
 // report must carry (insecure TLS, password on the command line).
 import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { Access } from "../core/access.ts";
+import { HostKeyStore } from "../probes/known-hosts.ts";
+import type { SshOptions } from "../probes/ssh.ts";
 import type { CliOptions } from "../cli/args.ts";
 import { usageError } from "../cli/exit-codes.ts";
 
@@ -51,7 +56,7 @@ export async function resolveAccess(
   if (ca !== undefined && !ca.includes("-----BEGIN CERTIFICATE-----"))
     throw usageError(`CA file "${options.ca}" holds no PEM certificate`);
   if (options.insecure) notes.push("--insecure: the TLS certificate is NOT verified in this run");
-  if (!password) notes.push("no password given: checks that need credentials are skipped");
+  const ssh = sshOptions(host, options, env);
   return {
     access: {
       host,
@@ -67,8 +72,36 @@ export async function resolveAccess(
       streamIdleTimeoutMs: options.streamIdleS * 1000,
       maxTokens: options.maxTokens,
       simulated: false,
+      enginePort: options.enginePort,
+      ...(ssh ? { ssh } : {}),
     },
     notes,
     warnings,
+  };
+}
+
+const DEFAULT_KEY_FILES = ["id_ed25519", "id_ecdsa", "id_rsa"].map((name) => join(homedir(), ".ssh", name));
+
+/** SSH is used when asked for (--ssh-*, --jump) or, unless --no-ssh, when an agent or default key exists. */
+function sshOptions(host: string, options: CliOptions, env: NodeJS.ProcessEnv): SshOptions | undefined {
+  if (options.noSsh) return undefined;
+  const hasCredentials =
+    options.sshKeys.length > 0 || Boolean(env.SSH_AUTH_SOCK) || DEFAULT_KEY_FILES.some((f) => existsSync(f));
+  if (!options.sshExplicit && !hasCredentials) return undefined;
+  const ownKnownHosts = options.knownHosts ?? join(homedir(), ".config", "slmc-check", "known_hosts");
+  return {
+    host,
+    port: options.sshPort,
+    user: options.sshUser,
+    keyFiles: options.sshKeys,
+    ...(env.SSH_AUTH_SOCK ? { agentSocket: env.SSH_AUTH_SOCK } : {}),
+    ...(options.jump ? { jump: options.jump } : {}),
+    knownHosts: new HostKeyStore(
+      ownKnownHosts,
+      options.knownHosts ? [] : [join(homedir(), ".ssh", "known_hosts")],
+    ),
+    acceptNewHostKey: options.acceptNewHostKey,
+    connectTimeoutMs: options.timeoutS * 1000,
+    commandTimeoutMs: Math.max(30_000, options.timeoutS * 2000),
   };
 }

@@ -1,11 +1,62 @@
 import type { CliOptions } from "../cli/args.ts";
+import { CliError, EXIT } from "../cli/exit-codes.ts";
+import type { Access } from "../core/access.ts";
+import { SshError, SshSession } from "../probes/ssh.ts";
 import { resolveAccess } from "./access.ts";
 import { preflight } from "./preflight.ts";
 import { runAndReport } from "./run.ts";
+
+const PASSWORD_SOURCES =
+  "cat /var/lib/slm-copilot/password 2>/dev/null || sed -n 's/^api_password = //p' /etc/one-appliance/config";
+
+function sshExitCode(error: SshError): number {
+  return error.kind === "auth" || error.kind === "host-key-changed" ? EXIT.usage : EXIT.unreachable;
+}
+
+/** Connects SSH before any check. Explicit SSH options make a failure fatal; otherwise SSH is dropped with a note. */
+async function connectSsh(
+  access: Access,
+  explicit: boolean,
+  notes: string[],
+): Promise<SshSession | undefined> {
+  if (!access.ssh) return undefined;
+  const session = new SshSession(access.ssh);
+  try {
+    await session.connect();
+  } catch (error) {
+    session.close();
+    if (!(error instanceof SshError)) throw error;
+    if (explicit) throw new CliError(error.message, sshExitCode(error));
+    delete access.ssh;
+    notes.push(
+      `SSH not used (${error.message}); SSH checks are skipped. Pass --ssh-key FILE to require it, or --no-ssh`,
+    );
+    return undefined;
+  }
+  for (const event of session.hostKeyEvents) if (event.status !== "known") notes.push(event.message);
+  return session;
+}
+
+async function passwordFromAppliance(session: SshSession, access: Access, notes: string[]): Promise<void> {
+  if (access.password) return;
+  const result = await session.exec(PASSWORD_SOURCES).catch(() => undefined);
+  const password = result?.stdout.trim().split("\n")[0];
+  if (password) {
+    access.password = password;
+    notes.push("password read from the appliance over SSH");
+  }
+}
 
 export async function checkCommand(host: string, options: CliOptions): Promise<number> {
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
   await preflight(access);
-  return (await runAndReport(access, options, notes)).exitCode;
+  const session = await connectSsh(access, options.sshExplicit, notes);
+  try {
+    if (session) await passwordFromAppliance(session, access, notes);
+    if (!access.password) notes.push("no password given: checks that need credentials are skipped");
+    return (await runAndReport(access, options, notes, session)).exitCode;
+  } finally {
+    session?.close();
+  }
 }

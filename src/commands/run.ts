@@ -6,6 +6,7 @@ import { buildReport } from "../core/report.ts";
 import { createContext, runSuites } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
 import { createProbes } from "../probes/index.ts";
+import type { SshSession } from "../probes/ssh.ts";
 import { render } from "../reporters/index.ts";
 import { COLOR, PLAIN, renderPrettyHeader, renderPrettySummary } from "../reporters/pretty.ts";
 import { createProgress } from "../reporters/progress.ts";
@@ -19,8 +20,9 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-export function selectSuites(names: string[]): Suite[] {
-  return names.length ? SUITES.filter((suite) => names.includes(suite.name)) : SUITES;
+export function selectSuites(names: string[], target: "vm" | "simulator" = "vm"): Suite[] {
+  if (names.length) return SUITES.filter((suite) => names.includes(suite.name));
+  return target === "vm" ? SUITES : SUITES.filter((suite) => !suite.requiresVm);
 }
 
 export function exitCodeFor(report: Report): number {
@@ -31,8 +33,9 @@ export async function runAndReport(
   access: Access,
   options: CliOptions,
   notes: string[],
+  sshSession?: SshSession,
 ): Promise<RunOutcome> {
-  const suites = selectSuites(options.suites);
+  const suites = selectSuites(options.suites, access.simulated ? "simulator" : "vm");
   const mask = options.showSecrets
     ? (text: string) => text
     : createMasker(secretForms(access).flatMap(jsonForms));
@@ -59,7 +62,7 @@ export async function runAndReport(
           total,
         })
       : undefined;
-  const context = createContext(access, createProbes(access));
+  const context = createContext(access, createProbes(access, sshSession));
   let checks;
   try {
     checks = await runSuites(suites, context, progress ?? {});
@@ -70,6 +73,8 @@ export async function runAndReport(
   const checkNotes = checks.flatMap((c) =>
     typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
   );
+  if (sshSession)
+    checkNotes.push(`SSH: ${sshSession.connectionsOpened} connection(s) opened to ${sshSession.endpoint}`);
   const report = buildReport({
     version: VERSION,
     access,

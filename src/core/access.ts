@@ -20,6 +20,10 @@ export interface Access {
   maxTokens: number;
   /** Set when the target is the embedded simulator: reports must say so. */
   simulated: boolean;
+  /** The engine port as reachable from the harness (outside binding check); default 8080. */
+  enginePort?: number;
+  /** SSH access, when configured (see src/probes/ssh.ts). */
+  ssh?: import("../probes/ssh.ts").SshOptions;
 }
 
 export function basicAuthorization(user: string, password: string): string {

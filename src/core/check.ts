@@ -13,7 +13,7 @@ export interface Verdict {
   message: string;
 }
 
-export type Need = "password";
+export type Need = "password" | "ssh";
 
 export interface CheckContext {
   access: Access;
@@ -35,6 +35,8 @@ export interface Check<E extends Evidence = Evidence> {
 export interface Suite {
   name: string;
   title: string;
+  /** Only meaningful against a real appliance VM (not run by `slmc-check demo`). */
+  requiresVm?: boolean;
   checks: Check<any>[];
 }
 

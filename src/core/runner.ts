@@ -14,8 +14,10 @@ export interface RunListener {
 const DEFAULT_CHECK_TIMEOUT_MS = 120_000;
 
 function unmetNeed(check: Check, access: Access): string | undefined {
+  if (check.needs?.includes("ssh") && !access.ssh)
+    return "needs SSH access: pass --ssh-key FILE (or have an agent or ~/.ssh/id_* key) and do not pass --no-ssh";
   if (check.needs?.includes("password") && !access.password)
-    return "needs the appliance password: pass --password-file FILE or set SLMC_PASSWORD";
+    return "needs the appliance password: pass --password-file FILE or set SLMC_PASSWORD (or give SSH access)";
   return undefined;
 }
 

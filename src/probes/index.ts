@@ -3,6 +3,7 @@
 import type { Access } from "../core/access.ts";
 import { httpRequest, type HttpResponse } from "./http.ts";
 import { readSse, type SseObservation } from "./sse.ts";
+import { SshError, SshSession, type ExecResult } from "./ssh.ts";
 import {
   observeHandshake,
   probeLegacyVersion,
@@ -25,9 +26,15 @@ export interface Probes {
   sse(spec: RequestSpec): Promise<SseObservation>;
   handshake(): Promise<HandshakeFacts>;
   legacyTls(version: "TLSv1" | "TLSv1.1"): Promise<LegacyVersionResult>;
+  /** Plain HTTP to any port of the target (e.g. the engine port, which must not answer). */
+  httpTo(port: number, spec: RequestSpec): Promise<HttpResponse>;
+  /** A command on the target over the run's shared SSH connection (throws if SSH is not configured). */
+  ssh(command: string, timeoutMs?: number): Promise<ExecResult>;
+  /** The SSH session, for connection accounting and reconnects; undefined without SSH access. */
+  sshSession?: SshSession;
 }
 
-export function createProbes(access: Access): Probes {
+export function createProbes(access: Access, existingSession?: SshSession): Probes {
   const tlsOptions = {
     insecure: access.insecure,
     ...(access.ca ? { ca: access.ca } : {}),
@@ -52,7 +59,14 @@ export function createProbes(access: Access): Probes {
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     ...(spec.idleTimeoutMs ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
   });
+  const session = existingSession ?? (access.ssh ? new SshSession(access.ssh) : undefined);
   return {
+    ...(session ? { sshSession: session } : {}),
+    ssh: (command, timeoutMs) => {
+      if (!session) return Promise.reject(new SshError("closed", "no SSH access configured"));
+      return session.exec(command, timeoutMs);
+    },
+    httpTo: (port, spec) => httpRequest({ ...build("http", spec), port }),
     https: (spec) => httpRequest(build("https", spec)),
     http: (spec) => httpRequest(build("http", spec)),
     sse: (spec) =>

@@ -1,0 +1,223 @@
+// ONE-02..08 over SSH: the OpenNebula integration an operator relies on: status marker, report file
+// (whose Cline snippet must work as pasted), per-step log, login banner, and the effective LocalAI
+// configuration matching the context variables.
+import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+
+export const REPORT_FILE = "/etc/one-appliance/config";
+const REQUIRED_FIELDS = [
+  "endpoint",
+  "api_base_url",
+  "api_username",
+  "api_password",
+  "model_id",
+  "context_size",
+  "threads",
+  "mode",
+  "sha256_fingerprint",
+];
+const LOG_STAGES = ["== configure", "== LocalAI: context size", "== bootstrap", "bootstrap finished"];
+
+export function reportFields(report: string): Record<string, string> {
+  return Object.fromEntries(
+    [...report.matchAll(/^([a-z0-9_-]+) = (.*)$/gm)].map((m) => [m[1] ?? "", m[2] ?? ""]),
+  );
+}
+
+async function readReport(ctx: CheckContext): Promise<{ text: string; mode: string }> {
+  return ctx.memo("report", async () => {
+    const result = await ctx.probes.ssh(`stat -c %a ${REPORT_FILE} && cat ${REPORT_FILE}`);
+    const [mode = "", ...rest] = result.stdout.split("\n");
+    return { text: result.code === 0 ? rest.join("\n") : "", mode: result.code === 0 ? mode : "missing" };
+  });
+}
+
+const status = defineCheck({
+  id: "one.status",
+  requirement: "ONE-03",
+  title: "the appliance status marker says bootstrap_success",
+  needs: ["ssh"],
+  observe: async (ctx) => ({ status: (await ctx.probes.ssh("cat /etc/one-appliance/status")).stdout.trim() }),
+  judge: ({ status }) =>
+    status === "bootstrap_success"
+      ? pass("bootstrap_success")
+      : fail(`status is "${status || "missing"}": read /var/log/one-appliance/{configure,bootstrap}.log`),
+});
+
+const report = defineCheck({
+  id: "one.report",
+  requirement: "ONE-02",
+  title: `${REPORT_FILE} exists, is mode 0600, has every field, and its fingerprint is the served certificate's`,
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const { text, mode } = await readReport(ctx);
+    const fields = reportFields(text);
+    const served = await ctx.probes.handshake().then(
+      (h) => h.certificate.sha256Fingerprint,
+      () => "unavailable",
+    );
+    return {
+      mode,
+      present: Object.keys(fields),
+      missing: REQUIRED_FIELDS.filter((f) => !fields[f]),
+      reportFingerprint: fields.sha256_fingerprint ?? null,
+      servedFingerprint: served,
+    };
+  },
+  judge: (e) => {
+    if (e.mode === "missing") return fail(`${REPORT_FILE} is missing: bootstrap writes it`);
+    if (e.mode !== "600") return fail(`${REPORT_FILE} is mode ${e.mode}; it holds the password: chmod 600`);
+    if (e.missing.length) return fail(`the report lacks ${e.missing.join(", ")}`);
+    if (e.reportFingerprint !== e.servedFingerprint)
+      return fail(
+        `the report's fingerprint ${e.reportFingerprint} is not the served certificate's ${e.servedFingerprint}`,
+      );
+    return pass(`mode 0600, ${e.present.length} fields, fingerprint matches the served certificate`);
+  },
+});
+
+const clineSnippet = defineCheck({
+  id: "one.cline-snippet",
+  requirement: "ONE-05",
+  title: "the report's Cline settings parse and work as pasted (base URL path, key, model)",
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const { text } = await readReport(ctx);
+    const json = /\[Cline settings\.json\]\n(\{[\s\S]*?\n\})/.exec(text)?.[1];
+    if (!json) return { parsed: false, error: "no [Cline settings.json] section" };
+    let settings: Record<string, string>;
+    try {
+      settings = JSON.parse(json) as Record<string, string>;
+    } catch (error) {
+      return { parsed: false, error: `not JSON: ${(error as Error).message}` };
+    }
+    const base = new URL(settings["cline.openAiBaseUrl"] ?? "https://invalid/");
+    const response = await ctx.probes.https({
+      method: "POST",
+      path: `${base.pathname.replace(/\/$/, "")}/chat/completions`,
+      headers: {
+        authorization: `Bearer ${settings["cline.openAiApiKey"] ?? ""}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({
+        model: settings["cline.openAiModelId"],
+        messages: [{ role: "user", content: "Say ok." }],
+        max_tokens: 4,
+      }),
+      timeoutMs: ctx.access.streamTimeoutMs,
+    });
+    return {
+      parsed: true,
+      baseUrl: base.href,
+      model: settings["cline.openAiModelId"] ?? null,
+      status: response.status,
+      note: `sent to ${ctx.access.host}:${ctx.access.httpsPort} (the harness's route to ${base.host}) with the snippet's path, key and model`,
+    };
+  },
+  judge: (e) => {
+    if (!e.parsed) return fail(`Cline snippet unusable: ${e.error}`);
+    if (e.status !== 200) return fail(`a chat completion with the snippet's settings answered ${e.status}`);
+    return pass(`Cline settings for ${e.baseUrl} (model ${e.model}) complete a chat`);
+  },
+});
+
+const log = defineCheck({
+  id: "one.log",
+  requirement: "ONE-07",
+  title: "the appliance log has timestamped entries for every stage",
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const text = (await ctx.probes.ssh("cat /var/log/one-appliance/slm-copilot.log")).stdout;
+    const stamped = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(INFO|WARN|ERROR)\] /;
+    const lines = text.split("\n").filter(Boolean);
+    return {
+      lines: lines.length,
+      unstamped: lines.filter((l) => !stamped.test(l)).slice(0, 5),
+      stagesMissing: LOG_STAGES.filter((stage) => !lines.some((l) => stamped.test(l) && l.includes(stage))),
+    };
+  },
+  judge: (e) => {
+    if (e.lines === 0) return fail("the log /var/log/one-appliance/slm-copilot.log is empty or missing");
+    if (e.stagesMissing.length) return fail(`no timestamped entry for: ${e.stagesMissing.join(", ")}`);
+    if (e.unstamped.length) return fail(`lines without a timestamp, e.g. ${JSON.stringify(e.unstamped[0])}`);
+    return pass(`${e.lines} timestamped lines covering every stage`);
+  },
+});
+
+const banner = defineCheck({
+  id: "one.banner",
+  requirement: "ONE-08",
+  title: "a login shows the ready banner with connection info",
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const login = await ctx.probes.ssh("cat /etc/motd; bash -l -c true 2>&1 </dev/null");
+    return { output: login.stdout.slice(0, 1200) };
+  },
+  judge: ({ output }) => {
+    if (!output.includes("All set and ready to serve"))
+      return fail('the motd does not say "All set and ready to serve"');
+    if (!/SLM-Copilot: https:\/\/\S+/.test(output))
+      return fail("no SLM-Copilot banner with the endpoint at login");
+    return pass("motd ready and SLM-Copilot banner with endpoint shown at login");
+  },
+});
+
+const effectiveConfig = defineCheck({
+  id: "one.effective-config",
+  requirement: "ONE-04",
+  title: "LocalAI runs with the context size and threads the context asked for",
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const script = [
+      "set -a; [ -r /run/one-context/one_env ] && . /run/one-context/one_env; set +a",
+      'echo "ctx_var=${ONEAPP_COPILOT_CONTEXT_SIZE:-}"',
+      'echo "threads_var=${ONEAPP_COPILOT_THREADS:-}"',
+      "echo \"cores=$(lscpu -p=core,socket | grep -v '^#' | sort -u | wc -l)\"",
+      "echo \"yaml_ctx=$(sed -n 's/^context_size: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
+      "echo \"yaml_threads=$(sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
+      "echo \"cmdline=$(tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value local-ai)/cmdline)\"",
+    ].join("; ");
+    const values: Record<string, string> = Object.fromEntries(
+      (await ctx.probes.ssh(`bash -c '${script.replace(/'/g, "'\\''")}'`)).stdout
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+    const valid = (v: string | undefined, min: number, max: number) =>
+      v && /^\d+$/.test(v) && +v >= min && +v <= max ? v : undefined;
+    const expectedContext = valid(values.ctx_var, 2048, 262144) ?? "32768";
+    const expectedThreads = valid(values.threads_var, 1, 512) ?? values.cores ?? "";
+    return {
+      contextVariable: values.ctx_var ?? "",
+      threadsVariable: values.threads_var ?? "",
+      physicalCores: values.cores ?? "",
+      yaml_ctx: values.yaml_ctx ?? "",
+      yaml_threads: values.yaml_threads ?? "",
+      cmdline: values.cmdline ?? "",
+      expectedContext,
+      expectedThreads,
+    };
+  },
+  judge: (e) => {
+    const problems: string[] = [];
+    if (e.yaml_ctx !== e.expectedContext)
+      problems.push(`model YAML context_size ${e.yaml_ctx}, expected ${e.expectedContext}`);
+    if (e.yaml_threads !== e.expectedThreads)
+      problems.push(`model YAML threads ${e.yaml_threads}, expected ${e.expectedThreads}`);
+    if (!(e.cmdline ?? "").includes(`--context-size ${e.expectedContext}`))
+      problems.push(`running engine lacks --context-size ${e.expectedContext}`);
+    if (!(e.cmdline ?? "").includes(`--threads ${e.expectedThreads}`))
+      problems.push(`running engine lacks --threads ${e.expectedThreads}`);
+    return problems.length
+      ? fail(problems.join("; "))
+      : pass(
+          `context size ${e.expectedContext}, threads ${e.expectedThreads}, in the YAML and the running process`,
+        );
+  },
+});
+
+export const integrationSuite: Suite = {
+  requiresVm: true,
+  name: "integration",
+  title: "OpenNebula integration (SSH)",
+  checks: [status, report, clineSnippet, log, banner, effectiveConfig],
+};
