@@ -361,6 +361,8 @@ sudo_local_ai() {
 install_static_files() {
   install_if_changed "${NGINX_DROPIN}" 0644 <"${SLMC_TEMPLATES}/nginx-restart.conf" || true
   install_if_changed /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh 0755 <"${SLMC_TEMPLATES}/certbot-deploy-hook.sh" || true
+  install_if_changed /etc/systemd/resolved.conf.d/slm-copilot.conf 0644 <"${SLMC_TEMPLATES}/resolved-no-multicast.conf" || true
+  systemctl try-restart systemd-resolved.service >/dev/null 2>&1 || true
   rm -f /etc/nginx/sites-enabled/default
   systemctl daemon-reload
 }

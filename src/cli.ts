@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
         return await demoCommand(command.options);
       case "check":
         return await checkCommand(command.host, command.options);
+      case "reboot":
+        return await checkCommand(command.host, command.options, "reboot");
     }
   } catch (error) {
     if (error instanceof CliError) {

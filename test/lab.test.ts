@@ -211,7 +211,26 @@ async function labTests(): Promise<void> {
     );
 
     const fingerprint = reportField(report, "sha256_fingerprint");
-    await vm.lab("reboot");
+    const reboot = await slmcCheck([
+      "reboot",
+      "127.0.0.1",
+      "--https-port",
+      vm.env.LAB_HTTPS_PORT ?? "",
+      "--ca",
+      certificate,
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts"),
+    ]);
+    t.equal(reboot.code, 0, `slmc-check reboot: no drift:\n${failures(reboot)}\n${reboot.stderr}`);
+    t.match(
+      reboot.report.checks[0]?.message,
+      /new boot_id; SSH after [\d.]+ s, ready after [\d.]+ s/,
+      "reboot times are reported",
+    );
     const afterReboot = await vm.ssh("cat /etc/one-appliance/config");
     t.equal(afterReboot, report, "report identical after reboot (password, fingerprint, settings)");
     t.equal(

@@ -36,6 +36,8 @@ const OPTIONS = {
   "known-hosts": { type: "string" },
   "no-ssh": { type: "boolean" },
   "engine-port": { type: "string" },
+  count: { type: "string" },
+  "ready-timeout": { type: "string" },
 } as const;
 
 const jumpSchema = z
@@ -108,6 +110,13 @@ const optionsSchema = z.object({
   noSsh: z.boolean().default(false),
   sshExplicit: z.boolean(),
   enginePort: port("--engine-port").default(8080),
+  count: z.coerce
+    .number()
+    .int("--count must be a whole number")
+    .min(1, "--count must be at least 1")
+    .max(1000)
+    .default(1),
+  readyTimeoutS: seconds("--ready-timeout", 7200).default(900),
 });
 
 export type CliOptions = z.infer<typeof optionsSchema> & { defects: Defect[] };
@@ -117,7 +126,8 @@ export type Command =
   | { kind: "version" }
   | { kind: "checks" }
   | { kind: "demo"; options: CliOptions }
-  | { kind: "check"; host: string; options: CliOptions };
+  | { kind: "check"; host: string; options: CliOptions }
+  | { kind: "reboot"; host: string; options: CliOptions };
 
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((issue) => issue.message).join("\n");
@@ -137,7 +147,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (values.help) return { kind: "help", topic: first === "demo" ? "demo" : "main" };
   if (first === "checks") return { kind: "checks" };
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
-  if (rest.length) throw usageError(`unexpected argument "${rest[0]}"; give one host (see --help)`);
+  const isReboot = first === "reboot";
+  const target = isReboot ? rest[0] : first;
+  if (isReboot && !target) throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
+  if (rest.length > (isReboot ? 1 : 0))
+    throw usageError(`unexpected argument "${rest.at(-1)}"; give one host (see --help)`);
 
   const result = optionsSchema.safeParse({
     httpsPort: values["https-port"],
@@ -169,6 +183,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
       (flag) => values[flag as keyof typeof values] !== undefined,
     ),
     enginePort: values["engine-port"],
+    count: values.count,
+    readyTimeoutS: values["ready-timeout"],
   });
   if (!result.success) throw usageError(formatIssues(result.error));
   const options = result.data;
@@ -197,7 +213,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   }
   if (options.defects.length)
     throw usageError("--defect only applies to the simulator: slmc-check demo --defect NAME");
-  const host = hostSchema.safeParse(first.replace(/^\[(.*)\]$/, "$1"));
-  if (!host.success) throw usageError(`host "${first}": ${formatIssues(host.error)}`);
-  return { kind: "check", host: host.data, options: options as CliOptions };
+  const host = hostSchema.safeParse((target ?? "").replace(/^\[(.*)\]$/, "$1"));
+  if (!host.success) throw usageError(`host "${target}": ${formatIssues(host.error)}`);
+  return { kind: isReboot ? "reboot" : "check", host: host.data, options: options as CliOptions };
 }

@@ -51,6 +51,9 @@ export function mainHelp(): string {
 Usage:
   slmc-check <host> [options]     check an appliance over HTTPS/SSE
   slmc-check demo [options]       run every check against the embedded simulated appliance
+  slmc-check reboot <host> [--count N] [--ready-timeout S]
+                                  reboot over SSH N times; each cycle proves a new boot_id, waits for this
+                                  boot's bootstrap_success, and fails on any drift (shown as a diff)
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 

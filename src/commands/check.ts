@@ -5,6 +5,7 @@ import { SshError, SshSession } from "../probes/ssh.ts";
 import { resolveAccess } from "./access.ts";
 import { preflight } from "./preflight.ts";
 import { runAndReport } from "./run.ts";
+import { rebootSuite } from "../../suites/reboot.ts";
 
 const PASSWORD_SOURCES =
   "cat /var/lib/slm-copilot/password 2>/dev/null || sed -n 's/^api_password = //p' /etc/one-appliance/config";
@@ -47,15 +48,25 @@ async function passwordFromAppliance(session: SshSession, access: Access, notes:
   }
 }
 
-export async function checkCommand(host: string, options: CliOptions): Promise<number> {
+export async function checkCommand(
+  host: string,
+  options: CliOptions,
+  mode: "check" | "reboot" = "check",
+): Promise<number> {
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
+  if (mode === "reboot" && !access.ssh)
+    throw new CliError(
+      "reboot needs SSH access: pass --ssh-key FILE (and --ssh-port / --jump as needed)",
+      EXIT.usage,
+    );
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
   await preflight(access);
-  const session = await connectSsh(access, options.sshExplicit, notes);
+  const session = await connectSsh(access, options.sshExplicit || mode === "reboot", notes);
   try {
     if (session) await passwordFromAppliance(session, access, notes);
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
-    return (await runAndReport(access, options, notes, session)).exitCode;
+    const suites = mode === "reboot" ? [rebootSuite(options.count, options.readyTimeoutS)] : undefined;
+    return (await runAndReport(access, options, notes, session, suites)).exitCode;
   } finally {
     session?.close();
   }

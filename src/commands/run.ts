@@ -34,8 +34,9 @@ export async function runAndReport(
   options: CliOptions,
   notes: string[],
   sshSession?: SshSession,
+  suitesOverride?: Suite[],
 ): Promise<RunOutcome> {
-  const suites = selectSuites(options.suites, access.simulated ? "simulator" : "vm");
+  const suites = suitesOverride ?? selectSuites(options.suites, access.simulated ? "simulator" : "vm");
   const mask = options.showSecrets
     ? (text: string) => text
     : createMasker(secretForms(access).flatMap(jsonForms));

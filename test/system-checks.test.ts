@@ -1,0 +1,146 @@
+// Verdicts of the SSH-side checks on recorded observations (the lab test runs them for real): each
+// failure path a sabotaged appliance would take, and its message.
+import t from "tap";
+import type { Access } from "../src/core/access.ts";
+import { systemSuite, parseListeners } from "../suites/system.ts";
+import { hostSuite, kvCacheBytes } from "../suites/host.ts";
+import { integrationSuite, reportFields } from "../suites/integration.ts";
+
+const access = {} as Access;
+const check = (suite: typeof systemSuite, id: string) => {
+  const found = suite.checks.find((c) => c.id === id);
+  if (!found) throw new Error(`no check ${id}`);
+  return found;
+};
+
+const SS = `LISTEN 0 511 0.0.0.0:443 0.0.0.0:* users:(("nginx",pid=600,fd=7))
+LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=500,fd=3))
+LISTEN 0 4096 127.0.0.1:8080 0.0.0.0:* users:(("local-ai",pid=700,fd=9))
+LISTEN 0 4096 127.0.0.53%lo:53 0.0.0.0:* users:(("systemd-resolve",pid=300,fd=14))
+LISTEN 0 511 [::]:443 [::]:* users:(("nginx",pid=600,fd=8))`;
+
+t.test("binding inside: healthy, engine exposed, extra public port", async (t) => {
+  const judge = check(systemSuite, "system.binding-inside").judge;
+  t.equal(judge({ listeners: parseListeners(SS), allowedPublicPorts: [22, 80, 443] }, access).status, "pass");
+  const exposed = judge(
+    {
+      listeners: parseListeners(SS.replace("127.0.0.1:8080", "0.0.0.0:8080")),
+      allowedPublicPorts: [22, 80, 443],
+    },
+    access,
+  );
+  t.equal(exposed.status, "fail");
+  t.match(
+    exposed.message,
+    /the engine listens on 0\.0\.0\.0:8080 \(local-ai\): run it with --address 127\.0\.0\.1:8080/,
+  );
+  const extra = judge(
+    {
+      listeners: parseListeners(
+        `${SS}\nLISTEN 0 4096 0.0.0.0:5355 0.0.0.0:* users:(("systemd-resolve",pid=300,fd=12))`,
+      ),
+      allowedPublicPorts: [22, 80, 443],
+    },
+    access,
+  );
+  t.match(extra.message, /unexpected public listeners: 0\.0\.0\.0:5355 \(systemd-resolve\)/);
+});
+
+t.test("services: Restart=no and a disabled unit are named", async (t) => {
+  const judge = check(systemSuite, "system.services").judge;
+  const units = [
+    {
+      unit: "local-ai.service",
+      UnitFileState: "enabled",
+      ActiveState: "active",
+      Restart: "no",
+      MainPID: 1,
+      NRestarts: 0,
+    },
+    {
+      unit: "nginx.service",
+      UnitFileState: "disabled",
+      ActiveState: "active",
+      Restart: "on-failure",
+      MainPID: 2,
+      NRestarts: 0,
+    },
+  ];
+  const verdict = judge({ units }, access);
+  t.equal(verdict.status, "fail");
+  t.match(verdict.message, /local-ai\.service has Restart=no \(designed: always\)/);
+  t.match(verdict.message, /nginx\.service is disabled, not enabled/);
+});
+
+t.test("recovery: too slow, never back", async (t) => {
+  const judge = check(systemSuite, "system.recovery-local-ai").judge;
+  const base = {
+    unit: "local-ai.service",
+    killedPid: 10,
+    newPid: 11,
+    restartsBefore: 0,
+    restartsAfter: 1,
+    limitSeconds: 30,
+    budgetSeconds: 90,
+  };
+  t.equal(
+    judge({ ...base, secondsToNewProcessReady: 3, secondsToServingOverHttps: 4 }, access).status,
+    "pass",
+  );
+  t.match(
+    judge({ ...base, secondsToNewProcessReady: 35, secondsToServingOverHttps: 36 }, access).message,
+    /over the 30 s limit/,
+  );
+  t.match(
+    judge({ ...base, newPid: 0, secondsToNewProcessReady: null, secondsToServingOverHttps: null }, access)
+      .message,
+    /did not come back within 90 s after kill -9 of PID 10/,
+  );
+});
+
+t.test("host fitness: no AVX2, too little RAM", async (t) => {
+  t.match(
+    check(hostSuite, "host.cpu-flags").judge(
+      { avx2: false, avx512f: false, fma: false, modelName: "QEMU Virtual CPU", vcpus: 4 },
+      access,
+    ).message,
+    /host-passthrough/,
+  );
+  const memory = check(hostSuite, "host.memory-disk").judge(
+    {
+      memTotalGiB: 16,
+      modelGiB: 13.35,
+      contextSize: 32768,
+      kvCacheQ8GiB: 2.66,
+      overheadGiB: 2,
+      neededGiB: 18.01,
+      diskFreeGiB: 10,
+      formula: "",
+    },
+    access,
+  );
+  t.match(memory.message, /16 GiB RAM < 18\.01 GiB needed .*lower ONEAPP_COPILOT_CONTEXT_SIZE/);
+  t.equal(
+    Math.round((kvCacheBytes(32768, "f16") / 1024 ** 3) * 100) / 100,
+    5,
+    "f16 KV at 32K = 5.0 GiB (reference table)",
+  );
+});
+
+t.test("report: mode and fingerprint mismatches", async (t) => {
+  const judge = check(integrationSuite, "one.report").judge;
+  t.match(
+    judge({ mode: "644", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "A" }, access)
+      .message,
+    /mode 644.*chmod 600/,
+  );
+  t.match(
+    judge({ mode: "600", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "B" }, access)
+      .message,
+    /fingerprint A is not the served certificate's B/,
+  );
+  t.same(reportFields("[X]\nendpoint = https://h\napi_password = p\n"), {
+    endpoint: "https://h",
+    api_password: "p",
+  });
+});
