@@ -118,7 +118,9 @@ install_if_changed() {
     chmod "${mode}" "${target}"
     return 1
   fi
-  mkdir -p "$(dirname "${target}")"
+  # The one-apps driver runs with umask 0077: create missing parent directories world-readable, or
+  # daemons that are not root (systemd-resolved, nginx workers) silently cannot read what is inside.
+  (umask 022 && mkdir -p "$(dirname "${target}")")
   install -m "${mode}" "${tmp}" "${target}"
   rm -f "${tmp}"
   info "wrote ${target}"

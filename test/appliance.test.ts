@@ -147,3 +147,18 @@ t.test("passwords: accepted, generated once, hostile ones refused without runnin
   await t.rejects(run("test", ["-e", "/tmp/slmc-unit-pwned"]), "nothing was executed");
   t.equal((await appliance("bearer_map_line 'a.b-C'")).stdout, '"~^Bearer\\ a\\.b\\-C$" off;');
 });
+
+t.test("install_if_changed under the driver's umask 0077 creates readable parent directories", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-umask-"));
+  const target = join(dir, "new/sub/file.conf");
+  await run("bash", [
+    "-c",
+    `umask 0077; source "$1/appliance.sh"; SLMC_LOG="$2/log"; echo x | install_if_changed "$3" 0644`,
+    "_",
+    APPLIANCE,
+    dir,
+    target,
+  ]);
+  const { stdout } = await run("stat", ["-c", "%a", join(dir, "new"), join(dir, "new/sub"), target]);
+  t.same(stdout.trim().split("\n"), ["755", "755", "644"]);
+});

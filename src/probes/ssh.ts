@@ -172,7 +172,9 @@ export class SshSession {
           this.connectionsOpened++;
           resolve(client);
         });
-        client.once("error", (error: Error & { level?: string }) => {
+        // "on", not "once": a dying connection can emit several errors, and an unhandled one would
+        // crash the process (seen across reboots under Bun).
+        client.on("error", (error: Error & { level?: string }) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -216,11 +218,14 @@ export class SshSession {
       );
       this.client = await this.open(target, "target", channel);
     }
+    const client = this.client;
     const dropped = () => {
-      this.client = undefined;
+      if (this.client === client) this.client = undefined;
     };
-    this.client.once("close", dropped);
-    this.client.once("end", dropped);
+    client.once("close", dropped);
+    client.once("end", dropped);
+    client.on("error", dropped);
+    this.jumpClient?.on("error", () => undefined);
   }
 
   /** Runs one command on the shared connection; a timeout closes the channel, not the connection. */
