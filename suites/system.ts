@@ -198,16 +198,20 @@ const bindingInside = defineCheck({
   judge: ({ listeners, allowedPublicPorts }) => {
     const engine = listeners.filter((l) => l.port === ENGINE_PORT);
     if (!engine.length) return fail(`nothing listens on port ${ENGINE_PORT}: is local-ai running?`);
+    const problems: string[] = [];
     const exposed = engine.filter((l) => !isLoopback(l.address));
     if (exposed.length)
-      return fail(
+      problems.push(
         `the engine listens on ${exposed.map((l) => `${l.address}:${l.port} (${l.process})`).join(", ")}: run it with --address 127.0.0.1:${ENGINE_PORT}`,
       );
-    const extra = listeners.filter((l) => !isLoopback(l.address) && !allowedPublicPorts.includes(l.port));
+    const extra = listeners.filter(
+      (l) => !isLoopback(l.address) && l.port !== ENGINE_PORT && !allowedPublicPorts.includes(l.port),
+    );
     if (extra.length)
-      return fail(
+      problems.push(
         `unexpected public listeners: ${extra.map((l) => `${l.address}:${l.port} (${l.process})`).join(", ")}; only ssh, 80 and 443 may listen beyond loopback`,
       );
+    if (problems.length) return fail(problems.join("; "));
     return pass(
       `engine on ${engine.map((l) => l.address).join(", ")} only; public listeners: ${[...new Set(listeners.filter((l) => !isLoopback(l.address)).map((l) => l.port))].join(", ")}`,
     );

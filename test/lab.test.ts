@@ -282,6 +282,83 @@ async function labTests(): Promise<void> {
     t.equal(third.code, 0, `still serving with safe values:\n${failures(third)}`);
   });
 
+  t.test("sabotaged appliances are flagged by the right check", async (t) => {
+    const vm = await bootLab(t, "sabotage", join(ROOT, "fixtures/lab/contexts/default.env"), "restricted");
+    const certificate = join(dir, "sabotage.crt");
+    await writeFile(certificate, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
+    const ssh = [
+      "127.0.0.1",
+      "--https-port",
+      vm.env.LAB_HTTPS_PORT ?? "",
+      "--http-port",
+      vm.env.LAB_HTTP_PORT ?? "",
+      "--engine-port",
+      vm.env.LAB_ENGINE_PORT ?? "",
+      "--ca",
+      certificate,
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts_sabotage"),
+    ];
+    const verdict = (run: SlmcRun, id: string) => run.report.checks.find((c) => c.id === id);
+
+    // Live sabotage: engine on all interfaces without restarts, and an extra public listener.
+    const sabotage = (name: string) => readFile(join(ROOT, "fixtures/lab/sabotage", name), "utf8");
+    await vm.ssh(`bash -s <<'SABOTAGE'\n${await sabotage("live.sh")}SABOTAGE`);
+    const live = await slmcCheck([...ssh, "--suite", "system"]);
+    t.equal(live.code, 1, "the sabotaged VM fails the gate");
+    t.match(
+      verdict(live, "system.binding-inside")?.message,
+      /the engine listens on 0\.0\.0\.0:8080/,
+      "LocalAI on 0.0.0.0: binding-inside",
+    );
+    t.match(
+      verdict(live, "system.binding-inside")?.message,
+      /unexpected public listeners: 0\.0\.0\.0:9999 \(python3\)/,
+      "an extra open port: binding-inside",
+    );
+    t.match(
+      verdict(live, "system.binding-outside")?.message,
+      /the engine answered HTTP \d+ on port/,
+      "LocalAI on 0.0.0.0: binding-outside",
+    );
+    t.match(
+      verdict(live, "system.services")?.message,
+      /local-ai\.service has Restart=no/,
+      "Restart=no: services",
+    );
+    t.match(
+      verdict(live, "system.recovery-local-ai")?.message,
+      /did not come back within 90 s/,
+      "Restart=no: recovery",
+    );
+
+    // Boot-time sabotage in the installed service script: new password and certificate every boot,
+    // and a configure that appends to a file it renders.
+    await vm.ssh("rm -f /etc/systemd/system/local-ai.service.d/sabotage.conf; systemctl stop sabotage-port");
+    await vm.ssh(
+      `cat >>/etc/one-appliance/service.d/appliance.sh <<'SABOTAGE'\n${await sabotage("appliance-overrides.sh")}SABOTAGE`,
+    );
+    const reboot = await slmcCheck(["reboot", ...ssh]);
+    t.equal(reboot.code, 1, "drift fails the reboot check");
+    const drift = verdict(reboot, "reboot.cycle-1")?.message ?? "";
+    t.match(
+      drift,
+      /\/var\/lib\/slm-copilot\/password changed \(secret: digest/,
+      "password regenerated every boot",
+    );
+    t.match(drift, /certificate changed: /, "certificate regenerated every boot");
+    t.match(
+      drift,
+      /devstral-small-2\.yaml changed:\n\+# configured \d+/,
+      "configure appends to a file on every run",
+    );
+    t.notMatch(drift, /api_password = /, "no secret in the diff");
+  });
+
   t.test("Let's Encrypt from pebble, then the fallback to self-signed", async (t) => {
     const httpPortFile = join(dir, "le.env");
     // The http-01 port must be known before boot: boot first with a plain context, then start pebble
