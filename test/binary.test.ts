@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Parser } from "tap-parser";
 import { simulator } from "./helpers.ts";
+import { freePort } from "../fixtures/ports.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
@@ -43,14 +44,6 @@ function run(
 }
 
 const slmc = (args: string[], env: Record<string, string> = {}) => run(BINARY, args, env);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((closed) => server.close(() => closed()));
-  return port;
-}
 
 async function silentServer(t: Test, answer?: string): Promise<number> {
   const sockets = new Set<net.Socket>();
