@@ -4,6 +4,7 @@ import { CliError, EXIT } from "./cli/exit-codes.ts";
 import { checksList, demoHelp, mainHelp } from "./cli/help.ts";
 import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { soakCommand } from "./commands/soak.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         return await checkCommand(command.host, command.options);
       case "reboot":
         return await checkCommand(command.host, command.options, "reboot");
+      case "soak":
+        return await soakCommand(command.host, command.options);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { isDefect, type Defect } from "../../fixtures/defects.ts";
 import { SUITE_NAMES } from "../../suites/index.ts";
 import { FORMATS } from "../reporters/index.ts";
+import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot.ts";
 import { usageError } from "./exit-codes.ts";
 
 const OPTIONS = {
@@ -38,6 +39,14 @@ const OPTIONS = {
   "engine-port": { type: "string" },
   count: { type: "string" },
   "ready-timeout": { type: "string" },
+  "expect-change": { type: "string" },
+  "expect-offline": { type: "boolean" },
+  reboots: { type: "string" },
+  "kill-every": { type: "string" },
+  load: { type: "string" },
+  ui: { type: "boolean" },
+  "ui-port": { type: "string" },
+  json: { type: "string" },
 } as const;
 
 const jumpSchema = z
@@ -60,6 +69,13 @@ const seconds = (flag: string, max: number) =>
   z.coerce
     .number({ error: `${flag} must be a number of seconds` })
     .positive(`${flag} must be positive`)
+    .max(max, `${flag} must be at most ${max}`);
+
+const whole = (flag: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(min, `${flag} must be at least ${min}`)
     .max(max, `${flag} must be at most ${max}`);
 
 const hostSchema = z
@@ -117,6 +133,31 @@ const optionsSchema = z.object({
     .max(1000)
     .default(1),
   readyTimeoutS: seconds("--ready-timeout", 7200).default(900),
+  expectChange: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const names = (value ?? "").split(",").filter(Boolean);
+      const unknown = names.filter((n) => !(EXPECTABLE_CHANGES as readonly string[]).includes(n));
+      if (unknown.length)
+        ctx.addIssue({
+          code: "custom",
+          message: `--expect-change: unknown "${unknown.join(", ")}"; choose from ${EXPECTABLE_CHANGES.join(", ")} (comma-separated)`,
+        });
+      return [...new Set(names)] as ExpectedChange[];
+    }),
+  expectOffline: z.boolean().default(false),
+  reboots: whole("--reboots", 1, 1000).default(3),
+  killEvery: whole("--kill-every", 0, 1000).default(1),
+  load: whole("--load", 0, 16).default(0),
+  ui: z.boolean().default(false),
+  uiPort: z.coerce
+    .number({ error: "--ui-port must be a number" })
+    .int("--ui-port must be a whole number")
+    .min(0, "--ui-port must be 0-65535")
+    .max(65535, "--ui-port must be 0-65535")
+    .default(0),
+  json: z.string().min(1, "--json is empty").optional(),
 });
 
 export type CliOptions = z.infer<typeof optionsSchema> & { defects: Defect[] };
@@ -127,7 +168,8 @@ export type Command =
   | { kind: "checks" }
   | { kind: "demo"; options: CliOptions }
   | { kind: "check"; host: string; options: CliOptions }
-  | { kind: "reboot"; host: string; options: CliOptions };
+  | { kind: "reboot"; host: string; options: CliOptions }
+  | { kind: "soak"; host: string; options: CliOptions };
 
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((issue) => issue.message).join("\n");
@@ -147,9 +189,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (values.help) return { kind: "help", topic: first === "demo" ? "demo" : "main" };
   if (first === "checks") return { kind: "checks" };
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
-  const isReboot = first === "reboot";
+  const subcommand = first === "reboot" || first === "soak" ? first : undefined;
+  const isReboot = subcommand !== undefined;
   const target = isReboot ? rest[0] : first;
-  if (isReboot && !target) throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
+  if (subcommand === "reboot" && !target)
+    throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
+  if (subcommand === "soak" && !target)
+    throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
   if (rest.length > (isReboot ? 1 : 0))
     throw usageError(`unexpected argument "${rest.at(-1)}"; give one host (see --help)`);
 
@@ -185,12 +231,28 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
     enginePort: values["engine-port"],
     count: values.count,
     readyTimeoutS: values["ready-timeout"],
+    expectChange: values["expect-change"],
+    expectOffline: values["expect-offline"],
+    reboots: values.reboots,
+    killEvery: values["kill-every"],
+    load: values.load,
+    ui: values.ui,
+    uiPort: values["ui-port"],
+    json: values.json,
   });
   if (!result.success) throw usageError(formatIssues(result.error));
   const options = result.data;
   const unknownDefect = options.defects.find((d) => !isDefect(d));
   if (unknownDefect)
     throw usageError(`--defect: unknown defect "${unknownDefect}"; "slmc-check demo --help" lists them`);
+  const onlyFor = (flags: (keyof typeof values)[], command: string, allowed: boolean) => {
+    const given = flags.filter((flag) => values[flag] !== undefined);
+    if (given.length && !allowed)
+      throw usageError(`--${given.join(", --")} only applies to "slmc-check ${command}"`);
+  };
+  onlyFor(["reboots", "kill-every", "load", "ui", "ui-port", "json"], "soak <host>", subcommand === "soak");
+  onlyFor(["expect-change"], "reboot <host>", subcommand === "reboot");
+  onlyFor(["count"], "reboot <host>", subcommand === "reboot");
   if (options.ca && options.insecure)
     throw usageError("--ca and --insecure contradict each other; choose one");
 
@@ -215,5 +277,5 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
     throw usageError("--defect only applies to the simulator: slmc-check demo --defect NAME");
   const host = hostSchema.safeParse((target ?? "").replace(/^\[(.*)\]$/, "$1"));
   if (!host.success) throw usageError(`host "${target}": ${formatIssues(host.error)}`);
-  return { kind: isReboot ? "reboot" : "check", host: host.data, options: options as CliOptions };
+  return { kind: subcommand ?? "check", host: host.data, options: options as CliOptions };
 }

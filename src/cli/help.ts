@@ -25,6 +25,22 @@ SSH (used when a key is available; the SSH suites need it, and the password is t
   --no-ssh                 never use SSH
   --engine-port N          the engine port as reachable from here, for the outside binding check (default 8080)`;
 
+const REBOOT_OPTIONS = `Reboot and soak (SSH required):
+  --ready-timeout SECONDS  longest wait for SSH, and then for bootstrap_success, after a reboot (default 900)
+  --count N                reboot: cycles (default 1)
+  --expect-change LIST     reboot: a new context was given (e.g. onevm updateconf) and must take effect:
+                           comma-separated password, context-size, threads. Those must change (a new
+                           password must open the API and the old one be refused), everything else must not
+  --reboots N              soak: reboot cycles (default 3)
+  --kill-every K           soak: kill -9 LocalAI and nginx before every K-th reboot (default 1; 0 = never)
+  --load STREAMS           soak: concurrent streamed completions kept running throughout (default 0);
+                           a request may fail only while the soak itself kills or reboots something
+  --ui                     soak: serve a live timeline page on 127.0.0.1 (--ui-port N, default a free port)
+  --json FILE              soak: where the JSON report goes (default ./slmc-soak-<UTC time>.json); written
+                           also when interrupted. Ctrl-C once: finish the step in flight (a reboot waits
+                           until the appliance is ready) and skip the rest; twice: stop now
+  --expect-offline         fail host.serves-offline when the VM has outbound network (else it is skipped)`;
+
 const RUN_OPTIONS = `Run:
   --suite NAME             run only this suite (repeatable): ${SUITES.map((s) => s.name).join(", ")}
   --max-tokens N           tokens asked for in test completions (default 24)
@@ -43,7 +59,8 @@ const EXIT_CODES = `Exit codes:
   1  a check failed, or could not observe what it needed
   2  usage or configuration error (bad flag, unreadable file, untrusted certificate without --ca/--insecure)
   3  target unreachable (connection refused or timed out, DNS failure, TLS handshake failure)
-  4  internal error in slmc-check (please report it with the printed stack trace)`;
+  4  internal error in slmc-check (please report it with the printed stack trace)
+  130 interrupted by Ctrl-C (soak: the partial report was written)`;
 
 export function mainHelp(): string {
   return `slmc-check — conformance gate for the SLM-Copilot appliance
@@ -51,9 +68,12 @@ export function mainHelp(): string {
 Usage:
   slmc-check <host> [options]     check an appliance over HTTPS/SSE
   slmc-check demo [options]       run every check against the embedded simulated appliance
-  slmc-check reboot <host> [--count N] [--ready-timeout S]
+  slmc-check reboot <host> [--count N] [--ready-timeout S] [--expect-change LIST]
                                   reboot over SSH N times; each cycle proves a new boot_id, waits for this
                                   boot's bootstrap_success, and fails on any drift (shown as a diff)
+  slmc-check soak <host> [--reboots N] [--kill-every K] [--load STREAMS] [--ui] [--json FILE]
+                                  reboot-loop soak: kill -9 LocalAI and nginx (measured recovery) every K
+                                  cycles, then reboot with drift check; optional streaming load throughout
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 

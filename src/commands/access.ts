@@ -73,6 +73,7 @@ export async function resolveAccess(
       maxTokens: options.maxTokens,
       simulated: false,
       enginePort: options.enginePort,
+      expectOffline: options.expectOffline,
       ...(ssh ? { ssh } : {}),
     },
     notes,

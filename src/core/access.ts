@@ -22,6 +22,8 @@ export interface Access {
   simulated: boolean;
   /** The engine port as reachable from the harness (outside binding check); default 8080. */
   enginePort?: number;
+  /** The operator demands offline operation (--expect-offline): outbound network from the VM fails. */
+  expectOffline?: boolean;
   /** SSH access, when configured (see src/probes/ssh.ts). */
   ssh?: import("../probes/ssh.ts").SshOptions;
 }
