@@ -81,8 +81,6 @@ const memoryDisk = defineCheck({
   },
 });
 
-const OUTBOUND_PROBE_URL = "http://deb.debian.org/";
-
 interface OfflineEvidence {
   outboundHttp: boolean;
   answer: string;
@@ -98,15 +96,16 @@ const offline = defineCheck<OfflineEvidence>({
   title: "the appliance serves with no outbound network (demanded with --expect-offline)",
   needs: ["ssh"],
   observe: async (ctx) => {
+    const url = ctx.access.outboundProbeUrl ?? "http://deb.debian.org/";
     const probe = await ctx.probes.ssh(
-      `curl -s -o /dev/null -m 4 -w '%{http_code}' ${OUTBOUND_PROBE_URL} || true; echo; cat /etc/one-appliance/status`,
+      `curl -s -o /dev/null -m 4 -w '%{http_code}' '${url}' || true; echo; cat /etc/one-appliance/status`,
       15_000,
     );
     const [answer = "", status = ""] = probe.stdout.trim().split("\n");
     return {
       outboundHttp: answer.trim() !== "000" && answer.trim() !== "",
       answer: answer.trim(),
-      probeUrl: OUTBOUND_PROBE_URL,
+      probeUrl: url,
       status: status.trim(),
       expectOffline: ctx.access.expectOffline ?? false,
     };

@@ -74,6 +74,7 @@ export async function resolveAccess(
       simulated: false,
       enginePort: options.enginePort,
       expectOffline: options.expectOffline,
+      outboundProbeUrl: options.outboundProbe,
       ...(ssh ? { ssh } : {}),
     },
     notes,

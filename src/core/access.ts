@@ -24,6 +24,8 @@ export interface Access {
   enginePort?: number;
   /** The operator demands offline operation (--expect-offline): outbound network from the VM fails. */
   expectOffline?: boolean;
+  /** What the VM tries to reach to find out whether it has outbound network (--outbound-probe). */
+  outboundProbeUrl?: string;
   /** SSH access, when configured (see src/probes/ssh.ts). */
   ssh?: import("../probes/ssh.ts").SshOptions;
 }
