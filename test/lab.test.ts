@@ -224,6 +224,68 @@ async function labTests(): Promise<void> {
       /no outbound network and the appliance serves/,
     );
 
+    // The benchmark through the VM's nginx, with the in-VM baseline and the roofline over SSH.
+    const benchJson = join(dir, "bench.json");
+    const bench = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(
+        SLMC,
+        [
+          "bench",
+          "127.0.0.1",
+          "--https-port",
+          vm.env.LAB_HTTPS_PORT ?? "",
+          "--ca",
+          certificate,
+          "--ssh-port",
+          vm.env.LAB_SSH_PORT ?? "",
+          "--ssh-key",
+          vm.env.LAB_SSH_KEY ?? "",
+          "--known-hosts",
+          join(dir, "known_hosts"),
+          "--requests",
+          "3",
+          "--prompt-set",
+          "short",
+          "--json",
+          benchJson,
+          "--html",
+          join(dir, "bench.html"),
+        ],
+        { env: { PATH: process.env.PATH ?? "" } },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        done({ code, stdout, stderr });
+      });
+    });
+    t.equal(bench.code, 0, "bench through the lab VM's nginx: no finding", {
+      stdout: bench.stdout,
+      stderr: bench.stderr,
+    });
+    const benchReport = JSON.parse(await readFile(benchJson, "utf8")) as {
+      levels: { aggregate: { completed: number } }[];
+      inside?: {
+        internal: { completed: number; decode_tok_s_p50: number | null };
+        proxy_overhead_ms: { ttft: number | null };
+        decode_roofline_tok_s: number | null;
+        decode_tok_s_pct_of_roofline: number | null;
+        memory_copy_bandwidth_gb_s: number | null;
+        host: { model_bytes: number | null };
+      };
+    };
+    t.equal(benchReport.levels[0]?.aggregate.completed, 3, "3 measured requests completed");
+    t.equal(benchReport.inside?.internal.completed, 3, "the same prompt ran inside the VM on 127.0.0.1:8080");
+    t.ok((benchReport.inside?.memory_copy_bandwidth_gb_s ?? 0) > 0, "memory bandwidth measured");
+    t.ok((benchReport.inside?.host.model_bytes ?? 0) > 0, "model file size read");
+    t.ok((benchReport.inside?.decode_roofline_tok_s ?? 0) > 0, "decode roofline computed");
+    t.type(benchReport.inside?.proxy_overhead_ms.ttft, "number", "proxy overhead on TTFT");
+    t.comment(`bench inside: ${JSON.stringify(benchReport.inside)}`);
+
     const report = await vm.ssh("cat /etc/one-appliance/config");
     t.equal((await vm.ssh("stat -c %a /etc/one-appliance/config")).trim(), "600", "report is mode 0600");
     const password = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
@@ -511,6 +573,9 @@ async function labTests(): Promise<void> {
       "configure appends to a file on every run",
     );
     t.notMatch(drift, /api_password = /, "no secret in the diff");
+
+    // This sabotaged appliance made itself a new certificate at boot: trust that one from now on.
+    await writeFile(certificate, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
 
     // What the integration checks read, broken one thing each.
     await vm.ssh(`bash -s <<'SABOTAGE'\n${await sabotage("integration.sh")}SABOTAGE`);

@@ -30,6 +30,7 @@ export interface BenchProgress {
     done: number;
     total: number;
     elapsedMs: number;
+    levelElapsedMs: number;
   }): void;
 }
 
@@ -93,8 +94,16 @@ export async function runBench(
 ): Promise<BenchRun> {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
+  const warmupStart = elapsed();
   const warmup = await closedLoop(send, plan.prompts, 1, plan.warmup, (done) =>
-    progress({ phase: "warmup", concurrency: 1, done, total: plan.warmup, elapsedMs: elapsed() }),
+    progress({
+      phase: "warmup",
+      concurrency: 1,
+      done,
+      total: plan.warmup,
+      elapsedMs: elapsed(),
+      levelElapsedMs: elapsed() - warmupStart,
+    }),
   );
   const levels: Level[] = [];
   const queue = levelsToRun(plan);
@@ -102,8 +111,16 @@ export async function runBench(
   let stoppedBecause = "every requested level ran";
   while (queue.length) {
     const concurrency = queue.shift()!;
+    const levelStart = elapsed();
     const samples = await closedLoop(send, plan.prompts, concurrency, plan.requestsPerLevel, (done) =>
-      progress({ phase: "level", concurrency, done, total: plan.requestsPerLevel, elapsedMs: elapsed() }),
+      progress({
+        phase: "level",
+        concurrency,
+        done,
+        total: plan.requestsPerLevel,
+        elapsedMs: elapsed(),
+        levelElapsedMs: elapsed() - levelStart,
+      }),
     );
     const level = { aggregate: aggregate(concurrency, samples), samples };
     levels.push(level);

@@ -21,7 +21,7 @@ import {
   type BenchReport,
   type ComparableReport,
 } from "../bench/report.ts";
-import { runBench, type BenchPlan } from "../bench/runner.ts";
+import { runBench, type BenchPlan, type BenchProgress } from "../bench/runner.ts";
 import { createSender } from "../bench/send.ts";
 import { VERSION } from "../version.ts";
 import { modelId } from "../../suites/shared.ts";
@@ -63,13 +63,13 @@ function stamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
 }
 
-function progressPrinter(plan: BenchPlan) {
-  return (event: { phase: string; concurrency: number; done: number; total: number; elapsedMs: number }) => {
-    const perRequest = event.elapsedMs / Math.max(1, event.done);
-    const eta =
-      event.phase === "level" ? ((event.total - event.done) * perRequest) / event.concurrency / 1000 : 0;
+function progressPrinter(plan: BenchPlan): BenchProgress {
+  return (event) => {
+    // Closed loop: requests finish at about concurrency per request time.
+    const eta = ((event.total - event.done) * event.levelElapsedMs) / Math.max(1, event.done) / 1000;
+    const what = event.phase === "warmup" ? "warm-up (excluded)" : `concurrency ${event.concurrency}`;
     process.stderr.write(
-      `bench ${(event.elapsedMs / 1000).toFixed(1).padStart(7)} s  ${event.phase === "warmup" ? "warm-up (excluded)" : `concurrency ${event.concurrency}`}: ${event.done}/${event.total} requests${event.phase === "level" && eta > 0 ? `, level ETA ~${eta.toFixed(0)} s` : ""}${plan.sweep ? " (sweep)" : ""}\n`,
+      `bench ${(event.elapsedMs / 1000).toFixed(1).padStart(7)} s  ${what}: ${event.done}/${event.total} requests${eta > 0 ? `, level ETA ~${eta.toFixed(0)} s` : ""}${plan.sweep ? " (sweep)" : ""}\n`,
     );
   };
 }
