@@ -149,6 +149,7 @@ async function main(): Promise<void> {
       `${model.generatedIn ? `, generated in ${(model.generatedIn / 1000).toFixed(1)} s` : ", cached"})`,
   );
   say(`memory bandwidth probe: ${o.bandwidthBytes / 2 ** 20} MiB, 5 runs ...`);
+  const loadavgStart = os.loadavg();
   const bandwidth = probeBandwidth(o.bandwidthBytes, 5);
 
   const cleanups: (() => Promise<void>)[] = [];
@@ -229,6 +230,9 @@ async function main(): Promise<void> {
         warmup: o.warmup,
         runs: o.runs,
         prompt_tokens: probe.n_in,
+        // Other tenants' load makes medians move: record it with the figures.
+        loadavg_start: loadavgStart,
+        loadavg_end: os.loadavg(),
       },
       model: {
         file: model.file,
@@ -268,7 +272,9 @@ async function main(): Promise<void> {
     const c = result.comparison;
     const row = (mode: Mode) => {
       const m = medians[mode];
-      return `  ${mode.padEnd(12)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}`;
+      const rates = samples[mode].map((s) => s.decode_tok_s);
+      const range = `[${round(Math.min(...rates), 0)}..${round(Math.max(...rates), 0)}]`;
+      return `  ${mode.padEnd(12)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)} ${range.padEnd(11)}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}`;
     };
     say("");
     say(
