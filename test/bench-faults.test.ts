@@ -140,6 +140,18 @@ async function waitReady(port: number): Promise<void> {
   }
 }
 
+/** Configured (listed) but possibly still loading: a chat then gets 503, not 404. */
+async function waitListed(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const listed = await fetch(`http://127.0.0.1:${port}/v1/models`).then(
+      async (r) => ((await r.json()) as { data: unknown[] }).data.length > 0,
+      () => false,
+    );
+    if (listed) return;
+    await new Promise((wait) => setTimeout(wait, 50));
+  }
+}
+
 function httpProbes(port: number): Probes {
   return {
     sse: (spec) =>
@@ -186,6 +198,7 @@ t.test("bad situations are reported, not crashed on", async (t) => {
     const engine = await startEngine(dir, [...fast, ...args]);
     t.teardown(() => void engine.child.kill());
     if (ready) await waitReady(engine.port);
+    else await waitListed(engine.port);
     const run = await runBench(
       plan(requests),
       createSender(access, httpProbes(engine.port), shape(fixedLength)),
