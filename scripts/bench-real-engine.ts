@@ -1,6 +1,7 @@
 // Benchmark (not a test): real llama.cpp decode rate in process, straight to the stand-in engine over
 // HTTP, and through the appliance's real nginx site over HTTPS; proxy overhead; % of the memory
 // roofline. Metric names: benchmark-metrics.md §7.3. Run: npx tsx scripts/bench-real-engine.ts
+import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -208,11 +209,7 @@ async function main(): Promise<void> {
 
     const medians = Object.fromEntries(MODES.map((m) => [m, summarise(samples[m])])) as Record<Mode, Summary>;
     const roofline = (bandwidth.copy_gbs * 1e9) / model.stats.bytesPerToken;
-    const bindingVersion = (
-      JSON.parse(readFileSync(join(ROOT, "node_modules/node-llama-cpp/package.json"), "utf8")) as {
-        version: string;
-      }
-    ).version;
+    const bindingVersion = llamaPackage()?.version ?? "not installed";
     const result = {
       benchmark: "bench-real-engine",
       engine: "stand-in + real llama.cpp via node-llama-cpp",

@@ -63,6 +63,10 @@ main() {
   step "type check (tsc --strict)" npx tsc -p .
   step "format (prettier --check)" npx prettier --check --log-level warn .
   step "shellcheck" run_shellcheck
+  # The stand-in's real llama.cpp backend: installed apart from the root package; once it is, its test
+  # must run (not skip).
+  step "llama.cpp CPU binding (scripts/llama-deps.sh)" scripts/llama-deps.sh
+  if [[ -f fixtures/engine/llama/node_modules/node-llama-cpp/package.json ]]; then export SLMC_REQUIRE_LLAMA=1; fi
   run_tap "$@"
   echo
   echo "${passed} passed, ${failed} failed"

@@ -2,26 +2,21 @@
 // a streamed completion has the OpenAI shape plus llama-server timings, and counts agree.
 // Skipped when the optional node-llama-cpp package is not installed.
 import t from "tap";
-import { createRequire } from "node:module";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
 import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
+import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { writeModel } from "../fixtures/gguf/model.ts";
 import { serveFetch } from "../src/core/serve.ts";
 
-const installed = (() => {
-  try {
-    createRequire(import.meta.url).resolve("node-llama-cpp");
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const installed = llamaPackage() !== undefined;
 
-if (!installed) {
-  t.pass("skipped: optional dependency node-llama-cpp is not installed (npm ci without --omit=optional)", {
+if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
+  t.fail("node-llama-cpp is not installed: scripts/llama-deps.sh (make test runs it) must install it");
+} else if (!installed) {
+  t.pass("skipped: the optional node-llama-cpp binding is not installed (scripts/llama-deps.sh)", {
     skip: true,
   });
 } else {
