@@ -63,6 +63,8 @@ main() {
   step "type check (tsc --strict)" npx tsc -p .
   step "format (prettier --check)" npx prettier --check --log-level warn .
   step "shellcheck" run_shellcheck
+  step "packer fmt + validate (release, lab)" scripts/lint.sh packer
+  step "marketplace schema" scripts/lint.sh marketplace
   run_tap "$@"
   echo
   echo "${passed} passed, ${failed} failed"
