@@ -81,6 +81,14 @@ export function listingSchema(mode: Mode) {
       os: z.object({ arch: z.literal("x86_64") }),
       inputs_order: z.string(),
       user_inputs: z.record(z.string(), userInput),
+      // OpenNebula's marketplace export appends DISK=[IMAGE_ID=...] to this template: a DISK here would
+      // become a second, image-less disk. The 50 GB is a resize at instantiation (see description).
+      disk: z
+        .undefined({
+          error:
+            "no DISK in opennebula_template: the export appends the image's DISK, so this one would be a second, image-less disk",
+        })
+        .optional(),
     })
     .superRefine((tpl, ctx) => {
       const ctxVars = tpl.context;
