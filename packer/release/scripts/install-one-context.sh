@@ -27,8 +27,13 @@ purge_cloud_init() {
 install_package() {
   local package="$1"
   echo "install-one-context: installing $(basename "${package}")"
-  # apt resolves the package's dependencies from the distribution's archive (none for the stand-in).
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${package}"
+  # apt resolves the package's dependencies from the distribution's archive (none for the stand-in):
+  # try with the image's package lists first, refresh them only if that is not enough.
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${package}"; then
+    echo "install-one-context: refreshing package lists for its dependencies"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${package}"
+  fi
 }
 
 main() {
