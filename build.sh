@@ -59,7 +59,7 @@ parse_args() {
       --output) OUTPUT="${2:?--output needs a directory}" ;;
       --cache) CACHE="${2:?--cache needs a directory}" ;;
       -h | --help)
-        sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
       *) die "${EXIT_CONFIG}" "unknown argument '$1' (try --help)" ;;
@@ -175,8 +175,12 @@ fetch() {
   say "${name}: downloading ${url}" >&2
   local progress=(-sS)
   [[ -t 2 ]] && progress=(--progress-bar)
-  curl -fL --retry 3 "${progress[@]}" -C - -o "${target}.part" "${url}" ||
-    die "${EXIT_DOWNLOAD}" "${name}: download of ${url} failed (a partial file is kept for the next run: ${target}.part)"
+  if ! curl -fL --retry 3 "${progress[@]}" -C - -o "${target}.part" "${url}"; then
+    # A .part left complete by an interrupted run cannot be resumed further: accept it if it verifies.
+    if [[ ! -f "${target}.part" || "$(sha256_of "${target}.part")" != "${expected}" ]]; then
+      die "${EXIT_DOWNLOAD}" "${name}: download of ${url} failed; ${target}.part is kept and resumed next run (delete it to start over)"
+    fi
+  fi
   actual="$(sha256_of "${target}.part")"
   if [[ "${actual}" != "${expected}" ]]; then
     rm -f "${target}.part"

@@ -117,47 +117,69 @@ t.test(
   },
 );
 
-t.test("build.sh guards: missing dependency, unverified pins (exit codes 3 and 2)", async (t) => {
-  const bin = await mkdtemp(join(tmpdir(), "slmc-path-"));
-  t.teardown(() => rm(bin, { recursive: true, force: true }));
-  // Everything on PATH except packer.
-  for (const dir of ["/usr/local/bin", "/usr/bin", "/bin"]) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (name === "packer") continue;
-      await symlink(join(dir, name), join(bin, name)).catch(() => undefined);
+t.test(
+  "build.sh guards: missing dependency, failed download, unverified pins (exit codes 3, 5, 2)",
+  async (t) => {
+    const bin = await mkdtemp(join(tmpdir(), "slmc-path-"));
+    t.teardown(() => rm(bin, { recursive: true, force: true }));
+    // Everything on PATH except packer.
+    for (const dir of ["/usr/local/bin", "/usr/bin", "/bin"]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (name === "packer") continue;
+        await symlink(join(dir, name), join(bin, name)).catch(() => undefined);
+      }
     }
-  }
-  const inputs = await mkdtemp(join(tmpdir(), "slmc-guard-"));
-  t.teardown(() => rm(inputs, { recursive: true, force: true }));
-  const config = join(inputs, "ok.env");
-  await writeFile(
-    config,
-    (await readFile(join(ROOT, "packer/release/release.env"), "utf8"))
-      .replace(/VERIFY-BEFORE-RELEASE/g, "0".repeat(64))
-      .replace(/SLMC_IMAGE_PUBLISH_URL=.*/, "SLMC_IMAGE_PUBLISH_URL=https://images.example.org/x.qcow2")
-      .replace(/SLMC_PUBLISHER_EMAIL=.*/, "SLMC_PUBLISHER_EMAIL=a@example.org"),
-  );
-  const missing = await run(
-    BUILD,
-    ["--config", config, "--cache", join(inputs, "c"), "--output", join(inputs, "o")],
-    {
-      ...process.env,
-      PATH: bin,
-    },
-  );
-  t.equal(missing.code, 3, "exit 3: missing dependency");
-  t.match(missing.output, /MISSING\s+packer/);
-  t.match(missing.output, /install them with: sudo apt-get install -y packer/);
-  t.match(missing.output, /ok\s+qemu-img\s+[0-9]+\.[0-9]+/, "present tools are listed with their versions");
+    const inputs = await mkdtemp(join(tmpdir(), "slmc-guard-"));
+    t.teardown(() => rm(inputs, { recursive: true, force: true }));
+    const config = join(inputs, "ok.env");
+    await writeFile(
+      config,
+      (await readFile(join(ROOT, "packer/release/release.env"), "utf8"))
+        .replace(/VERIFY-BEFORE-RELEASE/g, "0".repeat(64))
+        .replace(/SLMC_IMAGE_PUBLISH_URL=.*/, "SLMC_IMAGE_PUBLISH_URL=https://images.example.org/x.qcow2")
+        .replace(/SLMC_PUBLISHER_EMAIL=.*/, "SLMC_PUBLISHER_EMAIL=a@example.org"),
+    );
+    const missing = await run(
+      BUILD,
+      ["--config", config, "--cache", join(inputs, "c"), "--output", join(inputs, "o")],
+      {
+        ...process.env,
+        PATH: bin,
+      },
+    );
+    t.equal(missing.code, 3, "exit 3: missing dependency");
+    t.match(missing.output, /MISSING\s+packer/);
+    t.match(missing.output, /install them with: sudo apt-get install -y packer/);
+    t.match(missing.output, /ok\s+qemu-img\s+[0-9]+\.[0-9]+/, "present tools are listed with their versions");
 
-  const unverified = await run(BUILD, ["--cache", join(inputs, "c"), "--output", join(inputs, "o")]);
-  t.equal(unverified.code, 2, "exit 2: the pinned release.env still says VERIFY-BEFORE-RELEASE");
-  t.match(
-    unverified.output,
-    /refusing to build with unverified pins .*SLMC_BASE_IMAGE_SHA256=VERIFY-BEFORE-RELEASE/,
-  );
-  t.match(unverified.output, /SLMC_MODEL_SHA256=VERIFY-BEFORE-RELEASE/);
-});
+    const unreachable = join(inputs, "unreachable.env");
+    await writeFile(
+      unreachable,
+      (await readFile(config, "utf8")).replace(
+        /SLMC_BASE_IMAGE_URL=.*/,
+        `SLMC_BASE_IMAGE_URL=file://${inputs}/no-such.img`,
+      ),
+    );
+    const failed = await run(BUILD, [
+      "--config",
+      unreachable,
+      "--cache",
+      join(inputs, "c"),
+      "--output",
+      join(inputs, "o"),
+    ]);
+    t.equal(failed.code, 5, "exit 5: the download failed");
+    t.match(failed.output, /base image: download of file:\/\/.*no-such\.img failed/);
+
+    const unverified = await run(BUILD, ["--cache", join(inputs, "c"), "--output", join(inputs, "o")]);
+    t.equal(unverified.code, 2, "exit 2: the pinned release.env still says VERIFY-BEFORE-RELEASE");
+    t.match(
+      unverified.output,
+      /refusing to build with unverified pins .*SLMC_BASE_IMAGE_SHA256=VERIFY-BEFORE-RELEASE/,
+    );
+    t.match(unverified.output, /SLMC_MODEL_SHA256=VERIFY-BEFORE-RELEASE/);
+  },
+);
 
 const skipLab = process.env.SLMC_SKIP_LAB === "1";
 
