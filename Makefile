@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
 .PHONY: help deps system-deps build-cli demo test lint format clean lab-image lab-appliance lab-up lab-down \
-	build check checksum distclean
+	build check checksum distclean lab-release
 
 CONTEXT ?= fixtures/lab/contexts/default.env
 NET ?= restricted
@@ -26,6 +26,7 @@ help:
 	@echo "make lab-appliance  build (or reuse) the lab appliance with Packer"
 	@echo "make lab-up CONTEXT=file [NET=open]  boot it with a CONTEXT ISO; prints how to reach it"
 	@echo "make lab-down    power the lab VM off"
+	@echo "make lab-release build.sh end to end with LAB STAND-IN inputs -> .lab/release-out/"
 	@echo "make clean       remove build outputs (distclean: also build.sh's download cache)"
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -63,6 +64,11 @@ build: deps
 
 checksum:
 	cd $(BUILD_OUT) && sha256sum -c *.qcow2.sha256 && md5sum -c *.qcow2.md5
+
+# build.sh end to end in the lab: every input a stand-in (see packer/lab/make-release-inputs.sh).
+lab-release: system-deps build-cli
+	packer/lab/make-release-inputs.sh .lab/release-inputs
+	./build.sh --config .lab/release-inputs/lab-stand-in.env --output .lab/release-out --cache .lab/release-cache
 
 lab-image: system-deps
 	scripts/lab.sh image

@@ -93,6 +93,7 @@ load_config() {
     [[ "${SLMC_MODEL_SHA256:-}" =~ ^[0-9a-f]{64}$ ]] || unverified+=("SLMC_MODEL_SHA256=${SLMC_MODEL_SHA256:-}")
   fi
   [[ "${SLMC_IMAGE_PUBLISH_URL}" =~ ^(https|file):// ]] || unverified+=("SLMC_IMAGE_PUBLISH_URL=${SLMC_IMAGE_PUBLISH_URL}")
+  [[ "${SLMC_PUBLISHER_EMAIL}" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[A-Za-z]+$ ]] || unverified+=("SLMC_PUBLISHER_EMAIL=${SLMC_PUBLISHER_EMAIL}")
   ((${#unverified[@]} == 0)) || die "${EXIT_CONFIG}" "refusing to build with unverified pins in ${CONFIG} (each needs the real sha256 / URL): ${unverified[*]}"
   if [[ "${SLMC_BUILD_PROFILE}" != release ]]; then
     say "profile ${SLMC_BUILD_PROFILE}: STAND-IN inputs: ${SLMC_BUILD_STAND_INS:-(not described)}"

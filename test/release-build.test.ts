@@ -297,6 +297,7 @@ t.test(
       /refusing to build with unverified pins .*SLMC_BASE_IMAGE_SHA256=VERIFY-BEFORE-RELEASE/,
     );
     t.match(unverified.output, /SLMC_MODEL_SHA256=VERIFY-BEFORE-RELEASE/);
+    t.match(unverified.output, /SLMC_PUBLISHER_EMAIL=VERIFY-BEFORE-RELEASE/);
   },
 );
 
