@@ -22,7 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly CACHE="${SLMC_LAB_CACHE:-/var/cache/slmc-lab}"
 readonly RUN_DIR="${SLMC_LAB_RUN:-${ROOT}/.lab/run}"
-readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-60}"
+readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-120}"
 readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-6144}"
 
 die() {

@@ -7,7 +7,7 @@ set -euo pipefail
 # genisoimage (CONTEXT ISO), pebble (ACME), socat (QEMU monitor), openssh-client. Release build
 # (build.sh): jq, curl.
 readonly PACKAGES=(shellcheck git nginx-light openssl mmdebstrap qemu-system-x86 qemu-utils packer genisoimage
-  pebble socat openssh-client openssh-server e2fsprogs jq curl)
+  pebble socat openssh-client openssh-server e2fsprogs chromium jq curl)
 
 missing_packages() {
   local package

@@ -1,9 +1,11 @@
 // slmc-check entry point: parse, dispatch, map every failure to its documented exit code.
 import { parseCommandLine } from "./cli/args.ts";
 import { CliError, EXIT } from "./cli/exit-codes.ts";
-import { checksList, demoHelp, mainHelp } from "./cli/help.ts";
+import { benchHelp, checksList, demoHelp, mainHelp } from "./cli/help.ts";
 import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { soakCommand } from "./commands/soak.ts";
+import { benchCommand, compareCommand } from "./commands/bench.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -11,7 +13,9 @@ export async function main(argv: string[]): Promise<number> {
     const command = parseCommandLine(argv, process.env);
     switch (command.kind) {
       case "help":
-        process.stdout.write(command.topic === "demo" ? demoHelp() : mainHelp());
+        process.stdout.write(
+          command.topic === "demo" ? demoHelp() : command.topic === "bench" ? benchHelp() : mainHelp(),
+        );
         return EXIT.ok;
       case "version":
         process.stdout.write(`slmc-check ${VERSION}\n`);
@@ -25,6 +29,12 @@ export async function main(argv: string[]): Promise<number> {
         return await checkCommand(command.host, command.options);
       case "reboot":
         return await checkCommand(command.host, command.options, "reboot");
+      case "soak":
+        return await soakCommand(command.host, command.options);
+      case "bench":
+        return await benchCommand(command.host, command.options);
+      case "bench-compare":
+        return await compareCommand(command.files, command.options);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -1,7 +1,7 @@
 // Host fitness over SSH: is this VM able to run a 24B model at a usable speed? CPU flags (a VM CPU
 // model that hides AVX2 makes llama.cpp ~20x slower), and RAM and disk headroom for the model plus
 // the KV cache of the configured context (localai-and-llm-serving.md §11).
-import { defineCheck, fail, pass, type Suite } from "../src/core/check.ts";
+import { defineCheck, fail, pass, skip, type Suite } from "../src/core/check.ts";
 
 /** Devstral Small 2: 40 layers × 8 KV heads × 128 dims × 2 (K and V) elements per token. */
 export const KV_ELEMENTS_PER_TOKEN = 2 * 40 * 8 * 128;
@@ -81,25 +81,50 @@ const memoryDisk = defineCheck({
   },
 });
 
-const offline = defineCheck({
+interface OfflineEvidence {
+  outboundHttp: boolean;
+  answer: string;
+  probeUrl: string;
+  status: string;
+  expectOffline: boolean;
+  [key: string]: unknown;
+}
+
+const offline = defineCheck<OfflineEvidence>({
   id: "host.serves-offline",
   requirement: "INFER-03",
-  title: "records whether the VM has outbound network while it serves",
+  title: "the appliance serves with no outbound network (demanded with --expect-offline)",
   needs: ["ssh"],
   observe: async (ctx) => {
+    const url = ctx.access.outboundProbeUrl ?? "http://deb.debian.org/";
     const probe = await ctx.probes.ssh(
-      "curl -s -o /dev/null -m 4 -w '%{http_code}' http://deb.debian.org/ || true",
+      `curl -s -o /dev/null -m 4 -w '%{http_code}' '${url}' || true; echo; cat /etc/one-appliance/status`,
       15_000,
     );
+    const [answer = "", status = ""] = probe.stdout.trim().split("\n");
     return {
-      outboundHttp: probe.stdout.trim() !== "000" && probe.stdout.trim() !== "",
-      answer: probe.stdout.trim(),
+      outboundHttp: answer.trim() !== "000" && answer.trim() !== "",
+      answer: answer.trim(),
+      probeUrl: url,
+      status: status.trim(),
+      expectOffline: ctx.access.expectOffline ?? false,
     };
   },
-  judge: (e) =>
-    e.outboundHttp
-      ? pass("the VM has outbound network; offline operation is not demonstrated by this run")
-      : pass("the VM has no outbound network and the appliance serves: offline operation demonstrated"),
+  judge: (e) => {
+    if (e.status !== "bootstrap_success")
+      return fail(
+        `the appliance is not serving (status "${e.status || "missing"}"), so offline operation is not shown`,
+      );
+    if (!e.outboundHttp)
+      return pass("the VM has no outbound network and the appliance serves: offline operation demonstrated");
+    if (e.expectOffline)
+      return fail(
+        `--expect-offline, but the VM reached ${e.probeUrl} (HTTP ${e.answer}): block its outbound traffic (security group / virtual network) to prove offline operation`,
+      );
+    return skip(
+      `the VM has outbound network (${e.probeUrl} answered HTTP ${e.answer}): offline operation not demonstrated; cut outbound traffic and pass --expect-offline to demand it`,
+    );
+  },
 });
 
 export const hostSuite: Suite = {

@@ -161,7 +161,7 @@ const banner = defineCheck({
   },
 });
 
-const effectiveConfig = defineCheck({
+export const effectiveConfig = defineCheck({
   id: "one.effective-config",
   requirement: "ONE-04",
   title: "LocalAI runs with the context size and threads the context asked for",

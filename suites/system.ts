@@ -92,10 +92,19 @@ type Recovery = {
   budgetSeconds: number;
 };
 
-function recoveryCheck(unit: "local-ai.service" | "nginx.service", readyProbe: string) {
+export type RecoverableUnit = "local-ai.service" | "nginx.service";
+
+const READY_PROBES: Record<RecoverableUnit, string> = {
+  "local-ai.service": `curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:${ENGINE_PORT}/readyz`,
+  "nginx.service": "curl -sk -o /dev/null -w '%{http_code}' -m 2 https://127.0.0.1/health",
+};
+
+/** kill -9 of the unit's main process, then the time until it serves again (also used by the soak). */
+export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${unit.replace(".service", "")}`) {
   const short = unit.replace(".service", "");
+  const readyProbe = READY_PROBES[unit];
   return defineCheck<Recovery>({
-    id: `system.recovery-${short}`,
+    id,
     requirement: "INFER-04",
     title: `after kill -9 of ${short}, a new process serves again within ${RECOVERY_LIMIT_S} s`,
     needs: ["ssh", "password"],
@@ -250,10 +259,7 @@ export const systemSuite: Suite = {
     services,
     bindingInside,
     bindingOutside,
-    recoveryCheck(
-      "local-ai.service",
-      `curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:${ENGINE_PORT}/readyz`,
-    ),
-    recoveryCheck("nginx.service", "curl -sk -o /dev/null -w '%{http_code}' -m 2 https://127.0.0.1/health"),
+    recoveryCheck("local-ai.service"),
+    recoveryCheck("nginx.service"),
   ],
 };

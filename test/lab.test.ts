@@ -3,7 +3,7 @@
 // persistence across a reboot; hostile context values; Let's Encrypt from pebble and its fallback.
 // The engine inside is the LocalAI STAND-IN and the model a generated file (see README, "The lab").
 import t, { type Test } from "tap";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -84,6 +84,62 @@ function slmcCheck(args: string[]): Promise<SlmcRun> {
   });
 }
 
+interface SoakRun extends SlmcRun {
+  json: {
+    interrupted?: boolean;
+    notes: string[];
+    checks: { id: string; status: string; message: string }[];
+    soak?: { figures: Record<string, unknown>; timeline: { state: string } };
+  };
+  seconds: number;
+}
+
+/** Runs `slmc-check soak`, handing each stderr line to onLine as it arrives (live progress, UI URL). */
+function slmcSoak(
+  args: string[],
+  jsonPath: string,
+  onLine: (line: string, child: ChildProcess) => void,
+): Promise<SoakRun> {
+  return new Promise((done) => {
+    const started = Date.now();
+    const child = spawn(
+      SLMC,
+      ["soak", ...args, "--json", jsonPath, "--format", "json", "--max-tokens", "8"],
+      {
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d;
+      pending += d;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line, child);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 1_200_000);
+    child.on("close", async (code) => {
+      clearTimeout(timer);
+      let report: SlmcRun["report"] = { checks: [], summary: {} };
+      let json: SoakRun["json"] = { notes: [], checks: [] };
+      try {
+        report = JSON.parse(stdout) as SlmcRun["report"];
+      } catch {
+        stderr += `\n(unparsable stdout: ${stdout.slice(0, 300)})`;
+      }
+      try {
+        json = JSON.parse(await readFile(jsonPath, "utf8")) as SoakRun["json"];
+      } catch (error) {
+        stderr += `\n(no JSON report at ${jsonPath}: ${(error as Error).message})`;
+      }
+      done({ code, report, stderr, json, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
 function failures(run: SlmcRun): string {
   return run.report.checks
     .filter((c) => c.status !== "pass")
@@ -139,6 +195,9 @@ async function labTests(): Promise<void> {
       vm.env.LAB_SSH_KEY ?? "",
       "--known-hosts",
       join(dir, "known_hosts"),
+      "--expect-offline",
+      "--outbound-probe",
+      "http://10.0.2.2:9/",
     ]);
     t.equal(
       withSsh.code,
@@ -164,6 +223,68 @@ async function labTests(): Promise<void> {
       withSsh.report.checks.find((c) => c.id === "host.serves-offline")?.message,
       /no outbound network and the appliance serves/,
     );
+
+    // The benchmark through the VM's nginx, with the in-VM baseline and the roofline over SSH.
+    const benchJson = join(dir, "bench.json");
+    const bench = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(
+        SLMC,
+        [
+          "bench",
+          "127.0.0.1",
+          "--https-port",
+          vm.env.LAB_HTTPS_PORT ?? "",
+          "--ca",
+          certificate,
+          "--ssh-port",
+          vm.env.LAB_SSH_PORT ?? "",
+          "--ssh-key",
+          vm.env.LAB_SSH_KEY ?? "",
+          "--known-hosts",
+          join(dir, "known_hosts"),
+          "--requests",
+          "3",
+          "--prompt-set",
+          "short",
+          "--json",
+          benchJson,
+          "--html",
+          join(dir, "bench.html"),
+        ],
+        { env: { PATH: process.env.PATH ?? "" } },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        done({ code, stdout, stderr });
+      });
+    });
+    t.equal(bench.code, 0, "bench through the lab VM's nginx: no finding", {
+      stdout: bench.stdout,
+      stderr: bench.stderr,
+    });
+    const benchReport = JSON.parse(await readFile(benchJson, "utf8")) as {
+      levels: { aggregate: { completed: number } }[];
+      inside?: {
+        internal: { completed: number; decode_tok_s_p50: number | null };
+        proxy_overhead_ms: { ttft: number | null };
+        decode_roofline_tok_s: number | null;
+        decode_tok_s_pct_of_roofline: number | null;
+        memory_copy_bandwidth_gb_s: number | null;
+        host: { model_bytes: number | null };
+      };
+    };
+    t.equal(benchReport.levels[0]?.aggregate.completed, 3, "3 measured requests completed");
+    t.equal(benchReport.inside?.internal.completed, 3, "the same prompt ran inside the VM on 127.0.0.1:8080");
+    t.ok((benchReport.inside?.memory_copy_bandwidth_gb_s ?? 0) > 0, "memory bandwidth measured");
+    t.ok((benchReport.inside?.host.model_bytes ?? 0) > 0, "model file size read");
+    t.ok((benchReport.inside?.decode_roofline_tok_s ?? 0) > 0, "decode roofline computed");
+    t.type(benchReport.inside?.proxy_overhead_ms.ttft, "number", "proxy overhead on TTFT");
+    t.comment(`bench inside: ${JSON.stringify(benchReport.inside)}`);
 
     const report = await vm.ssh("cat /etc/one-appliance/config");
     t.equal((await vm.ssh("stat -c %a /etc/one-appliance/config")).trim(), "600", "report is mode 0600");
@@ -211,11 +332,12 @@ async function labTests(): Promise<void> {
     );
 
     const fingerprint = reportField(report, "sha256_fingerprint");
-    const reboot = await slmcCheck([
-      "reboot",
+    const sshArgs = [
       "127.0.0.1",
       "--https-port",
       vm.env.LAB_HTTPS_PORT ?? "",
+      "--http-port",
+      vm.env.LAB_HTTP_PORT ?? "",
       "--ca",
       certificate,
       "--ssh-port",
@@ -224,23 +346,117 @@ async function labTests(): Promise<void> {
       vm.env.LAB_SSH_KEY ?? "",
       "--known-hosts",
       join(dir, "known_hosts"),
-    ]);
-    t.equal(reboot.code, 0, `slmc-check reboot: no drift:\n${failures(reboot)}\n${reboot.stderr}`);
-    t.match(
-      reboot.report.checks[0]?.message,
-      /new boot_id; SSH after [\d.]+ s, ready after [\d.]+ s/,
-      "reboot times are reported",
+    ];
+
+    // Ctrl-C once: the step in flight finishes, the rest is skipped, the JSON report is valid.
+    const once = await slmcSoak(
+      [...sshArgs, "--reboots", "2"],
+      join(dir, "soak-int1.json"),
+      (line, child) => {
+        if (/kill-local-ai: started/.test(line)) child.kill("SIGINT");
+      },
     );
+    t.equal(once.code, 130, "interrupted soak exits 130", { stderr: once.stderr });
+    t.equal(once.json.interrupted, true, "the report says it was interrupted");
+    t.match(
+      once.json.checks[0],
+      { id: "soak.cycle-1.kill-local-ai", status: "pass" },
+      "the step in flight finished",
+    );
+    t.ok(
+      once.json.checks.slice(1).every((c) => c.status === "skip" && /interrupted/.test(c.message)),
+      "every later step is reported as not run",
+    );
+    t.match(once.stderr, /interrupted: finishing "soak\.cycle-1\.kill-local-ai"/);
+    // Twice: stop now, still with a report.
+    let interrupts = 0;
+    const twice = await slmcSoak(
+      [...sshArgs, "--reboots", "2"],
+      join(dir, "soak-int2.json"),
+      (line, child) => {
+        if (/kill-local-ai: started/.test(line) && interrupts++ === 0) {
+          child.kill("SIGINT");
+          setTimeout(() => child.kill("SIGINT"), 300);
+        }
+      },
+    );
+    t.equal(twice.code, 130);
+    t.match(twice.json.notes.join("\n"), /stopped by a second Ctrl-C during soak\.cycle-1\.kill-local-ai/);
+    t.equal(twice.json.soak?.timeline.state, "interrupted");
+    t.ok(twice.seconds < 30, `a second Ctrl-C stops at once (${twice.seconds} s)`);
+    // The killed engine restarts on its own; let it finish before the soak kills it again.
+    await vm.ssh(
+      "for i in $(seq 90); do curl -sf -o /dev/null -m 2 http://127.0.0.1:8080/readyz && break; sleep 1; done",
+    );
+
+    // The 3-cycle soak: kill -9 of both services and a reboot per cycle, one stream of load, --ui.
+    const pages: { status: number; body: string }[] = [];
+    const soak = await slmcSoak(
+      [...sshArgs, "--reboots", "3", "--kill-every", "1", "--load", "1", "--ui"],
+      join(dir, "soak.json"),
+      (line) => {
+        const url = /live soak view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
+        if (url)
+          void Promise.all([fetch(url), fetch(`${url}state`)]).then(async (responses) => {
+            for (const response of responses)
+              pages.push({ status: response.status, body: await response.text() });
+          });
+      },
+    );
+    t.equal(soak.code, 0, `3-cycle soak passes:\n${failures(soak)}\n${soak.stderr}`);
+    const soakIds = soak.json.checks.filter((c) => c.status === "pass").map((c) => c.id);
+    for (const cycle of [1, 2, 3])
+      for (const step of ["kill-local-ai", "kill-nginx", "reboot"])
+        t.ok(soakIds.includes(`soak.cycle-${cycle}.${step}`), `cycle ${cycle} ${step} passed`);
+    t.ok(soakIds.includes("soak.load"), "the streaming load only failed during the soak's own disruptions");
+    t.match(
+      soak.json.notes.join("\n"),
+      /soak: 3 of 3 reboot cycles completed; time to SSH median [\d.]+ s .*time to ready median [\d.]+ s .*local-ai recovery median [\d.]+ s .*nginx recovery median [\d.]+ s/,
+      "measured recovery and reboot times are in the report",
+    );
+    t.comment(soak.json.notes.find((n) => n.startsWith("soak:")) ?? "");
+    t.match(soak.stderr, /cycle 2\/3 {2}reboot: waiting for SSH/, "live progress names cycle and phase");
+    t.equal(pages.length, 2, "the --ui page and its state feed answered during the soak");
+    t.match(pages[0]?.body, /<svg id="timeline"/);
+    t.match(JSON.parse(pages[1]?.body ?? "{}"), { plan: { reboots: 3, killEvery: 1, loadStreams: 1 } });
+
     const afterReboot = await vm.ssh("cat /etc/one-appliance/config");
-    t.equal(afterReboot, report, "report identical after reboot (password, fingerprint, settings)");
+    t.equal(afterReboot, report, "report identical after three reboots (password, fingerprint, settings)");
     t.equal(
       (await vm.ssh("cat /var/lib/slm-copilot/password")).trim(),
       password,
-      "password kept across reboot",
+      "password kept across reboots",
     );
-    t.equal(reportField(afterReboot, "sha256_fingerprint"), fingerprint, "certificate kept across reboot");
+    t.equal(reportField(afterReboot, "sha256_fingerprint"), fingerprint, "certificate kept across reboots");
     const second = await slmcCheck(args);
     t.equal(second.code, 0, `still passing after reboot:\n${failures(second)}`);
+
+    // Context change: a new password and context size take effect after reboot, nothing else moves.
+    const changed = join(dir, "changed.env");
+    await writeFile(
+      changed,
+      "ONEAPP_COPILOT_PASSWORD='Changed.Password-7'\nONEAPP_COPILOT_CONTEXT_SIZE='16384'\n",
+    );
+    await vm.lab("context", changed);
+    const change = await slmcCheck(["reboot", ...sshArgs, "--expect-change", "password,context-size"]);
+    t.equal(
+      change.code,
+      0,
+      `context change applied, nothing else drifted:\n${failures(change)}\n${change.stderr}`,
+    );
+    t.match(
+      change.report.checks[0]?.message,
+      /applied: password, context_size 32768 → 16384 \(new password accepted, old refused\); everything else identical/,
+    );
+    const changedReport = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal(reportField(changedReport, "context_size"), "16384");
+    t.equal(
+      reportField(changedReport, "sha256_fingerprint"),
+      fingerprint,
+      "certificate kept across the change",
+    );
+    const newPassword = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
+    t.equal(newPassword, "Changed.Password-7");
 
     await vm.lab("context", join(ROOT, "fixtures/lab/contexts/bad-values.env"));
     await vm.lab("reboot");
@@ -261,7 +477,7 @@ async function labTests(): Promise<void> {
       /error = ONEAPP_COPILOT_ACME_EMAIL='(very-long-value-){3}very-long-va' is not an e-mail address/,
       "a 4 kB value is refused and quoted short",
     );
-    t.equal(reportField(hostile, "api_password"), password, "a rejected password keeps the previous one");
+    t.equal(reportField(hostile, "api_password"), newPassword, "a rejected password keeps the previous one");
     t.equal(reportField(hostile, "context_size"), "32768");
     t.match(
       await vm.ssh("grep -c '\\[ERROR\\]' /var/log/one-appliance/slm-copilot.log"),
@@ -278,7 +494,7 @@ async function labTests(): Promise<void> {
       "bootstrap_success",
       "the appliance still comes up",
     );
-    const third = await slmcCheck(args);
+    const third = await slmcCheck(await accessArgs(vm, dir, ["--ca", certificate]));
     t.equal(third.code, 0, `still serving with safe values:\n${failures(third)}`);
   });
 
@@ -357,6 +573,43 @@ async function labTests(): Promise<void> {
       "configure appends to a file on every run",
     );
     t.notMatch(drift, /api_password = /, "no secret in the diff");
+
+    // This sabotaged appliance made itself a new certificate at boot: trust that one from now on.
+    await writeFile(certificate, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
+
+    // What the integration checks read, broken one thing each.
+    await vm.ssh(`bash -s <<'SABOTAGE'\n${await sabotage("integration.sh")}SABOTAGE`);
+    const integration = await slmcCheck([...ssh, "--suite", "integration"]);
+    t.equal(integration.code, 1);
+    t.match(verdict(integration, "one.status")?.message, /status is "configure_failure"/, "status marker");
+    t.match(
+      verdict(integration, "one.cline-snippet")?.message,
+      /a chat completion with the snippet's settings answered 401/,
+      "Cline snippet with a stale key",
+    );
+    t.match(
+      verdict(integration, "one.log")?.message,
+      /lines without a timestamp, e\.g\. "configure done"/,
+      "unstamped log line",
+    );
+    t.match(verdict(integration, "one.banner")?.message, /no SLM-Copilot banner/, "banner removed");
+    t.match(
+      verdict(integration, "one.effective-config")?.message,
+      /model YAML context_size 4096, expected 32768/,
+      "model YAML edited behind the running engine",
+    );
+
+    // A VM that never comes back (sshd masked for the next boot): a bounded wait and a clear verdict.
+    await vm.ssh("systemctl mask ssh.service ssh.socket >/dev/null 2>&1; true");
+    const started = Date.now();
+    const gone = await slmcCheck(["reboot", ...ssh, "--ready-timeout", "45"]);
+    const waited = (Date.now() - started) / 1000;
+    t.equal(gone.code, 1, `a VM that never comes back fails the reboot check:\n${gone.stderr}`);
+    t.match(
+      verdict(gone, "reboot.cycle-1")?.message,
+      /no new boot within 45 s \(boot_id still [0-9a-f-]+ or SSH unreachable\): the VM did not come back/,
+    );
+    t.ok(waited < 120, `the wait is bounded (${waited.toFixed(0)} s for a 45 s budget)`);
   });
 
   t.test("Let's Encrypt from pebble, then the fallback to self-signed", async (t) => {
@@ -405,6 +658,26 @@ async function labTests(): Promise<void> {
     t.ok(
       await vm.ssh("test -x /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh && echo yes"),
       "renewal hook installed",
+    );
+    // This VM has outbound network (it reaches pebble on the host): offline operation, when demanded, fails.
+    const online = await slmcCheck([
+      ...(await accessArgs(vm, dir, ["--ca", root, "--servername", "copilot.lab.test"])),
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts_acme"),
+      "--suite",
+      "host",
+      "--expect-offline",
+      "--outbound-probe",
+      pebble.guestDirectoryUrl,
+    ]);
+    t.match(
+      online.report.checks.find((c) => c.id === "host.serves-offline")?.message,
+      /--expect-offline, but the VM reached https:\/\/10\.0\.2\.2:\d+\/dir \(HTTP 200\)/,
+      "outbound network is flagged when offline operation is demanded",
     );
 
     await writeFile(

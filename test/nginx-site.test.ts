@@ -9,7 +9,7 @@ import {
   startRealNginx,
   type NginxMutationName,
 } from "../fixtures/nginx/real-nginx.ts";
-import { serveFetch } from "../fixtures/serve.ts";
+import { serveFetch } from "../src/core/serve.ts";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -9,6 +9,8 @@ export const EXIT = {
   unreachable: 3,
   /** A bug in slmc-check itself; the message carries the stack trace. */
   internal: 4,
+  /** Stopped by Ctrl-C (SIGINT); a partial report was still written. */
+  interrupted: 130,
 } as const;
 
 export class CliError extends Error {

@@ -2,6 +2,8 @@ import { ALL_DEFECTS } from "../../fixtures/defects.ts";
 import { SUITES } from "../../suites/index.ts";
 import { REQUIREMENTS } from "../../suites/requirements.ts";
 import { FORMATS } from "../reporters/index.ts";
+import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
+import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 
 const ACCESS_OPTIONS = `Access:
   --https-port N           HTTPS port (default 443)
@@ -25,6 +27,23 @@ SSH (used when a key is available; the SSH suites need it, and the password is t
   --no-ssh                 never use SSH
   --engine-port N          the engine port as reachable from here, for the outside binding check (default 8080)`;
 
+const REBOOT_OPTIONS = `Reboot, soak and host checks (SSH required):
+  --ready-timeout SECONDS  longest wait for SSH, and then for bootstrap_success, after a reboot (default 900)
+  --count N                reboot: cycles (default 1)
+  --expect-change LIST     reboot: a new context was given (e.g. onevm updateconf) and must take effect:
+                           comma-separated password, context-size, threads. Those must change (a new
+                           password must open the API and the old one be refused), everything else must not
+  --reboots N              soak: reboot cycles (default 3)
+  --kill-every K           soak: kill -9 LocalAI and nginx before every K-th reboot (default 1; 0 = never)
+  --load STREAMS           soak: concurrent streamed completions kept running throughout (default 0);
+                           a request may fail only while the soak itself kills or reboots something
+  --ui                     soak: serve a live timeline page on 127.0.0.1 (--ui-port N, default a free port)
+  --json FILE              soak: where the JSON report goes (default ./slmc-soak-<UTC time>.json); written
+                           also when interrupted. Ctrl-C once: finish the step in flight (a reboot waits
+                           until the appliance is ready) and skip the rest; twice: stop now
+  --expect-offline         fail host.serves-offline when the VM has outbound network (else it is skipped)
+  --outbound-probe URL     what the VM tries to reach to detect outbound network (default http://deb.debian.org/)`;
+
 const RUN_OPTIONS = `Run:
   --suite NAME             run only this suite (repeatable): ${SUITES.map((s) => s.name).join(", ")}
   --max-tokens N           tokens asked for in test completions (default 24)
@@ -43,7 +62,8 @@ const EXIT_CODES = `Exit codes:
   1  a check failed, or could not observe what it needed
   2  usage or configuration error (bad flag, unreadable file, untrusted certificate without --ca/--insecure)
   3  target unreachable (connection refused or timed out, DNS failure, TLS handshake failure)
-  4  internal error in slmc-check (please report it with the printed stack trace)`;
+  4  internal error in slmc-check (please report it with the printed stack trace)
+  130 interrupted by Ctrl-C (soak: the partial report was written)`;
 
 export function mainHelp(): string {
   return `slmc-check — conformance gate for the SLM-Copilot appliance
@@ -51,9 +71,15 @@ export function mainHelp(): string {
 Usage:
   slmc-check <host> [options]     check an appliance over HTTPS/SSE
   slmc-check demo [options]       run every check against the embedded simulated appliance
-  slmc-check reboot <host> [--count N] [--ready-timeout S]
+  slmc-check reboot <host> [--count N] [--ready-timeout S] [--expect-change LIST]
                                   reboot over SSH N times; each cycle proves a new boot_id, waits for this
                                   boot's bootstrap_success, and fails on any drift (shown as a diff)
+  slmc-check soak <host> [--reboots N] [--kill-every K] [--load STREAMS] [--ui] [--json FILE]
+                                  reboot-loop soak: kill -9 LocalAI and nginx (measured recovery) every K
+                                  cycles, then reboot with drift check; optional streaming load throughout
+  slmc-check bench <host|demo> [--concurrency 1,2,4] [--sweep] [--fixed-length] [--json F] [--html F]
+                                  benchmark tokens/s over HTTPS/SSE ("slmc-check bench --help": metrics)
+  slmc-check bench --compare old.json new.json [--regression-threshold PCT]
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 
@@ -85,6 +111,45 @@ ${defects}
 ${RUN_OPTIONS}
 
 ${EXIT_CODES}
+`;
+}
+
+export function benchHelp(): string {
+  const definitions = Object.entries(METRIC_DEFINITIONS)
+    .map(([name, text]) => `  ${name.padEnd(24)} ${text}`)
+    .join("\n");
+  return `slmc-check bench — tokens/s you can trust, over HTTPS/SSE
+
+Usage:
+  slmc-check bench <host> [access options] [bench options]
+  slmc-check bench demo [--defect NAME]     against the embedded SIMULATED appliance
+  slmc-check bench --compare old.json new.json [--regression-threshold PCT]
+                                            change per metric and level; exit 1 on a regression
+
+Each request is a streamed chat completion on a fresh connection (Accept-Encoding: identity,
+stream_options.include_usage, Extra-Usage: 1), timed with a monotonic clock when bytes arrive, before
+parsing. Warm-up requests are excluded; each level is a closed loop at fixed concurrency. With SSH,
+the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
+bandwidth probe and the model file size give the decode roofline.
+
+Bench options:
+  --concurrency LIST       closed-loop levels, e.g. 1,2,4 (default 1)
+  --sweep                  keep doubling concurrency until aggregate tok/s grows < 10% (saturation)
+  --max-concurrency N      sweep limit (default 8)
+  --requests N             measured requests per level (default 3; CPU servers do a few tok/s)
+  --warmup N               requests sent first and excluded (default 1)
+  --prompt-set NAME        ${PROMPT_SET_NAMES.join(" | ")} (default coding: short question, file refactor, multi-turn)
+  --max-tokens N           tokens asked per request (default 24)
+  --fixed-length           ask for exactly max-tokens (ignore_eos, min_tokens); early stops are flagged
+  --json FILE              JSON report: every sample, aggregates, findings (default ./slmc-bench-<time>.json)
+  --html FILE              HTML report with SVG charts, opens offline (default ./slmc-bench-<time>.html)
+  --stream-timeout S       whole-request timeout (default 300); --stream-idle S: longest silence (default 60)
+
+Metrics (shared/reference/benchmark-metrics.md §7; also in every report):
+${definitions}
+
+Exit codes: 0 no findings flagged; 1 a finding flagged (buffering proxy, failed requests, early stop
+with --fixed-length) or a regression (--compare); 2 usage; 3 unreachable.
 `;
 }
 

@@ -73,6 +73,8 @@ export async function resolveAccess(
       maxTokens: options.maxTokens,
       simulated: false,
       enginePort: options.enginePort,
+      expectOffline: options.expectOffline,
+      outboundProbeUrl: options.outboundProbe,
       ...(ssh ? { ssh } : {}),
     },
     notes,

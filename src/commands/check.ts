@@ -15,7 +15,7 @@ function sshExitCode(error: SshError): number {
 }
 
 /** Connects SSH before any check. Explicit SSH options make a failure fatal; otherwise SSH is dropped with a note. */
-async function connectSsh(
+export async function connectSsh(
   access: Access,
   explicit: boolean,
   notes: string[],
@@ -38,7 +38,11 @@ async function connectSsh(
   return session;
 }
 
-async function passwordFromAppliance(session: SshSession, access: Access, notes: string[]): Promise<void> {
+export async function passwordFromAppliance(
+  session: SshSession,
+  access: Access,
+  notes: string[],
+): Promise<void> {
   if (access.password) return;
   const result = await session.exec(PASSWORD_SOURCES).catch(() => undefined);
   const password = result?.stdout.trim().split("\n")[0];
@@ -65,7 +69,10 @@ export async function checkCommand(
   try {
     if (session) await passwordFromAppliance(session, access, notes);
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
-    const suites = mode === "reboot" ? [rebootSuite(options.count, options.readyTimeoutS)] : undefined;
+    const suites =
+      mode === "reboot"
+        ? [rebootSuite(options.count, options.readyTimeoutS, options.expectChange)]
+        : undefined;
     return (await runAndReport(access, options, notes, session, suites)).exitCode;
   } finally {
     session?.close();

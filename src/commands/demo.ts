@@ -7,7 +7,11 @@ import { runAndReport } from "./run.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 
-export async function demoCommand(options: CliOptions): Promise<number> {
+/** Starts the simulated appliance, waits until it serves, and runs `work` against it. */
+export async function withSimulator<T>(
+  options: CliOptions,
+  work: (access: Access, notes: string[]) => Promise<T>,
+): Promise<T> {
   const simulator = await startSimulator({ defects: options.defects });
   try {
     const ready = await Promise.race([
@@ -38,8 +42,15 @@ export async function demoCommand(options: CliOptions): Promise<number> {
       "SIMULATED appliance: slmc stand-in engine (synthetic tokens, NOT LocalAI) behind the simulated front (NOT nginx); results say nothing about a real VM",
       ...(options.defects.length ? [`defects injected: ${options.defects.join(", ")}`] : []),
     ];
-    return (await runAndReport(access, options, notes)).exitCode;
+    return await work(access, notes);
   } finally {
     await simulator.close();
   }
+}
+
+export async function demoCommand(options: CliOptions): Promise<number> {
+  return withSimulator(
+    options,
+    async (access, notes) => (await runAndReport(access, options, notes)).exitCode,
+  );
 }

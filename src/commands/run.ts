@@ -1,9 +1,9 @@
 // Runs the selected suites against one target and delivers the report in the chosen format.
 import { writeFile } from "node:fs/promises";
 import { secretForms, type Access } from "../core/access.ts";
-import type { Report, Suite } from "../core/check.ts";
+import type { CheckContext, Report, Suite } from "../core/check.ts";
 import { buildReport } from "../core/report.ts";
-import { createContext, runSuites } from "../core/runner.ts";
+import { createContext, runSuites, type RunListener } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
 import { createProbes } from "../probes/index.ts";
 import type { SshSession } from "../probes/ssh.ts";
@@ -25,8 +25,30 @@ export function selectSuites(names: string[], target: "vm" | "simulator" = "vm")
   return target === "vm" ? SUITES : SUITES.filter((suite) => !suite.requiresVm);
 }
 
+function combineListeners(...listeners: (RunListener | undefined)[]): RunListener {
+  const present = listeners.filter((l): l is RunListener => l !== undefined);
+  return {
+    checkStarted: (suite, check) => present.forEach((l) => l.checkStarted?.(suite, check)),
+    checkFinished: (result) => present.forEach((l) => l.checkFinished?.(result)),
+  };
+}
+
 export function exitCodeFor(report: Report): number {
   return report.summary.failed + report.summary.errored > 0 ? EXIT.checkFailed : EXIT.ok;
+}
+
+/** What a long-running command (soak) adds to an ordinary run. */
+export interface RunExtras {
+  signal?: AbortSignal;
+  listener?: RunListener;
+  /** Called with the probes before the first check (e.g. to start a background load). */
+  beforeChecks?(context: CheckContext): Promise<void>;
+  /** Adds command-specific sections and notes to the finished report. */
+  decorate?(report: Report): void;
+}
+
+export function maskerFor(access: Access, options: CliOptions): (text: string) => string {
+  return options.showSecrets ? (text) => text : createMasker(secretForms(access).flatMap(jsonForms));
 }
 
 export async function runAndReport(
@@ -35,11 +57,10 @@ export async function runAndReport(
   notes: string[],
   sshSession?: SshSession,
   suitesOverride?: Suite[],
+  extras: RunExtras = {},
 ): Promise<RunOutcome> {
   const suites = suitesOverride ?? selectSuites(options.suites, access.simulated ? "simulator" : "vm");
-  const mask = options.showSecrets
-    ? (text: string) => text
-    : createMasker(secretForms(access).flatMap(jsonForms));
+  const mask = maskerFor(access, options);
   const stdoutTty = Boolean(process.stdout.isTTY);
   const stderrTty = Boolean(process.stderr.isTTY);
   const style = options.color && (options.out ? stderrTty : stdoutTty) ? COLOR : PLAIN;
@@ -64,9 +85,11 @@ export async function runAndReport(
         })
       : undefined;
   const context = createContext(access, createProbes(access, sshSession));
+  const listener = combineListeners(progress, extras.listener);
   let checks;
   try {
-    checks = await runSuites(suites, context, progress ?? {});
+    await extras.beforeChecks?.(context);
+    checks = await runSuites(suites, context, listener, extras.signal);
   } finally {
     progress?.stop();
   }
@@ -84,6 +107,7 @@ export async function runAndReport(
     notes: [...notes, ...checkNotes],
     checks,
   });
+  extras.decorate?.(report);
   const lateNotes = checkNotes.map((note) => style.yellow(`note: ${note}`) + "\n").join("");
   const text = liveReport
     ? lateNotes + renderPrettySummary(report, style)

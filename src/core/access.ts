@@ -22,6 +22,10 @@ export interface Access {
   simulated: boolean;
   /** The engine port as reachable from the harness (outside binding check); default 8080. */
   enginePort?: number;
+  /** The operator demands offline operation (--expect-offline): outbound network from the VM fails. */
+  expectOffline?: boolean;
+  /** What the VM tries to reach to find out whether it has outbound network (--outbound-probe). */
+  outboundProbeUrl?: string;
   /** SSH access, when configured (see src/probes/ssh.ts). */
   ssh?: import("../probes/ssh.ts").SshOptions;
 }

@@ -66,6 +66,10 @@ export interface Report {
   notes: string[];
   checks: CheckResult[];
   summary: { passed: number; failed: number; skipped: number; errored: number };
+  /** Set when the run was stopped (Ctrl-C) before every check ran; the report is still complete JSON. */
+  interrupted?: boolean;
+  /** Added by `slmc-check soak`: plan, measured figures and the whole timeline. */
+  soak?: Record<string, unknown>;
 }
 
 export function defineCheck<E extends Evidence>(check: Check<E>): Check<E> {

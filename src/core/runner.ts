@@ -77,14 +77,31 @@ export function createContext(access: Access, probes: Probes): CheckContext {
   };
 }
 
+/** Once `signal` aborts, the check in flight finishes and every later one is reported as skipped. */
 export async function runSuites(
   suites: Suite[],
   context: CheckContext,
   listener: RunListener = {},
+  signal?: AbortSignal,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const suite of suites) {
     for (const check of suite.checks) {
+      if (signal?.aborted) {
+        const result: CheckResult = {
+          id: check.id,
+          suite: suite.name,
+          requirement: check.requirement,
+          title: check.title,
+          status: "skip",
+          duration_ms: 0,
+          message: `not run: ${String(signal.reason ?? "interrupted")}`,
+          evidence: {},
+        };
+        listener.checkFinished?.(result);
+        results.push(result);
+        continue;
+      }
       listener.checkStarted?.(suite, check);
       const result = await runCheck(suite, check, context);
       listener.checkFinished?.(result);

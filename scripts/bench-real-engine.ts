@@ -1,0 +1,319 @@
+// Benchmark (not a test): real llama.cpp decode rate in process, straight to the stand-in engine over
+// HTTP, and through the appliance's real nginx site over HTTPS; proxy overhead; % of the memory
+// roofline. Metric names: benchmark-metrics.md §7.3. Run: npx tsx scripts/bench-real-engine.ts
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { LlamaCppModel, loadLlamaCpp } from "../fixtures/engine/llama-cpp.ts";
+import {
+  modelStats,
+  SHAPES,
+  WEIGHT_TYPES,
+  writeModel,
+  type SizeName,
+  type WeightTypeName,
+} from "../fixtures/gguf/model.ts";
+import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
+import { startLlamaEngine } from "./bench/engine-process.ts";
+import { median, probeBandwidth } from "./bench/membw.ts";
+import { streamChat, type Endpoint } from "./bench/sse-request.ts";
+import { requestMetrics, type RequestMetrics, type StreamObservation } from "./bench/stream-metrics.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const MESSAGES = [
+  {
+    role: "user",
+    content:
+      "Write a Python function fizzbuzz(n) that returns a list of strings for 1..n, with Fizz for " +
+      "multiples of 3, Buzz for multiples of 5 and FizzBuzz for both. Add a docstring and a test.",
+  },
+];
+const MODES = ["in_process", "direct_http", "nginx_https"] as const;
+type Mode = (typeof MODES)[number];
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      size: { type: "string", default: "50m" },
+      type: { type: "string", default: "q8_0" },
+      seed: { type: "string", default: "1" },
+      runs: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
+      "max-tokens": { type: "string", default: "128" },
+      threads: { type: "string", default: "1" },
+      "context-size": { type: "string", default: "1024" },
+      cache: { type: "string", default: join(ROOT, ".scratch/gguf") },
+      out: { type: "string", default: join(ROOT, ".scratch/bench-real-engine.json") },
+      "bandwidth-mib": { type: "string", default: "1024" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const int = (name: keyof typeof values, min: number) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  if (!(values.size! in SHAPES)) throw new Error(`--size must be one of ${Object.keys(SHAPES).join(", ")}`);
+  if (!(values.type! in WEIGHT_TYPES))
+    throw new Error(`--type must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}`);
+  return {
+    size: values.size as SizeName,
+    type: values.type as WeightTypeName,
+    seed: int("seed", 0),
+    runs: int("runs", 1),
+    warmup: int("warmup", 0),
+    maxTokens: int("max-tokens", 2),
+    threads: int("threads", 1),
+    contextSize: int("context-size", 64),
+    cache: values.cache!,
+    out: values.out!,
+    bandwidthBytes: int("bandwidth-mib", 64) * 1024 * 1024,
+    json: values.json!,
+  };
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Generates the model once per size/type/seed; a file of the wrong size is regenerated. */
+async function cachedModel(o: ReturnType<typeof options>) {
+  const dir = join(o.cache, `${o.size}-${o.type}-seed${o.seed}`);
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "model.gguf");
+  const stats = modelStats(o.size, o.type);
+  let generatedIn: number | undefined;
+  if (!existsSync(file) || statSync(file).size !== stats.bytes) {
+    const start = performance.now();
+    writeModel({ path: file, size: o.size, type: o.type, seed: o.seed });
+    generatedIn = performance.now() - start;
+  }
+  await writeFile(
+    join(dir, "bench.yaml"),
+    `name: bench\ncontext_size: ${o.contextSize}\nparameters:\n  model: model.gguf\n`,
+  );
+  return { dir, file, stats, sha256: await sha256(file), generatedIn };
+}
+
+function cpuInfo() {
+  const text = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const flags = /^flags\s*:(.*)$/m.exec(text)?.[1]?.split(" ") ?? [];
+  return {
+    cpu: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? os.cpus()[0]?.model ?? "unknown",
+    nproc: os.availableParallelism(),
+    avx2: flags.includes("avx2"),
+    avx512f: flags.includes("avx512f"),
+    ram_gib: +(os.totalmem() / 2 ** 30).toFixed(1),
+  };
+}
+
+async function inProcess(model: LlamaCppModel, maxTokens: number): Promise<StreamObservation> {
+  const prompt = model.promptTokens(MESSAGES);
+  const t0 = performance.now();
+  const generation = model.generate(prompt, { maxTokens, ignoreEos: true, temperature: 0 });
+  const contentTimes: number[] = [];
+  for await (const piece of generation.tokens) if (piece.text) contentTimes.push(performance.now());
+  const tEnd = performance.now();
+  const { timings } = await generation.done;
+  return {
+    t0,
+    tHdr: t0,
+    contentTimes,
+    tEnd,
+    promptTokens: prompt.length,
+    completionTokens: timings.predicted_n,
+    timings,
+  };
+}
+
+type Summary = Record<keyof RequestMetrics, number>;
+function summarise(samples: RequestMetrics[]): Summary {
+  const keys = Object.keys(samples[0] ?? {}) as (keyof RequestMetrics)[];
+  return Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s[k] ?? NaN))])) as Summary;
+}
+
+const round = (n: number, digits = 2) => +n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const o = options();
+  const say = (line: string) => (o.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const model = await cachedModel(o);
+  say(
+    `model: ${model.file} (${o.size} ${o.type}, ${(model.stats.bytes / 1e6).toFixed(1)} MB` +
+      `${model.generatedIn ? `, generated in ${(model.generatedIn / 1000).toFixed(1)} s` : ", cached"})`,
+  );
+  say(`memory bandwidth probe: ${o.bandwidthBytes / 2 ** 20} MiB, 5 runs ...`);
+  const loadavgStart = os.loadavg();
+  const bandwidth = probeBandwidth(o.bandwidthBytes, 5);
+
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const engine = await startLlamaEngine({
+      modelsPath: model.dir,
+      threads: o.threads,
+      contextSize: o.contextSize,
+      readyTimeoutMs: 120_000,
+    });
+    cleanups.push(engine.stop);
+    const password = randomBytes(12).toString("base64url");
+    const nginx = await startRealNginx({ enginePort: engine.port, password });
+    cleanups.push(nginx.stop);
+    const llama = await loadLlamaCpp();
+    cleanups.push(() => llama.dispose());
+    const local = await LlamaCppModel.load(llama, model.file, {
+      contextSize: o.contextSize,
+      threads: o.threads,
+    });
+    cleanups.push(() => local.dispose());
+
+    const endpoints: Record<Exclude<Mode, "in_process">, Endpoint> = {
+      direct_http: { url: `http://127.0.0.1:${engine.port}` },
+      nginx_https: {
+        url: `https://127.0.0.1:${nginx.httpsPort}`,
+        headers: { authorization: `Bearer ${password}` },
+        ca: nginx.certificatePem,
+      },
+    };
+    const body = {
+      model: "bench",
+      messages: MESSAGES,
+      max_tokens: o.maxTokens,
+      ignore_eos: true,
+      temperature: 0,
+    };
+    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 3x decode.
+    const probe = requestMetrics(await inProcess(local, o.maxTokens));
+    const timeoutMs = 10_000 + 3 * o.maxTokens * probe.decode_ms_per_token;
+    const samples: Record<Mode, RequestMetrics[]> = { in_process: [], direct_http: [], nginx_https: [] };
+    for (let run = 0; run < o.warmup + o.runs; run++) {
+      // Interleaved so drift (thermal, neighbours) hits every mode alike.
+      for (const mode of MODES) {
+        const observation =
+          mode === "in_process"
+            ? await inProcess(local, o.maxTokens)
+            : await streamChat(endpoints[mode], body, timeoutMs);
+        const metrics = requestMetrics(observation);
+        if (metrics.n_out !== o.maxTokens)
+          throw new Error(`${mode}: ${metrics.n_out} tokens, asked ${o.maxTokens}`);
+        if (run >= o.warmup) samples[mode].push(metrics);
+      }
+      say(`run ${run + 1}/${o.warmup + o.runs}${run < o.warmup ? " (warm-up, discarded)" : ""}`);
+    }
+
+    const medians = Object.fromEntries(MODES.map((m) => [m, summarise(samples[m])])) as Record<Mode, Summary>;
+    const roofline = (bandwidth.copy_gbs * 1e9) / model.stats.bytesPerToken;
+    const bindingVersion = (
+      JSON.parse(readFileSync(join(ROOT, "node_modules/node-llama-cpp/package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+    const result = {
+      benchmark: "bench-real-engine",
+      engine: "stand-in + real llama.cpp via node-llama-cpp",
+      when: new Date().toISOString(),
+      metadata: {
+        ...cpuInfo(),
+        node: process.version,
+        node_llama_cpp: bindingVersion,
+        llama_cpp: `${llama.llamaCppRelease.release} (${llama.buildType}, CPU)`,
+        threads: o.threads,
+        context_size: o.contextSize,
+        max_tokens: o.maxTokens,
+        ignore_eos: true,
+        temperature: 0,
+        warmup: o.warmup,
+        runs: o.runs,
+        prompt_tokens: probe.n_in,
+        // Other tenants' load makes medians move: record it with the figures.
+        loadavg_start: loadavgStart,
+        loadavg_end: os.loadavg(),
+      },
+      model: {
+        file: model.file,
+        sha256: model.sha256,
+        size: o.size,
+        type: o.type,
+        seed: o.seed,
+        file_bytes: model.stats.bytes,
+        parameters: model.stats.parameters,
+        bytes_read_per_token: model.stats.bytesPerToken,
+      },
+      bandwidth: {
+        method: "single-thread Buffer.copy (read + write bytes, STREAM-style) and Float64Array sum in JS",
+        ...bandwidth,
+      },
+      medians,
+      samples,
+      comparison: {
+        decode_tok_s_in_process: medians.in_process.decode_tok_s,
+        decode_tok_s_direct_http: medians.direct_http.decode_tok_s,
+        decode_tok_s_nginx_https: medians.nginx_https.decode_tok_s,
+        https_vs_in_process_ratio: medians.nginx_https.decode_tok_s / medians.in_process.decode_tok_s,
+        proxy_overhead_ttft_ms: medians.nginx_https.ttft_ms - medians.direct_http.ttft_ms,
+        proxy_overhead_e2e_ms: medians.nginx_https.e2e_ms - medians.direct_http.e2e_ms,
+        // Same-run differences: less exposed to drift between runs than a difference of medians.
+        proxy_overhead_ttft_ms_paired: median(
+          samples.nginx_https.map((s, i) => s.ttft_ms - (samples.direct_http[i]?.ttft_ms ?? NaN)),
+        ),
+        proxy_overhead_e2e_ms_paired: median(
+          samples.nginx_https.map((s, i) => s.e2e_ms - (samples.direct_http[i]?.e2e_ms ?? NaN)),
+        ),
+        http_server_overhead_ttft_ms: medians.direct_http.ttft_ms - medians.in_process.ttft_ms,
+        roofline_tok_s: roofline,
+        in_process_pct_of_roofline: (100 * medians.in_process.decode_tok_s) / roofline,
+        nginx_https_pct_of_roofline: (100 * medians.nginx_https.decode_tok_s) / roofline,
+      },
+    };
+    await mkdir(resolve(o.out, ".."), { recursive: true });
+    await writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const c = result.comparison;
+    const row = (mode: Mode) => {
+      const m = medians[mode];
+      const rates = samples[mode].map((s) => s.decode_tok_s);
+      const range = `[${round(Math.min(...rates), 0)}..${round(Math.max(...rates), 0)}]`;
+      return `  ${mode.padEnd(12)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)} ${range.padEnd(11)}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}`;
+    };
+    say("");
+    say(
+      `${result.metadata.cpu}, ${result.metadata.nproc} vCPU, llama.cpp ${result.metadata.llama_cpp}, ${o.threads} thread(s)`,
+    );
+    say(
+      `medians of ${o.runs} requests per mode (${o.warmup} warm-up discarded), ${o.maxTokens} tokens, prompt ${probe.n_in} tokens:`,
+    );
+    for (const mode of MODES) say(row(mode));
+    say(`  decode tok/s via HTTPS / in process: ${round(c.https_vs_in_process_ratio, 3)}`);
+    say(
+      `  proxy overhead (nginx+TLS vs direct): ttft ${round(c.proxy_overhead_ttft_ms)} ms, e2e ${round(c.proxy_overhead_e2e_ms)} ms (paired per run: ${round(c.proxy_overhead_ttft_ms_paired)} / ${round(c.proxy_overhead_e2e_ms_paired)} ms)`,
+    );
+    say(
+      `  model file ${(model.stats.bytes / 1e6).toFixed(1)} MB; bytes read per token ${(model.stats.bytesPerToken / 1e6).toFixed(1)} MB`,
+    );
+    say(
+      `  memory bandwidth: copy ${round(bandwidth.copy_gbs)} GB/s, JS read ${round(bandwidth.read_gbs)} GB/s (single thread)`,
+    );
+    say(
+      `  roofline ${round(roofline, 1)} tok/s; decode = ${round(c.in_process_pct_of_roofline, 1)} % (in process), ${round(c.nginx_https_pct_of_roofline, 1)} % (HTTPS)`,
+    );
+    say(`JSON: ${o.out}`);
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench-real-engine: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

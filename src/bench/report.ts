@@ -1,0 +1,72 @@
+// The benchmark's JSON report: every sample, the per-level aggregates, findings, metadata and the
+// metric definitions. Versioned; --compare reads two of them back through the zod schema.
+import { z } from "zod";
+import type { Finding } from "./findings.ts";
+import type { Level } from "./runner.ts";
+import type { Sample } from "./metrics.ts";
+
+export const BENCH_SCHEMA_VERSION = 1;
+
+export interface BenchReport {
+  schema_version: number;
+  tool: { name: string; version: string; runtime: string };
+  target: { host: string; https_port: number; path: string; simulated: boolean };
+  started_at: string;
+  finished_at: string;
+  plan: {
+    concurrencies: number[];
+    sweep: boolean;
+    requests_per_level: number;
+    warmup: number;
+    max_tokens: number;
+    fixed_length: boolean;
+    prompt_set: string;
+    prompts: string[];
+    temperature: number;
+  };
+  metadata: Record<string, unknown>;
+  definitions: Record<string, string>;
+  warmup: Sample[];
+  levels: Level[];
+  saturated_at: number | null;
+  stopped_because: string;
+  findings: Finding[];
+  /** SSH-side comparison and host facts, when SSH access was available. */
+  inside?: Record<string, unknown>;
+  notes: string[];
+}
+
+const distributionSchema = z
+  .object({
+    n: z.number(),
+    min: z.number(),
+    p50: z.number(),
+    p90: z.number(),
+    p99: z.number(),
+    max: z.number(),
+    mean: z.number(),
+  })
+  .nullable();
+
+/** What --compare relies on; everything else in a report may grow without breaking comparisons. */
+export const comparableReportSchema = z.object({
+  schema_version: z.literal(BENCH_SCHEMA_VERSION, {
+    error: `not a slmc-check bench report of schema version ${BENCH_SCHEMA_VERSION}`,
+  }),
+  started_at: z.string(),
+  target: z.object({ host: z.string(), path: z.string() }),
+  levels: z.array(
+    z.object({
+      aggregate: z.object({
+        concurrency: z.number(),
+        completed: z.number(),
+        attempted: z.number(),
+        agg_out_tok_s: z.number().nullable(),
+        req_per_s: z.number(),
+        distributions: z.record(z.string(), distributionSchema),
+      }),
+    }),
+  ),
+});
+
+export type ComparableReport = z.infer<typeof comparableReportSchema>;

@@ -1,0 +1,200 @@
+// `slmc-check bench <host>` and `slmc-check bench --compare old.json new.json`.
+import { readFile, writeFile } from "node:fs/promises";
+import type { CliOptions } from "../cli/args.ts";
+import { CliError, EXIT } from "../cli/exit-codes.ts";
+import type { Access } from "../core/access.ts";
+import { createContext } from "../core/runner.ts";
+import { createMasker, jsonForms } from "../core/secrets.ts";
+import { secretForms } from "../core/access.ts";
+import { createProbes, type Probes } from "../probes/index.ts";
+import type { SshSession } from "../probes/ssh.ts";
+import { compareReports, renderComparison } from "../bench/compare.ts";
+import { findings } from "../bench/findings.ts";
+import { renderBenchHtml } from "../bench/html.ts";
+import { measureInside } from "../bench/inside.ts";
+import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
+import { renderBenchTable } from "../bench/pretty.ts";
+import { promptSet } from "../bench/prompts.ts";
+import {
+  BENCH_SCHEMA_VERSION,
+  comparableReportSchema,
+  type BenchReport,
+  type ComparableReport,
+} from "../bench/report.ts";
+import { runBench, type BenchPlan, type BenchProgress } from "../bench/runner.ts";
+import { createSender } from "../bench/send.ts";
+import { VERSION } from "../version.ts";
+import { modelId } from "../../suites/shared.ts";
+import { resolveAccess } from "./access.ts";
+import { connectSsh, passwordFromAppliance } from "./check.ts";
+import { preflight } from "./preflight.ts";
+import { withSimulator } from "./demo.ts";
+
+async function readComparable(path: string): Promise<ComparableReport> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new CliError(`cannot read "${path}": ${(error as Error).message}`, EXIT.usage);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`"${path}" is not JSON: ${(error as Error).message}`, EXIT.usage);
+  }
+  const parsed = comparableReportSchema.safeParse(json);
+  if (!parsed.success)
+    throw new CliError(
+      `"${path}" is not a slmc-check bench report: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      EXIT.usage,
+    );
+  return parsed.data;
+}
+
+export async function compareCommand(files: [string, string], options: CliOptions): Promise<number> {
+  const [before, after] = [await readComparable(files[0]), await readComparable(files[1])];
+  const changes = compareReports(before, after, options.regressionThreshold);
+  process.stdout.write(renderComparison(changes, options.regressionThreshold, files));
+  return changes.some((c) => c.regression) ? EXIT.checkFailed : EXIT.ok;
+}
+
+function stamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+}
+
+function progressPrinter(plan: BenchPlan): BenchProgress {
+  return (event) => {
+    // Closed loop: requests finish at about concurrency per request time.
+    const eta = ((event.total - event.done) * event.levelElapsedMs) / Math.max(1, event.done) / 1000;
+    const what = event.phase === "warmup" ? "warm-up (excluded)" : `concurrency ${event.concurrency}`;
+    process.stderr.write(
+      `bench ${(event.elapsedMs / 1000).toFixed(1).padStart(7)} s  ${what}: ${event.done}/${event.total} requests${eta > 0 ? `, level ETA ~${eta.toFixed(0)} s` : ""}${plan.sweep ? " (sweep)" : ""}\n`,
+    );
+  };
+}
+
+export interface BenchTarget {
+  access: Access;
+  probes: Probes;
+  session?: SshSession;
+  notes: string[];
+  path: string;
+}
+
+export async function runBenchAgainst(target: BenchTarget, options: CliOptions): Promise<number> {
+  const { access, probes, notes } = target;
+  const context = createContext(access, probes);
+  const model = await modelId(context).catch((error: Error) => {
+    throw new CliError(`cannot learn the model id from /v1/models: ${error.message}`, EXIT.checkFailed);
+  });
+  const prompts = promptSet(options.promptSet);
+  const plan: BenchPlan = {
+    concurrencies: options.concurrency,
+    sweep: options.sweep,
+    maxConcurrency: options.maxConcurrency,
+    requestsPerLevel: options.requests,
+    warmup: options.warmup,
+    prompts,
+    saturationGain: 0.1,
+  };
+  const shape = {
+    model,
+    maxTokens: options.maxTokens,
+    fixedLength: options.fixedLength,
+    timeoutMs: access.streamTimeoutMs,
+    idleTimeoutMs: access.streamIdleTimeoutMs,
+  };
+  const startedAt = new Date();
+  const run = await runBench(plan, createSender(access, probes, shape), progressPrinter(plan));
+  const inside = target.session
+    ? await measureInside(context, shape, prompts[0]!, run).catch((e: Error) => ({ error: e.message }))
+    : undefined;
+  const report: BenchReport = {
+    schema_version: BENCH_SCHEMA_VERSION,
+    tool: {
+      name: "slmc-check",
+      version: VERSION,
+      runtime: process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
+    },
+    target: {
+      host: access.host,
+      https_port: access.httpsPort,
+      path: target.path,
+      simulated: access.simulated,
+    },
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    plan: {
+      concurrencies: run.levels.map((l) => l.aggregate.concurrency),
+      sweep: plan.sweep,
+      requests_per_level: plan.requestsPerLevel,
+      warmup: plan.warmup,
+      max_tokens: shape.maxTokens,
+      fixed_length: shape.fixedLength,
+      prompt_set: options.promptSet,
+      prompts: prompts.map((p) => p.name),
+      temperature: 0,
+    },
+    metadata: { model, endpoint: `https://${access.host}:${access.httpsPort}/v1/chat/completions` },
+    definitions: METRIC_DEFINITIONS,
+    warmup: run.warmup,
+    levels: run.levels,
+    saturated_at: run.saturatedAt,
+    stopped_because: run.stoppedBecause,
+    findings: findings(
+      run.levels.flatMap((l) => l.samples),
+      shape.fixedLength,
+      shape.maxTokens,
+    ),
+    ...(inside ? { inside } : {}),
+    notes,
+  };
+  const mask = options.showSecrets ? (t: string) => t : createMasker(secretForms(access).flatMap(jsonForms));
+  const base = `slmc-bench-${stamp(startedAt)}`;
+  const jsonPath = options.json ?? `${base}.json`;
+  const htmlPath = options.html ?? `${base}.html`;
+  try {
+    await writeFile(jsonPath, mask(`${JSON.stringify(report, null, 2)}\n`));
+    await writeFile(htmlPath, mask(renderBenchHtml(report)));
+  } catch (error) {
+    throw new CliError(`cannot write the bench report: ${(error as Error).message}`, EXIT.usage);
+  }
+  process.stdout.write(mask(renderBenchTable(report)));
+  process.stderr.write(`slmc-check: JSON report ${jsonPath}, HTML report ${htmlPath}\n`);
+  return report.findings.some((f) => f.level === "flag") ? EXIT.checkFailed : EXIT.ok;
+}
+
+export async function benchCommand(host: string, options: CliOptions): Promise<number> {
+  if (host === "demo")
+    return withSimulator(options, (access, notes) =>
+      runBenchAgainst(
+        { access, probes: createProbes(access), notes, path: "/v1/chat/completions via the SIMULATED front" },
+        options,
+      ),
+    );
+  const { access, notes, warnings } = await resolveAccess(host, options, process.env);
+  for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
+  await preflight(access);
+  const session = await connectSsh(access, options.sshExplicit, notes);
+  try {
+    if (session) await passwordFromAppliance(session, access, notes);
+    if (!access.password)
+      throw new CliError(
+        "bench needs the API password: --password-file FILE, SLMC_PASSWORD, or SSH access to read it",
+        EXIT.usage,
+      );
+    return await runBenchAgainst(
+      {
+        access,
+        probes: createProbes(access, session),
+        ...(session ? { session } : {}),
+        notes,
+        path: "/v1/chat/completions via HTTPS",
+      },
+      options,
+    );
+  } finally {
+    session?.close();
+  }
+}

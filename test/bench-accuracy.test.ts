@@ -1,0 +1,188 @@
+// Ground truth for the benchmark: the LocalAI stand-in (compiled binary, its own process) releases
+// tokens on an exact schedule, so the true TTFT and decode rate are known. Across schedules (1 and 4
+// tokens per chunk, with and without a role-only first chunk, usage only in the final chunk,
+// keep-alive comments) and 1–64 concurrent streams, the measured median TTFT must be within 2 ms and
+// the median decode tok/s within 1% of the truth, on loopback.
+import t from "tap";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Access } from "../src/core/access.ts";
+import { readSse } from "../src/probes/sse.ts";
+import type { Probes } from "../src/probes/index.ts";
+import { findings } from "../src/bench/findings.ts";
+import { distribution } from "../src/bench/metrics.ts";
+import { promptSet } from "../src/bench/prompts.ts";
+import { runBench } from "../src/bench/runner.ts";
+import { createSender } from "../src/bench/send.ts";
+import type { RequestTrace } from "../src/bench/metrics.ts";
+import { performance } from "node:perf_hooks";
+
+const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
+const MODEL = "bench-truth";
+
+interface Engine {
+  port: number;
+  child: ChildProcess;
+}
+
+async function startEngine(dir: string, args: string[]): Promise<Engine> {
+  const child = spawn(
+    STAND_IN,
+    ["run", "--address", "127.0.0.1:0", "--models-path", dir, "--load-ms", "0", ...args],
+    { env: { PATH: process.env.PATH ?? "" } },
+  );
+  const port = await new Promise<number>((ready, failed) => {
+    let stderr = "";
+    const timer = setTimeout(() => failed(new Error(`stand-in did not start: ${stderr}`)), 15_000);
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+      const match = /listening on [^\s]+:(\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        ready(Number(match[1]));
+      }
+    });
+  });
+  // Ready means the model file was read: poll /readyz.
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    await new Promise((wait) => setTimeout(wait, 50));
+  }
+  return { port, child };
+}
+
+function plainHttpProbes(port: number): Probes {
+  return {
+    sse: (spec) =>
+      readSse({
+        scheme: "http",
+        host: "127.0.0.1",
+        port,
+        method: spec.method ?? "GET",
+        path: spec.path,
+        headers: spec.headers ?? {},
+        body: spec.body,
+        timeoutMs: spec.timeoutMs ?? 30_000,
+        idleTimeoutMs: spec.idleTimeoutMs ?? 10_000,
+      }),
+  } as Probes;
+}
+
+const access = { password: "unused" } as Access;
+
+interface Schedule {
+  name: string;
+  ttftMs: number;
+  tokensPerSecond: number;
+  tokensPerChunk: number;
+  args: string[];
+}
+
+const SCHEDULES: Schedule[] = [
+  { name: "1 token/chunk, role chunk", ttftMs: 120, tokensPerSecond: 50, tokensPerChunk: 1, args: [] },
+  { name: "4 tokens/chunk, role chunk", ttftMs: 80, tokensPerSecond: 100, tokensPerChunk: 4, args: [] },
+  { name: "no role chunk", ttftMs: 60, tokensPerSecond: 40, tokensPerChunk: 1, args: ["--no-role-chunk"] },
+  {
+    name: "keep-alive comments during prefill",
+    ttftMs: 300,
+    tokensPerSecond: 50,
+    tokensPerChunk: 2,
+    args: ["--keep-alive-ms", "50"],
+  },
+];
+
+t.test("measured TTFT and decode rate match the stand-in's exact schedule", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-bench-truth-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "truth.gguf"), Buffer.from("GGUF-stand-in"));
+  await writeFile(join(dir, `${MODEL}.yaml`), `name: ${MODEL}\nparameters:\n  model: truth.gguf\n`);
+  const prompts = promptSet("short");
+  for (const schedule of SCHEDULES) {
+    const engine = await startEngine(dir, [
+      "--ttft-ms",
+      String(schedule.ttftMs),
+      "--tokens-per-second",
+      String(schedule.tokensPerSecond),
+      "--tokens-per-chunk",
+      String(schedule.tokensPerChunk),
+      ...schedule.args,
+    ]);
+    t.teardown(() => void engine.child.kill());
+    const maxTokens = 64;
+    const traces: RequestTrace[] = [];
+    const sendTraced = createSender(access, plainHttpProbes(engine.port), {
+      model: MODEL,
+      maxTokens,
+      fixedLength: false,
+      timeoutMs: 30_000,
+      idleTimeoutMs: 10_000,
+    });
+    const send = async (prompt: Parameters<typeof sendTraced>[0]) => {
+      const trace = await sendTraced(prompt);
+      traces.push(trace);
+      return trace;
+    };
+    const concurrencies = schedule.tokensPerChunk === 1 && schedule.args.length === 0 ? [1, 8, 64] : [1, 8];
+    for (const concurrency of concurrencies) {
+      const level = await runBench(
+        {
+          concurrencies: [concurrency],
+          sweep: false,
+          maxConcurrency: 64,
+          requestsPerLevel: Math.max(8, concurrency),
+          warmup: 3,
+          prompts,
+          saturationGain: 0.1,
+        },
+        send,
+        () => undefined,
+      );
+      const samples = level.levels[0]!.samples;
+      // Truth per request: the schedule's origin (stamped by the engine on the same wall clock) plus
+      // ttftMs, relative to this request's t0. Time the engine spent before starting the schedule is
+      // real TTFT, and the harness must see it.
+      const measured = traces.slice(-samples.length).map((trace) => {
+        const origin = Number(trace.responseHeaders["x-stand-in-schedule-origin"]);
+        const truth = origin - (performance.timeOrigin + trace.sent) + schedule.ttftMs;
+        const firstContent = trace.events.find((e) => /"content":"[^"]/.test(e.data));
+        return (firstContent?.arrivedAt ?? Number.NaN) - trace.sent - truth;
+      });
+      const where = `${schedule.name}, concurrency ${concurrency}`;
+      t.equal(samples.filter((s) => s.ok).length, samples.length, `${where}: every request completed`);
+      t.ok(
+        samples.every((s) => s.n_out === maxTokens && s.n_out_source === "usage"),
+        `${where}: N_out ${maxTokens} from the final usage chunk`,
+      );
+      const ttft = distribution(samples.map((s) => s.ttft_ms))!;
+      const decode = distribution(samples.map((s) => s.decode_tok_s))!;
+      const error = distribution(measured)!;
+      t.ok(
+        Math.abs(error.p50) <= 2,
+        `${where}: TTFT p50 ${ttft.p50} ms; error against the truth p50 ${error.p50} ms, max ${error.max} ms (within 2 ms)`,
+      );
+      t.ok(
+        Math.abs(decode.p50 - schedule.tokensPerSecond) <= schedule.tokensPerSecond * 0.01,
+        `${where}: decode p50 ${decode.p50} tok/s vs truth ${schedule.tokensPerSecond} (within 1%)`,
+      );
+      t.equal(
+        samples[0]!.tokens_per_event,
+        schedule.tokensPerChunk,
+        `${where}: tokens per event ${schedule.tokensPerChunk}`,
+      );
+      if (schedule.args.includes("--no-role-chunk"))
+        t.equal(samples[0]!.first_event_ms, samples[0]!.ttft_ms, `${where}: first event is the first token`);
+      else
+        t.ok(
+          samples[0]!.first_event_ms! < samples[0]!.ttft_ms! - schedule.ttftMs / 2,
+          `${where}: the role-only chunk arrives early and is not counted as the first token`,
+        );
+      t.same(findings(samples, false, maxTokens), [], `${where}: no findings on a healthy stream`);
+    }
+    engine.child.kill();
+  }
+});

@@ -1,0 +1,122 @@
+// The stand-in's llama-cpp backend (real llama.cpp through node-llama-cpp) on the tiny synthetic GGUF:
+// a streamed completion has the OpenAI shape plus llama-server timings, and counts agree.
+// Skipped when the optional node-llama-cpp package is not installed.
+import t from "tap";
+import { createRequire } from "node:module";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
+import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
+import { writeModel } from "../fixtures/gguf/model.ts";
+import { serveFetch } from "../src/core/serve.ts";
+
+const installed = (() => {
+  try {
+    createRequire(import.meta.url).resolve("node-llama-cpp");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+if (!installed) {
+  t.pass("skipped: optional dependency node-llama-cpp is not installed (npm ci without --omit=optional)", {
+    skip: true,
+  });
+} else {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-llama-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  writeModel({ path: join(dir, "tiny.gguf"), size: "tiny", type: "q8_0", seed: 3 });
+  await writeFile(join(dir, "tiny.yaml"), "name: tiny\ncontext_size: 256\nparameters:\n  model: tiny.gguf\n");
+  await writeFile(join(dir, "junk.gguf"), Buffer.alloc(4096, 1));
+  await writeFile(join(dir, "junk.yaml"), "name: junk\nparameters:\n  model: junk.gguf\n");
+  const backend = await createLlamaCppBackend({ threads: 1, contextSize: 512 });
+  const engine = createEngine({
+    modelsPath: dir,
+    threads: 1,
+    contextSize: 512,
+    loadMs: 0,
+    schedule: DEFAULT_SCHEDULE,
+    defects: new Set(),
+    backend,
+  });
+  await engine.ready;
+  const served = await serveFetch(engine.app.fetch, "127.0.0.1", 0);
+  t.teardown(async () => {
+    await served.close();
+    await backend.close();
+  });
+  const url = `http://127.0.0.1:${served.port}`;
+  const chat = (body: object) =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: "write fizzbuzz" }],
+        ...body,
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+
+  t.test("a file that is not a GGUF fails to load; the real one loads", async (t) => {
+    const state = (id: string) => engine.models.find((m) => m.id === id)?.status;
+    t.equal(state("tiny"), "loaded");
+    t.equal(state("junk"), "failed");
+    t.equal((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) })).status, 503);
+  });
+
+  t.test("a streamed completion: role chunk, content, finish, usage, timings, [DONE]", async (t) => {
+    const maxTokens = 12;
+    const response = await chat({
+      stream: true,
+      max_tokens: maxTokens,
+      ignore_eos: true,
+      stream_options: { include_usage: true },
+    });
+    t.equal(response.status, 200);
+    t.match(response.headers.get("content-type"), /text\/event-stream/);
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    t.equal(events.at(-1), "data: [DONE]", "ends with [DONE]");
+    const chunks = events.slice(0, -1).map((e) => {
+      t.match(e, /^data: \{/, "every event is a data line with JSON");
+      return JSON.parse(e.slice("data: ".length)) as {
+        object: string;
+        choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[];
+        usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+        timings?: Record<string, number>;
+      };
+    });
+    for (const c of chunks) t.equal(c.object, "chat.completion.chunk");
+    t.equal(chunks[0]?.choices[0]?.delta.role, "assistant", "role chunk first");
+    const content = chunks.filter((c) => c.choices[0]?.delta.content);
+    t.ok(content.length >= 1 && content.length <= maxTokens, `${content.length} content chunks`);
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason);
+    t.equal(finish?.choices[0]?.finish_reason, "length");
+    const last = chunks.at(-1);
+    t.same(last?.choices, [], "usage chunk has no choices");
+    t.equal(last?.usage?.completion_tokens, maxTokens, "ignore_eos: exactly max_tokens generated");
+    t.equal(last?.usage?.total_tokens, (last?.usage?.prompt_tokens ?? 0) + maxTokens);
+    const timings = last?.timings ?? {};
+    t.equal(timings.predicted_n, last?.usage?.completion_tokens, "timings agree with usage");
+    t.equal(timings.prompt_n, last?.usage?.prompt_tokens);
+    for (const key of ["prompt_ms", "predicted_ms", "predicted_per_second", "prompt_per_second"])
+      t.ok((timings[key] ?? -1) > 0, `timings.${key} > 0`);
+    t.same(finish?.timings, timings, "the finish chunk carries the same timings");
+  });
+
+  t.test("greedy non-stream completions are deterministic and count max_tokens", async (t) => {
+    const text = async () => {
+      const body = (await (await chat({ max_tokens: 8, ignore_eos: true })).json()) as {
+        choices: { message: { content: string } }[];
+        usage: { completion_tokens: number };
+      };
+      t.equal(body.usage.completion_tokens, 8);
+      return body.choices[0]?.message.content;
+    };
+    const first = await text();
+    t.ok(first, "some text");
+    t.equal(await text(), first);
+  });
+}
