@@ -4,21 +4,30 @@ SHELL := /bin/bash
 
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps system-deps build-cli demo test lint format clean lab-image lab-appliance lab-up lab-down
+.PHONY: help deps system-deps build-cli demo test lint format clean lab-image lab-appliance lab-up lab-down \
+	build check checksum distclean lab-release
 
 CONTEXT ?= fixtures/lab/contexts/default.env
 NET ?= restricted
+# Release build (build.sh): BUILD_CONFIG defaults to packer/release/release.env; CHECK_ARGS go to slmc-check.
+BUILD_CONFIG ?= packer/release/release.env
+BUILD_OUT ?= out
+CHECK_ARGS ?=
 
 help:
 	@echo "make demo        install, build and run slmc-check against the embedded simulated appliance"
 	@echo "make test        install what is missing, build, and run every test and lint step"
 	@echo "make build-cli   compile dist/slmc-check, dist/slmc-check-baseline and dist/local-ai-stand-in"
-	@echo "make lint        type check, format check, shellcheck"
+	@echo "make test VM_IP=ip [CHECK_ARGS=...]  instead: run slmc-check against the appliance at VM_IP (= make check)"
+	@echo "make lint        type check, format check, shellcheck, packer fmt/validate, marketplace schema"
+	@echo "make build [BUILD_CONFIG=file]  release image with build.sh (Packer, compress, checksums, marketplace YAML)"
+	@echo "make checksum    verify the sha256/md5 files of the built image in $(BUILD_OUT)/"
 	@echo "make lab-image   build (or reuse) the Debian lab base image (root: mmdebstrap)"
 	@echo "make lab-appliance  build (or reuse) the lab appliance with Packer"
 	@echo "make lab-up CONTEXT=file [NET=open]  boot it with a CONTEXT ISO; prints how to reach it"
 	@echo "make lab-down    power the lab VM off"
-	@echo "make clean       remove build outputs"
+	@echo "make lab-release build.sh end to end with LAB STAND-IN inputs -> .lab/release-out/"
+	@echo "make clean       remove build outputs (distclean: also build.sh's download cache)"
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -35,13 +44,31 @@ build-cli: deps
 demo: build-cli
 	dist/slmc-check demo
 
+# `make test` is the README's test command; with VM_IP it checks a running appliance instead.
+ifdef VM_IP
+test: check
+else
 test: system-deps deps
 	scripts/test.sh
+endif
+
+check: build-cli
+	@test -n "$(VM_IP)" || { echo "usage: make check VM_IP=203.0.113.10 [CHECK_ARGS='--ca ca.pem --password-file pw']" >&2; exit 2; }
+	dist/slmc-check $(VM_IP) $(CHECK_ARGS)
 
 lint: deps
-	npx tsc -p .
-	npx prettier --check .
-	shellcheck --severity=style scripts/*.sh .ci/run appliance/*.sh packer/scripts/*.sh packer/lab/*.sh
+	scripts/lint.sh all
+
+build: deps
+	./build.sh --config $(BUILD_CONFIG) --output $(BUILD_OUT)
+
+checksum:
+	cd $(BUILD_OUT) && sha256sum -c *.qcow2.sha256 && md5sum -c *.qcow2.md5
+
+# build.sh end to end in the lab: every input a stand-in (see packer/lab/make-release-inputs.sh).
+lab-release: system-deps build-cli
+	packer/lab/make-release-inputs.sh .lab/release-inputs
+	./build.sh --config .lab/release-inputs/lab-stand-in.env --output .lab/release-out --cache .lab/release-cache
 
 lab-image: system-deps
 	scripts/lab.sh image
@@ -59,4 +86,7 @@ format: deps
 	npx prettier --write .
 
 clean:
-	rm -rf dist .tap .lab
+	rm -rf dist .tap .lab $(BUILD_OUT)
+
+distclean: clean
+	rm -rf .build-cache

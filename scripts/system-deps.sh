@@ -4,9 +4,10 @@
 set -euo pipefail
 
 # Tests: shellcheck, nginx (the appliance site under real nginx). Lab: mmdebstrap, QEMU, Packer,
-# genisoimage (CONTEXT ISO), pebble (ACME), socat (QEMU monitor), openssh-client.
+# genisoimage (CONTEXT ISO), pebble (ACME), socat (QEMU monitor), openssh-client. Release build
+# (build.sh): jq, curl.
 readonly PACKAGES=(shellcheck git nginx-light openssl mmdebstrap qemu-system-x86 qemu-utils packer genisoimage
-  pebble socat openssh-client openssh-server e2fsprogs chromium)
+  pebble socat openssh-client openssh-server e2fsprogs chromium jq curl)
 
 missing_packages() {
   local package

@@ -63,6 +63,8 @@ main() {
   step "type check (tsc --strict)" npx tsc -p .
   step "format (prettier --check)" npx prettier --check --log-level warn .
   step "shellcheck" run_shellcheck
+  step "packer fmt + validate (release, lab)" scripts/lint.sh packer
+  step "marketplace schema" scripts/lint.sh marketplace
   # The stand-in's real llama.cpp backend: installed apart from the root package; once it is, its test
   # must run (not skip).
   step "llama.cpp CPU binding (scripts/llama-deps.sh)" scripts/llama-deps.sh
