@@ -21,13 +21,16 @@ import {
 import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { startLlamaEngine } from "./bench/engine-process.ts";
 import { median, probeBandwidth } from "./bench/membw.ts";
-import { streamChat, type Endpoint } from "./bench/sse-request.ts";
-import { requestMetrics, type RequestMetrics, type StreamObservation } from "./bench/stream-metrics.ts";
+import type { Access } from "../src/core/access.ts";
+import { createProbes, type Probes } from "../src/probes/index.ts";
+import { readSse } from "../src/probes/sse.ts";
+import { requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
+import { createSender, type RequestShape } from "../src/bench/send.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MESSAGES = [
   {
-    role: "user",
+    role: "user" as const,
     content:
       "Write a Python function fizzbuzz(n) that returns a list of strings for 1..n, with Fizz for " +
       "multiples of 3, Buzz for multiples of 5 and FizzBuzz for both. Add a docstring and a test.",
@@ -114,29 +117,80 @@ function cpuInfo() {
   };
 }
 
-async function inProcess(model: LlamaCppModel, maxTokens: number): Promise<StreamObservation> {
+/** Generation without HTTP, recorded as the same trace a streamed response gives (one event per piece). */
+async function inProcess(model: LlamaCppModel, maxTokens: number): Promise<RequestTrace> {
   const prompt = model.promptTokens(MESSAGES);
   const t0 = performance.now();
   const generation = model.generate(prompt, { maxTokens, ignoreEos: true, temperature: 0 });
-  const contentTimes: number[] = [];
-  for await (const piece of generation.tokens) if (piece.text) contentTimes.push(performance.now());
-  const tEnd = performance.now();
+  const events: RequestTrace["events"] = [];
+  for await (const piece of generation.tokens)
+    if (piece.text)
+      events.push({
+        arrivedAt: performance.now(),
+        data: JSON.stringify({ choices: [{ delta: { content: piece.text } }] }),
+      });
   const { timings } = await generation.done;
+  const end = performance.now();
+  events.push({
+    arrivedAt: end,
+    data: JSON.stringify({
+      choices: [],
+      usage: { prompt_tokens: prompt.length, completion_tokens: timings.predicted_n },
+      timings,
+    }),
+  });
+  events.push({ arrivedAt: end, data: "[DONE]" });
   return {
-    t0,
-    tHdr: t0,
-    contentTimes,
-    tEnd,
-    promptTokens: prompt.length,
-    completionTokens: timings.predicted_n,
-    timings,
+    start: t0,
+    sent: t0,
+    headers: t0,
+    end,
+    status: 200,
+    events,
+    comments: 0,
+    responseHeaders: {},
+    error: null,
+    maxTokensAsked: maxTokens,
   };
 }
 
-type Summary = Record<keyof RequestMetrics, number>;
+const SUMMARISED = [
+  "ttfb_ms",
+  "ttft_ms",
+  "e2e_ms",
+  "decode_ms",
+  "decode_tok_s",
+  "decode_ms_per_token",
+  "e2e_out_tok_s",
+  "n_in",
+  "n_out",
+  "n_ev",
+  "server_decode_tok_s",
+  "decode_discrepancy_pct",
+] as const;
+type Summary = Record<(typeof SUMMARISED)[number], number>;
 function summarise(samples: RequestMetrics[]): Summary {
-  const keys = Object.keys(samples[0] ?? {}) as (keyof RequestMetrics)[];
-  return Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s[k] ?? NaN))])) as Summary;
+  return Object.fromEntries(
+    SUMMARISED.map((k) => [k, median(samples.map((s) => s[k] ?? Number.NaN))]),
+  ) as Summary;
+}
+
+/** The direct engine port speaks plain HTTP: the same SSE reader, without TLS. */
+function plainHttpProbes(port: number): Probes {
+  return {
+    sse: (spec) =>
+      readSse({
+        scheme: "http",
+        host: "127.0.0.1",
+        port,
+        method: spec.method ?? "POST",
+        path: spec.path,
+        headers: spec.headers ?? {},
+        body: spec.body,
+        timeoutMs: spec.timeoutMs ?? 120_000,
+        ...(spec.idleTimeoutMs ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+      }),
+  } as Probes;
 }
 
 const round = (n: number, digits = 2) => +n.toFixed(digits);
@@ -173,33 +227,44 @@ async function main(): Promise<void> {
     });
     cleanups.push(() => local.dispose());
 
-    const endpoints: Record<Exclude<Mode, "in_process">, Endpoint> = {
-      direct_http: { url: `http://127.0.0.1:${engine.port}` },
-      nginx_https: {
-        url: `https://127.0.0.1:${nginx.httpsPort}`,
-        headers: { authorization: `Bearer ${password}` },
-        ca: nginx.certificatePem,
-      },
-    };
-    const body = {
-      model: "bench",
-      messages: MESSAGES,
-      max_tokens: o.maxTokens,
-      ignore_eos: true,
-      temperature: 0,
-    };
     // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 3x decode.
     const probe = requestMetrics(await inProcess(local, o.maxTokens));
-    const timeoutMs = 10_000 + 3 * o.maxTokens * probe.decode_ms_per_token;
+    const timeoutMs = Math.round(10_000 + 3 * o.maxTokens * (probe.decode_ms_per_token ?? 100));
+    const shape: RequestShape = {
+      model: "bench",
+      maxTokens: o.maxTokens,
+      fixedLength: true,
+      timeoutMs,
+      idleTimeoutMs: timeoutMs,
+    };
+    const nginxAccess: Access = {
+      host: "127.0.0.1",
+      httpsPort: nginx.httpsPort,
+      httpPort: nginx.httpPort,
+      user: "copilot",
+      password,
+      ca: nginx.certificatePem,
+      insecure: false,
+      requestTimeoutMs: timeoutMs,
+      streamTimeoutMs: timeoutMs,
+      streamIdleTimeoutMs: timeoutMs,
+      maxTokens: o.maxTokens,
+      simulated: false,
+    };
+    // The same request path as `slmc-check bench` (src/bench/send.ts), to the engine and through nginx.
+    const senders = {
+      direct_http: createSender(nginxAccess, plainHttpProbes(engine.port), shape),
+      nginx_https: createSender(nginxAccess, createProbes(nginxAccess), shape),
+    };
+    const prompt = { name: "fizzbuzz", description: "", messages: MESSAGES };
     const samples: Record<Mode, RequestMetrics[]> = { in_process: [], direct_http: [], nginx_https: [] };
     for (let run = 0; run < o.warmup + o.runs; run++) {
       // Interleaved so drift (thermal, neighbours) hits every mode alike.
       for (const mode of MODES) {
-        const observation =
-          mode === "in_process"
-            ? await inProcess(local, o.maxTokens)
-            : await streamChat(endpoints[mode], body, timeoutMs);
-        const metrics = requestMetrics(observation);
+        const trace =
+          mode === "in_process" ? await inProcess(local, o.maxTokens) : await senders[mode](prompt);
+        const metrics = requestMetrics(trace);
+        if (!metrics.ok) throw new Error(`${mode}: ${metrics.error}`);
         if (metrics.n_out !== o.maxTokens)
           throw new Error(`${mode}: ${metrics.n_out} tokens, asked ${o.maxTokens}`);
         if (run >= o.warmup) samples[mode].push(metrics);
@@ -256,7 +321,7 @@ async function main(): Promise<void> {
         proxy_overhead_e2e_ms: medians.nginx_https.e2e_ms - medians.direct_http.e2e_ms,
         // Same-run differences: less exposed to drift between runs than a difference of medians.
         proxy_overhead_ttft_ms_paired: median(
-          samples.nginx_https.map((s, i) => s.ttft_ms - (samples.direct_http[i]?.ttft_ms ?? NaN)),
+          samples.nginx_https.map((s, i) => (s.ttft_ms ?? NaN) - (samples.direct_http[i]?.ttft_ms ?? NaN)),
         ),
         proxy_overhead_e2e_ms_paired: median(
           samples.nginx_https.map((s, i) => s.e2e_ms - (samples.direct_http[i]?.e2e_ms ?? NaN)),
@@ -276,7 +341,7 @@ async function main(): Promise<void> {
     const c = result.comparison;
     const row = (mode: Mode) => {
       const m = medians[mode];
-      const rates = samples[mode].map((s) => s.decode_tok_s);
+      const rates = samples[mode].map((s) => s.decode_tok_s ?? Number.NaN);
       const range = `[${round(Math.min(...rates), 0)}..${round(Math.max(...rates), 0)}]`;
       return `  ${mode.padEnd(12)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)} ${range.padEnd(11)}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}`;
     };
