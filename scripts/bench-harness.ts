@@ -4,61 +4,22 @@
 // plus the metric computation, and (b) as raw bytes through node:http with no parsing, the baseline
 // in the same run. CPU time from process.cpuUsage(); median of several runs.
 // Run: npm run bench:harness [-- --runs 15 --events 4000]
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Access } from "../src/core/access.ts";
-import type { Probes } from "../src/probes/index.ts";
-import { readSse } from "../src/probes/sse.ts";
-import { requestMetrics } from "../src/bench/metrics.ts";
+import { median, requestMetrics } from "../src/bench/metrics.ts";
+import { plainHttpProbes, startStandIn, waitForEngine } from "../fixtures/engine/process.ts";
 import { promptSet } from "../src/bench/prompts.ts";
 import { benchBody, createSender } from "../src/bench/send.ts";
 
-const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
 const MODEL = "harness";
 
 function cpuMicros(): number {
   const usage = process.cpuUsage();
   return usage.user + usage.system;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-async function startEngine(dir: string): Promise<{ port: number; stop(): void }> {
-  const child = spawn(
-    STAND_IN,
-    [
-      "run",
-      "--address",
-      "127.0.0.1:0",
-      "--models-path",
-      dir,
-      "--load-ms",
-      "0",
-      "--ttft-ms",
-      "0",
-      "--tokens-per-second",
-      "100000",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  const port = await new Promise<number>((ready, failed) => {
-    let stderr = "";
-    const timer = setTimeout(() => failed(new Error(`stand-in did not start: ${stderr}`)), 15_000);
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const match = /listening on [^\s]+:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        ready(Number(match[1]));
-      }
-    });
-  });
-  await new Promise((wait) => setTimeout(wait, 300));
-  return { port, stop: () => child.kill() };
 }
 
 function rawRead(port: number, body: string): Promise<number> {
@@ -93,7 +54,15 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "slmc-harness-"));
   await writeFile(join(dir, "m.gguf"), Buffer.from("GGUF-stand-in"));
   await writeFile(join(dir, `${MODEL}.yaml`), `name: ${MODEL}\nparameters:\n  model: m.gguf\n`);
-  const engine = await startEngine(dir);
+  const engine = await startStandIn(dir, [
+    "--load-ms",
+    "0",
+    "--ttft-ms",
+    "0",
+    "--tokens-per-second",
+    "100000",
+  ]);
+  await waitForEngine(engine.port, "ready");
   try {
     const shape = {
       model: MODEL,
@@ -102,21 +71,7 @@ async function main(): Promise<void> {
       timeoutMs: 60_000,
       idleTimeoutMs: 10_000,
     };
-    const probes = {
-      sse: (spec) =>
-        readSse({
-          scheme: "http",
-          host: "127.0.0.1",
-          port: engine.port,
-          method: spec.method ?? "POST",
-          path: spec.path,
-          headers: spec.headers ?? {},
-          body: spec.body,
-          timeoutMs: 60_000,
-          idleTimeoutMs: 10_000,
-        }),
-    } as Probes;
-    const send = createSender({ password: "x" } as Access, probes, shape);
+    const send = createSender({ password: "x" } as Access, plainHttpProbes(engine.port), shape);
     const prompt = promptSet("short")[0]!;
     const body = benchBody(prompt, shape);
     const harness: number[] = [];

@@ -20,11 +20,11 @@ import {
 } from "../fixtures/gguf/model.ts";
 import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { startLlamaEngine } from "./bench/engine-process.ts";
-import { median, probeBandwidth } from "./bench/membw.ts";
+import { probeBandwidth } from "./bench/membw.ts";
+import { plainHttpProbes } from "../fixtures/engine/process.ts";
 import type { Access } from "../src/core/access.ts";
-import { createProbes, type Probes } from "../src/probes/index.ts";
-import { readSse } from "../src/probes/sse.ts";
-import { requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
+import { createProbes } from "../src/probes/index.ts";
+import { median, requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
 import { createSender, type RequestShape } from "../src/bench/send.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -173,24 +173,6 @@ function summarise(samples: RequestMetrics[]): Summary {
   return Object.fromEntries(
     SUMMARISED.map((k) => [k, median(samples.map((s) => s[k] ?? Number.NaN))]),
   ) as Summary;
-}
-
-/** The direct engine port speaks plain HTTP: the same SSE reader, without TLS. */
-function plainHttpProbes(port: number): Probes {
-  return {
-    sse: (spec) =>
-      readSse({
-        scheme: "http",
-        host: "127.0.0.1",
-        port,
-        method: spec.method ?? "POST",
-        path: spec.path,
-        headers: spec.headers ?? {},
-        body: spec.body,
-        timeoutMs: spec.timeoutMs ?? 120_000,
-        ...(spec.idleTimeoutMs ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
-      }),
-  } as Probes;
 }
 
 const round = (n: number, digits = 2) => +n.toFixed(digits);

@@ -2,6 +2,7 @@
 // measured recovery, then a reboot cycle with drift comparison; a light streaming load may run
 // throughout and is judged last: a request may fail only while the soak itself broke service.
 import { defineCheck, fail, pass, type Check, type CheckResult, type Suite } from "../src/core/check.ts";
+import { median } from "../src/bench/metrics.ts";
 import type { RunningLoad } from "../src/soak/load.ts";
 import type { LoadSample, SoakPlan, SoakTimeline } from "../src/soak/timeline.ts";
 import { rebootCycleCheck } from "./reboot.ts";
@@ -97,13 +98,6 @@ export interface SoakFigures {
   loadRequests: number;
   loadCompleted: number;
 }
-
-const median = (values: number[]) => {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 export function describeFigures(figures: SoakFigures): string {
   const spread = (values: number[]) =>

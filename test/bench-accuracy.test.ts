@@ -4,13 +4,11 @@
 // keep-alive comments) and 1–64 concurrent streams, the measured median TTFT must be within 2 ms and
 // the median decode tok/s within 1% of the truth, on loopback.
 import t from "tap";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Access } from "../src/core/access.ts";
-import { readSse } from "../src/probes/sse.ts";
-import type { Probes } from "../src/probes/index.ts";
+import { plainHttpProbes, startStandIn, waitForEngine } from "../fixtures/engine/process.ts";
 import { findings } from "../src/bench/findings.ts";
 import { distribution } from "../src/bench/metrics.ts";
 import { promptSet } from "../src/bench/prompts.ts";
@@ -19,59 +17,7 @@ import { createSender } from "../src/bench/send.ts";
 import type { RequestTrace } from "../src/bench/metrics.ts";
 import { performance } from "node:perf_hooks";
 
-const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
 const MODEL = "bench-truth";
-
-interface Engine {
-  port: number;
-  child: ChildProcess;
-}
-
-async function startEngine(dir: string, args: string[]): Promise<Engine> {
-  const child = spawn(
-    STAND_IN,
-    ["run", "--address", "127.0.0.1:0", "--models-path", dir, "--load-ms", "0", ...args],
-    { env: { PATH: process.env.PATH ?? "" } },
-  );
-  const port = await new Promise<number>((ready, failed) => {
-    let stderr = "";
-    const timer = setTimeout(() => failed(new Error(`stand-in did not start: ${stderr}`)), 15_000);
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-      const match = /listening on [^\s]+:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        ready(Number(match[1]));
-      }
-    });
-  });
-  // Ready means the model file was read: poll /readyz.
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    await new Promise((wait) => setTimeout(wait, 50));
-  }
-  return { port, child };
-}
-
-function plainHttpProbes(port: number): Probes {
-  return {
-    sse: (spec) =>
-      readSse({
-        scheme: "http",
-        host: "127.0.0.1",
-        port,
-        method: spec.method ?? "GET",
-        path: spec.path,
-        headers: spec.headers ?? {},
-        body: spec.body,
-        timeoutMs: spec.timeoutMs ?? 30_000,
-        idleTimeoutMs: spec.idleTimeoutMs ?? 10_000,
-      }),
-  } as Probes;
-}
 
 const access = { password: "unused" } as Access;
 
@@ -103,7 +49,9 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
   await writeFile(join(dir, `${MODEL}.yaml`), `name: ${MODEL}\nparameters:\n  model: truth.gguf\n`);
   const prompts = promptSet("short");
   for (const schedule of SCHEDULES) {
-    const engine = await startEngine(dir, [
+    const engine = await startStandIn(dir, [
+      "--load-ms",
+      "0",
       "--ttft-ms",
       String(schedule.ttftMs),
       "--tokens-per-second",
@@ -112,7 +60,8 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
       String(schedule.tokensPerChunk),
       ...schedule.args,
     ]);
-    t.teardown(() => void engine.child.kill());
+    t.teardown(() => engine.stop());
+    await waitForEngine(engine.port, "ready");
     const maxTokens = 64;
     const traces: RequestTrace[] = [];
     const sendTraced = createSender(access, plainHttpProbes(engine.port), {
@@ -183,6 +132,6 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
         );
       t.same(findings(samples, false, maxTokens), [], `${where}: no findings on a healthy stream`);
     }
-    engine.child.kill();
+    engine.stop();
   }
 });

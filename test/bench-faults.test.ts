@@ -5,14 +5,12 @@
 // percentile method and --compare.
 import t from "tap";
 import { existsSync } from "node:fs";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Access } from "../src/core/access.ts";
 import { createProbes } from "../src/probes/index.ts";
-import { readSse } from "../src/probes/sse.ts";
-import type { Probes } from "../src/probes/index.ts";
+import { plainHttpProbes, startStandIn, waitForEngine } from "../fixtures/engine/process.ts";
 import { compareReports } from "../src/bench/compare.ts";
 import { findings } from "../src/bench/findings.ts";
 import { distribution, percentile, requestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
@@ -22,7 +20,6 @@ import { runBench, type BenchPlan } from "../src/bench/runner.ts";
 import { createSender } from "../src/bench/send.ts";
 import { NGINX_BIN, NGINX_MUTATIONS, startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 
-const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
 const MODEL = "devstral-small-2";
 
 t.test("§7.5 worked example: one streamed request on a CPU server", async (t) => {
@@ -103,72 +100,6 @@ t.test("--compare flags regressions beyond the threshold, and vanished levels", 
   t.match(find(2, "agg_out_tok_s"), { after: null, regression: true }, "a level that vanished");
 });
 
-interface Engine {
-  port: number;
-  child: ChildProcess;
-}
-
-async function startEngine(dir: string, args: string[]): Promise<Engine> {
-  const child = spawn(STAND_IN, ["run", "--address", "127.0.0.1:0", "--models-path", dir, ...args], {
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  const port = await new Promise<number>((ready, failed) => {
-    let stderr = "";
-    const timer = setTimeout(() => failed(new Error(`stand-in did not start: ${stderr}`)), 15_000);
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-      const match = /listening on [^\s]+:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        ready(Number(match[1]));
-      }
-    });
-  });
-  return { port, child };
-}
-
-async function waitReady(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((wait) => setTimeout(wait, 50));
-  }
-}
-
-/** Configured (listed) but possibly still loading: a chat then gets 503, not 404. */
-async function waitListed(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const listed = await fetch(`http://127.0.0.1:${port}/v1/models`).then(
-      async (r) => ((await r.json()) as { data: unknown[] }).data.length > 0,
-      () => false,
-    );
-    if (listed) return;
-    await new Promise((wait) => setTimeout(wait, 50));
-  }
-}
-
-function httpProbes(port: number): Probes {
-  return {
-    sse: (spec) =>
-      readSse({
-        scheme: "http",
-        host: "127.0.0.1",
-        port,
-        method: spec.method ?? "GET",
-        path: spec.path,
-        headers: spec.headers ?? {},
-        body: spec.body,
-        timeoutMs: spec.timeoutMs ?? 10_000,
-        idleTimeoutMs: spec.idleTimeoutMs ?? 1_000,
-      }),
-  } as Probes;
-}
-
 const plan = (requests: number): BenchPlan => ({
   concurrencies: [1],
   sweep: false,
@@ -195,16 +126,15 @@ t.test("bad situations are reported, not crashed on", async (t) => {
   const access = { password: "x" } as Access;
 
   const scenario = async (args: string[], requests: number, fixedLength = false, ready = true) => {
-    const engine = await startEngine(dir, [...fast, ...args]);
-    t.teardown(() => void engine.child.kill());
-    if (ready) await waitReady(engine.port);
-    else await waitListed(engine.port);
+    const engine = await startStandIn(dir, [...fast, ...args]);
+    t.teardown(() => engine.stop());
+    await waitForEngine(engine.port, ready ? "ready" : "listed");
     const run = await runBench(
       plan(requests),
-      createSender(access, httpProbes(engine.port), shape(fixedLength)),
+      createSender(access, plainHttpProbes(engine.port), shape(fixedLength)),
       () => undefined,
     );
-    engine.child.kill();
+    engine.stop();
     const samples = run.levels.flatMap((l) => l.samples);
     return { run, samples, findings: findings(samples, fixedLength, 16) };
   };
@@ -247,7 +177,7 @@ t.test(
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "m.gguf"), Buffer.from("GGUF-stand-in"));
     await writeFile(join(dir, `${MODEL}.yaml`), `name: ${MODEL}\nparameters:\n  model: m.gguf\n`);
-    const engine = await startEngine(dir, [
+    const engine = await startStandIn(dir, [
       "--ttft-ms",
       "50",
       "--tokens-per-second",
@@ -255,8 +185,8 @@ t.test(
       "--load-ms",
       "0",
     ]);
-    t.teardown(() => void engine.child.kill());
-    await waitReady(engine.port);
+    t.teardown(() => engine.stop());
+    await waitForEngine(engine.port, "ready");
     const password = "Bench.Password-1";
     const measure = async (mutated: boolean) => {
       const nginx = await startRealNginx({

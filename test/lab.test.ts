@@ -61,27 +61,55 @@ interface SlmcRun {
   stderr: string;
 }
 
-function slmcCheck(args: string[]): Promise<SlmcRun> {
+interface Spawned {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs the compiled slmc-check, handing each stderr line to onLine as it arrives; killed after timeoutMs. */
+function runSlmc(
+  args: string[],
+  timeoutMs: number,
+  onLine: (line: string, child: ChildProcess) => void = () => undefined,
+): Promise<Spawned> {
   return new Promise((done) => {
-    const child = spawn(SLMC, [...args, "--format", "json", "--max-tokens", "8"], {
-      env: { PATH: process.env.PATH ?? "" },
-    });
+    const started = Date.now();
+    const child = spawn(SLMC, args, { env: { PATH: process.env.PATH ?? "" } });
     let stdout = "";
     let stderr = "";
+    let pending = "";
     child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d;
+      pending += d;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line, child);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
-      let report: SlmcRun["report"] = { checks: [], summary: {} };
-      try {
-        report = JSON.parse(stdout) as SlmcRun["report"];
-      } catch {
-        stderr += `\n(unparsable stdout: ${stdout.slice(0, 300)})`;
-      }
-      done({ code, report, stderr });
+      done({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
     });
   });
+}
+
+function parseReport(run: Spawned): SlmcRun {
+  try {
+    return { code: run.code, report: JSON.parse(run.stdout) as SlmcRun["report"], stderr: run.stderr };
+  } catch {
+    return {
+      code: run.code,
+      report: { checks: [], summary: {} },
+      stderr: `${run.stderr}\n(unparsable stdout: ${run.stdout.slice(0, 300)})`,
+    };
+  }
+}
+
+async function slmcCheck(args: string[]): Promise<SlmcRun> {
+  return parseReport(await runSlmc([...args, "--format", "json", "--max-tokens", "8"], 300_000));
 }
 
 interface SoakRun extends SlmcRun {
@@ -95,49 +123,24 @@ interface SoakRun extends SlmcRun {
 }
 
 /** Runs `slmc-check soak`, handing each stderr line to onLine as it arrives (live progress, UI URL). */
-function slmcSoak(
+async function slmcSoak(
   args: string[],
   jsonPath: string,
   onLine: (line: string, child: ChildProcess) => void,
 ): Promise<SoakRun> {
-  return new Promise((done) => {
-    const started = Date.now();
-    const child = spawn(
-      SLMC,
-      ["soak", ...args, "--json", jsonPath, "--format", "json", "--max-tokens", "8"],
-      {
-        env: { PATH: process.env.PATH ?? "" },
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-      pending += d;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) onLine(line, child);
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 1_200_000);
-    child.on("close", async (code) => {
-      clearTimeout(timer);
-      let report: SlmcRun["report"] = { checks: [], summary: {} };
-      let json: SoakRun["json"] = { notes: [], checks: [] };
-      try {
-        report = JSON.parse(stdout) as SlmcRun["report"];
-      } catch {
-        stderr += `\n(unparsable stdout: ${stdout.slice(0, 300)})`;
-      }
-      try {
-        json = JSON.parse(await readFile(jsonPath, "utf8")) as SoakRun["json"];
-      } catch (error) {
-        stderr += `\n(no JSON report at ${jsonPath}: ${(error as Error).message})`;
-      }
-      done({ code, report, stderr, json, seconds: (Date.now() - started) / 1000 });
-    });
-  });
+  const run = await runSlmc(
+    ["soak", ...args, "--json", jsonPath, "--format", "json", "--max-tokens", "8"],
+    1_200_000,
+    onLine,
+  );
+  const parsed = parseReport(run);
+  let json: SoakRun["json"] = { notes: [], checks: [] };
+  try {
+    json = JSON.parse(await readFile(jsonPath, "utf8")) as SoakRun["json"];
+  } catch (error) {
+    parsed.stderr += `\n(no JSON report at ${jsonPath}: ${(error as Error).message})`;
+  }
+  return { ...parsed, json, seconds: run.seconds };
 }
 
 function failures(run: SlmcRun): string {
@@ -226,43 +229,31 @@ async function labTests(): Promise<void> {
 
     // The benchmark through the VM's nginx, with the in-VM baseline and the roofline over SSH.
     const benchJson = join(dir, "bench.json");
-    const bench = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(
-        SLMC,
-        [
-          "bench",
-          "127.0.0.1",
-          "--https-port",
-          vm.env.LAB_HTTPS_PORT ?? "",
-          "--ca",
-          certificate,
-          "--ssh-port",
-          vm.env.LAB_SSH_PORT ?? "",
-          "--ssh-key",
-          vm.env.LAB_SSH_KEY ?? "",
-          "--known-hosts",
-          join(dir, "known_hosts"),
-          "--requests",
-          "3",
-          "--prompt-set",
-          "short",
-          "--json",
-          benchJson,
-          "--html",
-          join(dir, "bench.html"),
-        ],
-        { env: { PATH: process.env.PATH ?? "" } },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr });
-      });
-    });
+    const bench = await runSlmc(
+      [
+        "bench",
+        "127.0.0.1",
+        "--https-port",
+        vm.env.LAB_HTTPS_PORT ?? "",
+        "--ca",
+        certificate,
+        "--ssh-port",
+        vm.env.LAB_SSH_PORT ?? "",
+        "--ssh-key",
+        vm.env.LAB_SSH_KEY ?? "",
+        "--known-hosts",
+        join(dir, "known_hosts"),
+        "--requests",
+        "3",
+        "--prompt-set",
+        "short",
+        "--json",
+        benchJson,
+        "--html",
+        join(dir, "bench.html"),
+      ],
+      600_000,
+    );
     t.equal(bench.code, 0, "bench through the lab VM's nginx: no finding", {
       stdout: bench.stdout,
       stderr: bench.stderr,

@@ -1,5 +1,6 @@
 // A short single-thread memory-bandwidth probe for the decode roofline (tok/s ≤ bandwidth / bytes per
 // token). Copy is STREAM-style (bytes read + bytes written); read sums a Float64Array in JS.
+import { median } from "../../src/bench/metrics.ts";
 import { performance } from "node:perf_hooks";
 
 export interface Bandwidth {
@@ -9,13 +10,6 @@ export interface Bandwidth {
   read_gbs: number;
   copy_gbs_runs: number[];
   read_gbs_runs: number[];
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return NaN;
-  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 export function probeBandwidth(bytes = 1 << 30, runs = 5): Bandwidth {

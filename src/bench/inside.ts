@@ -3,7 +3,7 @@
 // bandwidth probe, the model file size, and from those the decode roofline: a CPU decoding a dense
 // model reads every weight once per token, so tok/s ≤ bandwidth / model bytes.
 import type { CheckContext } from "../core/check.ts";
-import { requestMetrics, type RequestTrace } from "./metrics.ts";
+import { median, requestMetrics, type RequestTrace } from "./metrics.ts";
 import type { BenchPrompt } from "./prompts.ts";
 import type { BenchRun } from "./runner.ts";
 import { benchBody, type RequestShape } from "./send.ts";
@@ -56,13 +56,6 @@ const FACTS_SCRIPT = [
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const python = (script: string) => `python3 -c "$(echo ${b64(script)} | base64 -d)"`;
 
-function median(values: number[]): number | null {
-  if (!values.length) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 const round = (v: number | null, d = 2) => (v === null ? null : Math.round(v * 10 ** d) / 10 ** d);
 
 export async function measureInside(
@@ -114,7 +107,10 @@ export async function measureInside(
   const external = (run.levels.find((l) => l.aggregate.concurrency === 1)?.samples ?? []).filter(
     (s) => s.ok && s.prompt === prompt.name,
   );
-  const med = (values: (number | null)[]) => median(values.filter((v): v is number => v !== null));
+  const med = (values: (number | null)[]) => {
+    const present = values.filter((v): v is number => v !== null);
+    return present.length ? median(present) : null;
+  };
   const inTtft = med(internal.map((m) => m.ttft_ms));
   const inE2e = med(internal.map((m) => m.e2e_ms));
   const inDecode = med(internal.map((m) => m.decode_tok_s));

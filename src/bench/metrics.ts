@@ -208,6 +208,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
 }
 
+/** The middle value (mean of the two middle ones for an even count); NaN for no values. */
+export function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
 export function distribution(values: (number | null)[]): Distribution | null {
   const present = values.filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
   if (!present.length) return null;

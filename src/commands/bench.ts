@@ -3,6 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
+import { fileStamp } from "../core/report.ts";
 import { createContext } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
 import { secretForms } from "../core/access.ts";
@@ -57,10 +58,6 @@ export async function compareCommand(files: [string, string], options: CliOption
   const changes = compareReports(before, after, options.regressionThreshold);
   process.stdout.write(renderComparison(changes, options.regressionThreshold, files));
   return changes.some((c) => c.regression) ? EXIT.checkFailed : EXIT.ok;
-}
-
-function stamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
 }
 
 function progressPrinter(plan: BenchPlan): BenchProgress {
@@ -151,7 +148,7 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
     notes,
   };
   const mask = options.showSecrets ? (t: string) => t : createMasker(secretForms(access).flatMap(jsonForms));
-  const base = `slmc-bench-${stamp(startedAt)}`;
+  const base = `slmc-bench-${fileStamp(startedAt)}`;
   const jsonPath = options.json ?? `${base}.json`;
   const htmlPath = options.html ?? `${base}.html`;
   try {

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { CheckResult, Report } from "../core/check.ts";
-import { buildReport } from "../core/report.ts";
+import { buildReport, fileStamp } from "../core/report.ts";
 import type { Served } from "../core/serve.ts";
 import { render } from "../reporters/index.ts";
 import { startLoad, type RunningLoad } from "../soak/load.ts";
@@ -41,10 +41,6 @@ export function progressLine(step: TimelineStep, event: string, timeline: SoakTi
   return `${head}: ${step.status}${took}: ${step.detail}  [failures so far: ${timeline.failures()}]`;
 }
 
-function defaultJsonPath(now: Date): string {
-  return `slmc-soak-${now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}.json`;
-}
-
 function decorate(report: Report, timeline: SoakTimeline, interrupted: boolean): void {
   const figures = figuresFrom(report.checks, timeline.plan, timeline);
   timeline.state = interrupted ? "interrupted" : "finished";
@@ -73,7 +69,7 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
     readyBudgetS: options.readyTimeoutS,
   };
   const timeline = new SoakTimeline(plan);
-  const jsonPath = options.json ?? defaultJsonPath(timeline.startedAt);
+  const jsonPath = options.json ?? `slmc-soak-${fileStamp(timeline.startedAt)}.json`;
   const mask = () => maskerFor(access, options);
   const liveStdout = options.format === "pretty" && !options.out && Boolean(process.stdout.isTTY);
   timeline.onStep((step, event) => {

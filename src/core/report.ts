@@ -36,3 +36,8 @@ export function buildReport(input: {
     summary: summarize(input.checks),
   };
 }
+
+/** A UTC timestamp for default report file names, e.g. 20261122T031500. */
+export function fileStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+}
