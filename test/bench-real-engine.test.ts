@@ -98,6 +98,11 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
       stderr: run.stderr,
     });
     t.match(run.stdout, /agg tok\/s/, "the table");
+    t.match(
+      run.stdout,
+      /note: the target serves the slmc STAND-IN engine \(NOT LocalAI\)/,
+      "the stand-in says so",
+    );
     const report = JSON.parse(await readFile(json, "utf8")) as {
       levels: {
         aggregate: { completed: number };

@@ -258,6 +258,11 @@ async function labTests(): Promise<void> {
       stdout: bench.stdout,
       stderr: bench.stderr,
     });
+    t.match(
+      bench.stdout,
+      /note: the target serves the slmc STAND-IN engine/,
+      "the report names the stand-in",
+    );
     const benchReport = JSON.parse(await readFile(benchJson, "utf8")) as {
       levels: { aggregate: { completed: number } }[];
       inside?: {

@@ -25,7 +25,8 @@ import {
 import { runBench, type BenchPlan, type BenchProgress } from "../bench/runner.ts";
 import { createSender } from "../bench/send.ts";
 import { VERSION } from "../version.ts";
-import { modelId } from "../../suites/shared.ts";
+import { modelId, observeModels } from "../../suites/shared.ts";
+import { STAND_IN_MARK } from "../../suites/api.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
@@ -85,6 +86,12 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
   const model = await modelId(context).catch((error: Error) => {
     throw new CliError(`cannot learn the model id from /v1/models: ${error.message}`, EXIT.checkFailed);
   });
+  // The same /v1/models observation the api suite uses (memoized): a stand-in engine says so.
+  const standIn = (await observeModels(context)).owners.some((owner) => owner.includes(STAND_IN_MARK));
+  if (standIn)
+    notes.push(
+      "the target serves the slmc STAND-IN engine (NOT LocalAI): these figures measure the path and the stand-in's schedule or backend, not the appliance's model",
+    );
   const prompts = promptSet(options.promptSet);
   const plan: BenchPlan = {
     concurrencies: options.concurrency,
@@ -133,7 +140,11 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
       prompts: prompts.map((p) => p.name),
       temperature: 0,
     },
-    metadata: { model, endpoint: `https://${access.host}:${access.httpsPort}/v1/chat/completions` },
+    metadata: {
+      model,
+      stand_in_engine: standIn,
+      endpoint: `https://${access.host}:${access.httpsPort}/v1/chat/completions`,
+    },
     definitions: METRIC_DEFINITIONS,
     warmup: run.warmup,
     levels: run.levels,
