@@ -67,7 +67,7 @@ SLMC_BACKEND_SOURCE="${SLMC_BACKEND_SOURCE:-quay.io/go-skynet/local-ai-backends:
 SLMC_MODEL_FILE="${SLMC_MODEL_FILE:-Devstral-Small-2-24B-Instruct-2512-Q4_K_M.gguf}"
 SLMC_MODEL_URL="${SLMC_MODEL_URL:-https://huggingface.co/unsloth/Devstral-Small-2-24B-Instruct-2512-GGUF/resolve/main/${SLMC_MODEL_FILE}}"
 SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
-SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq)
+SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd)
 
 # --- logging --------------------------------------------------------------------------------------
 log() {
