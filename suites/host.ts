@@ -1,6 +1,7 @@
 // Host fitness over SSH: is this VM able to run a 24B model at a usable speed? CPU flags (a VM CPU
 // model that hides AVX2 makes llama.cpp ~20x slower), and RAM and disk headroom for the model plus
 // the KV cache of the configured context (localai-and-llm-serving.md §11).
+import { shellQuote } from "../src/probes/ssh.ts";
 import { defineCheck, fail, pass, skip, type Suite } from "../src/core/check.ts";
 
 /** Devstral Small 2: 40 layers × 8 KV heads × 128 dims × 2 (K and V) elements per token. */
@@ -98,7 +99,7 @@ const offline = defineCheck<OfflineEvidence>({
   observe: async (ctx) => {
     const url = ctx.access.outboundProbeUrl ?? "http://deb.debian.org/";
     const probe = await ctx.probes.ssh(
-      `curl -s -o /dev/null -m 4 -w '%{http_code}' '${url}' || true; echo; cat /etc/one-appliance/status`,
+      `curl -s -o /dev/null -m 4 -w '%{http_code}' ${shellQuote(url)} || true; echo; cat /etc/one-appliance/status`,
       15_000,
     );
     const [answer = "", status = ""] = probe.stdout.trim().split("\n");

@@ -2,6 +2,7 @@
 // (whose Cline snippet must work as pasted), per-step log, login banner, and the effective LocalAI
 // configuration matching the context variables.
 import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { parseContextFiles, READ_CONTEXT_COMMAND } from "../src/probes/one-context.ts";
 
 export const REPORT_FILE = "/etc/one-appliance/config";
 const REQUIRED_FIELDS = [
@@ -161,32 +162,35 @@ const banner = defineCheck({
   },
 });
 
+/** Constant: what the model YAML and the running engine say, one `name=value` line each. */
+const ENGINE_FACTS_COMMAND = [
+  "echo \"cores=$(lscpu -p=core,socket | grep -v '^#' | sort -u | wc -l)\"",
+  "echo \"yaml_ctx=$(sed -n 's/^context_size: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
+  "echo \"yaml_threads=$(sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
+  "echo \"cmdline=$(tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value local-ai)/cmdline)\"",
+].join("; ");
+
 export const effectiveConfig = defineCheck({
   id: "one.effective-config",
   requirement: "ONE-04",
   title: "LocalAI runs with the context size and threads the context asked for",
   needs: ["ssh"],
   observe: async (ctx) => {
-    const script = [
-      "set -a; [ -r /run/one-context/one_env ] && . /run/one-context/one_env; set +a",
-      'echo "ctx_var=${ONEAPP_COPILOT_CONTEXT_SIZE:-}"',
-      'echo "threads_var=${ONEAPP_COPILOT_THREADS:-}"',
-      "echo \"cores=$(lscpu -p=core,socket | grep -v '^#' | sort -u | wc -l)\"",
-      "echo \"yaml_ctx=$(sed -n 's/^context_size: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
-      "echo \"yaml_threads=$(sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1)\"",
-      "echo \"cmdline=$(tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value local-ai)/cmdline)\"",
-    ].join("; ");
+    const context = parseContextFiles((await ctx.probes.ssh(READ_CONTEXT_COMMAND)).stdout);
     const values: Record<string, string> = Object.fromEntries(
-      (await ctx.probes.ssh(`bash -c '${script.replace(/'/g, "'\\''")}'`)).stdout
+      (await ctx.probes.ssh(ENGINE_FACTS_COMMAND)).stdout
         .trim()
         .split("\n")
         .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
     );
+    values.ctx_var = context.values.ONEAPP_COPILOT_CONTEXT_SIZE ?? "";
+    values.threads_var = context.values.ONEAPP_COPILOT_THREADS ?? "";
     const valid = (v: string | undefined, min: number, max: number) =>
       v && /^\d+$/.test(v) && +v >= min && +v <= max ? v : undefined;
     const expectedContext = valid(values.ctx_var, 2048, 262144) ?? "32768";
     const expectedThreads = valid(values.threads_var, 1, 512) ?? values.cores ?? "";
     return {
+      contextSource: context.source,
       contextVariable: values.ctx_var ?? "",
       threadsVariable: values.threads_var ?? "",
       physicalCores: values.cores ?? "",

@@ -3,6 +3,7 @@
 // compare. Secrets are compared by digest only. Used by `slmc-check reboot <host> --count N`.
 import { performance } from "node:perf_hooks";
 import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { shellQuote } from "../src/probes/ssh.ts";
 import { effectiveConfig } from "./integration.ts";
 
 const CONTENT_FILES = [
@@ -30,7 +31,7 @@ export interface Snapshot {
 const SNAPSHOT_SCRIPT = [
   ...CONTENT_FILES.map((f) => `echo "@@file ${f}"; cat ${f} 2>/dev/null || echo "(missing)"`),
   ...SECRET_FILES.map((f) => `echo "@@digest ${f} $(sha256sum ${f} 2>/dev/null | cut -c1-64)"`),
-  `echo "@@cert $(openssl x509 -noout -fingerprint -sha256 -in $(grep -m1 -oP 'ssl_certificate \\K[^;]+' /etc/nginx/sites-available/slm-copilot.conf) 2>/dev/null | cut -d= -f2)"`,
+  `echo "@@cert $(openssl x509 -noout -fingerprint -sha256 -in "$(grep -m1 -oP 'ssl_certificate \\K[^;]+' /etc/nginx/sites-available/slm-copilot.conf)" 2>/dev/null | cut -d= -f2)"`,
   `ss -ltnH | awk '{print "@@listen " $4}' | sort -u`,
   ...UNITS.map(
     (u) =>
@@ -198,7 +199,7 @@ export function contextChangeDrift(
 }
 
 export async function takeSnapshot(ctx: CheckContext): Promise<Snapshot> {
-  return parseSnapshot((await ctx.probes.ssh(`bash -c '${SNAPSHOT_SCRIPT.replace(/'/g, "'\\''")}'`)).stdout);
+  return parseSnapshot((await ctx.probes.ssh(`bash -c ${shellQuote(SNAPSHOT_SCRIPT)}`)).stdout);
 }
 
 const CURRENT_STATUS =

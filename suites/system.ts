@@ -124,7 +124,7 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
         limitSeconds: RECOVERY_LIMIT_S,
         budgetSeconds: budget,
       };
-      if (!before.MainPID) return evidence;
+      if (!Number.isSafeInteger(before.MainPID) || before.MainPID <= 0) return evidence;
       await ctx.probes.ssh(`kill -9 ${before.MainPID}`);
       const started = performance.now();
       const elapsed = () => Math.round((performance.now() - started) / 100) / 10;

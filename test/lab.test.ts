@@ -492,6 +492,71 @@ async function labTests(): Promise<void> {
     );
     const third = await slmcCheck(await accessArgs(vm, dir, ["--ca", certificate]));
     t.equal(third.code, 0, `still serving with safe values:\n${failures(third)}`);
+
+    // Injection aimed at the harness: one-context writes these values unescaped into one_env, so
+    // anything that sourced it would run them as root. slmc-check must read them as data only.
+    await vm.lab("context", join(ROOT, "fixtures/lab/contexts/injection.env"));
+    await vm.lab("reboot");
+    const markers = async () =>
+      (await vm.ssh("ls /root/slmc-pwned-* /tmp/slmc-pwned-* 2>/dev/null || true")).trim();
+    t.equal(await markers(), "", "the appliance ran no injected command");
+    t.match(
+      await vm.ssh("cat /run/one-context/one_env"),
+      /export ONEAPP_COPILOT_CONTEXT_SIZE="\$\(touch \/root\/slmc-pwned-context-size\)"/,
+      "one_env holds the payload unescaped, as the real one-context writes it",
+    );
+    const injected = await slmcCheck([
+      ...sshArgs,
+      "--engine-port",
+      vm.env.LAB_ENGINE_PORT ?? "",
+      "--expect-offline",
+      "--outbound-probe",
+      "http://10.0.2.2:9/",
+    ]);
+    t.equal(injected.code, 0, `every suite passes with injection in the context:\n${failures(injected)}`);
+    t.match(
+      injected.report.checks.find((c) => c.id === "one.effective-config")?.message,
+      /context size 32768, threads \d+, in the YAML and the running process/,
+      "effective-config judges the refused values as their defaults",
+    );
+    t.equal(await markers(), "", "no marker after all suites over SSH");
+    const injectedReboot = await slmcCheck(["reboot", ...sshArgs]);
+    t.equal(injectedReboot.code, 0, `reboot with injection in the context:\n${failures(injectedReboot)}`);
+    t.equal(await markers(), "", "no marker after reboot");
+    const injectedSoak = await slmcSoak(
+      [...sshArgs, "--reboots", "1", "--kill-every", "1", "--load", "1"],
+      join(dir, "soak-injection.json"),
+      () => undefined,
+    );
+    t.equal(injectedSoak.code, 0, `soak with injection in the context:\n${failures(injectedSoak)}`);
+    t.equal(await markers(), "", "no marker after soak");
+    const injectedBench = await runSlmc(
+      [
+        "bench",
+        "127.0.0.1",
+        "--https-port",
+        vm.env.LAB_HTTPS_PORT ?? "",
+        "--ca",
+        certificate,
+        "--ssh-port",
+        vm.env.LAB_SSH_PORT ?? "",
+        "--ssh-key",
+        vm.env.LAB_SSH_KEY ?? "",
+        "--known-hosts",
+        join(dir, "known_hosts"),
+        "--requests",
+        "2",
+        "--prompt-set",
+        "short",
+        "--json",
+        join(dir, "bench-injection.json"),
+        "--html",
+        join(dir, "bench-injection.html"),
+      ],
+      600_000,
+    );
+    t.equal(injectedBench.code, 0, "bench with injection in the context", { stderr: injectedBench.stderr });
+    t.equal(await markers(), "", "no marker after bench (with the in-VM baseline over SSH)");
   });
 
   t.test("sabotaged appliances are flagged by the right check", async (t) => {

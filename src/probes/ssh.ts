@@ -281,3 +281,8 @@ export class SshSession {
     this.drop();
   }
 }
+
+/** One POSIX shell word for any text: single-quoted, an embedded `'` written `'\''`. */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
