@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps system-deps build-cli demo test lint format clean lab-image lab-appliance lab-up lab-down \
+.PHONY: help deps system-deps build-cli demo test test-fast lint format clean lab-image lab-appliance lab-up lab-down \
 	build check checksum distclean lab-release
 
 CONTEXT ?= fixtures/lab/contexts/default.env
@@ -17,6 +17,7 @@ CHECK_ARGS ?=
 help:
 	@echo "make demo        install, build and run slmc-check against the embedded simulated appliance"
 	@echo "make test        install what is missing, build, and run every test and lint step"
+	@echo "make test-fast   the same without any VM (SLMC_SKIP_LAB=1: lab and image-boot tests reported as skipped)"
 	@echo "make build-cli   compile dist/slmc-check, dist/slmc-check-baseline and dist/local-ai-stand-in"
 	@echo "make test VM_IP=ip [CHECK_ARGS=...]  instead: run slmc-check against the appliance at VM_IP (= make check)"
 	@echo "make lint        type check, format check, shellcheck, packer fmt/validate, marketplace schema"
@@ -51,6 +52,10 @@ else
 test: system-deps deps
 	scripts/test.sh
 endif
+
+# The inner loop: every test and lint step except those that boot a VM (reported as skipped).
+test-fast: system-deps deps
+	SLMC_SKIP_LAB=1 scripts/test.sh
 
 check: build-cli
 	@test -n "$(VM_IP)" || { echo "usage: make check VM_IP=203.0.113.10 [CHECK_ARGS='--ca ca.pem --password-file pw']" >&2; exit 2; }

@@ -46,15 +46,17 @@ run_tap() {
     failed=$((failed + 1))
     return
   fi
-  local total pass fail
+  local total pass fail skip
   total="$(sed -E 's/.*total: ([0-9]+).*/\1/' <<<"${summary}")"
   pass="$(grep -oE 'pass: [0-9]+' <<<"${summary}" | grep -oE '[0-9]+' || echo 0)"
   fail="$(grep -oE 'fail: [0-9]+' <<<"${summary}" | grep -oE '[0-9]+' || echo 0)"
+  skip="$(grep -oE 'skip: [0-9]+' <<<"${summary}" | grep -oE '[0-9]+' || echo 0)"
   passed=$((passed + pass))
   failed=$((failed + fail))
   # A non-zero exit without failed assertions (crash, timeout, coverage) still counts as a failure.
   if ((status != 0 && fail == 0)); then failed=$((failed + 1)); fi
-  echo "tap: ${total} assertions, ${pass} passed, ${fail} failed (exit ${status})"
+  # Skips count neither as passed nor as failed; they are listed by name in the tap log above.
+  echo "tap: ${total} assertions, ${pass} passed, ${fail} failed, ${skip} skipped (exit ${status})"
 }
 
 main() {

@@ -1,4 +1,4 @@
-// Benchmark metrics, exactly as defined in shared/reference/benchmark-metrics.md §7 and printed by
+// Benchmark metrics, exactly as defined in METRIC_DEFINITIONS below and printed by
 // `slmc-check bench --help` and in every report. Pure functions over what the probe recorded: the
 // request's timestamps (monotonic, taken when bytes arrived, before parsing) and its SSE events.
 

@@ -145,7 +145,7 @@ Bench options:
   --html FILE              HTML report with SVG charts, opens offline (default ./slmc-bench-<time>.html)
   --stream-timeout S       whole-request timeout (default 300); --stream-idle S: longest silence (default 60)
 
-Metrics (shared/reference/benchmark-metrics.md §7; also in every report):
+Metrics (the definitions below are the ones every report embeds):
 ${definitions}
 
 Exit codes: 0 no findings flagged; 1 a finding flagged (buffering proxy, failed requests, early stop
