@@ -42,9 +42,10 @@ SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
 SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
 SLMC_ACCESS_LOG=/var/log/nginx/access.log
 SLMC_AUTH_LOG=/var/log/nginx/slm-copilot-auth.log
-FAIL2BAN_JAIL=/etc/fail2ban/jail.d/slm-copilot-auth.local
-FAIL2BAN_FILTER=/etc/fail2ban/filter.d/slm-copilot-auth.conf
-FAIL2BAN_SSHD_JOURNAL=/etc/fail2ban/jail.d/slm-copilot-sshd-journal.local
+FAIL2BAN_DIR="${FAIL2BAN_DIR:-/etc/fail2ban}"
+FAIL2BAN_JAIL="${FAIL2BAN_DIR}/jail.d/slm-copilot-auth.local"
+FAIL2BAN_FILTER="${FAIL2BAN_DIR}/filter.d/slm-copilot-auth.conf"
+FAIL2BAN_SSHD_JOURNAL="${FAIL2BAN_DIR}/jail.d/slm-copilot-sshd-journal.local"
 SLMC_BANNER=/etc/profile.d/slm-copilot-banner.sh
 LOCALAI_BIN=/usr/local/bin/local-ai
 LOCALAI_HOME=/var/lib/local-ai
@@ -664,7 +665,7 @@ configure_fail2ban() {
   rc=0 && render_to "${FAIL2BAN_SSHD_JOURNAL}" 0644 fail2ban-sshd-journal.conf || rc=$?
   changed_or_die "${rc}" && changed=yes
   ensure_auth_log
-  if ! fail2ban-client --test >>"${SLMC_LOG}" 2>&1; then
+  if ! fail2ban-client -c "${FAIL2BAN_DIR}" --test >>"${SLMC_LOG}" 2>&1; then
     config_error "fail2ban rejected its configuration (details in ${SLMC_LOG}); failed logins are not banned"
     return
   fi

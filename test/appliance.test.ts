@@ -2,7 +2,8 @@
 // mistakes, and context validation falls back to safe values with a clear error (no injection).
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -250,3 +251,71 @@ t.test("install_if_changed under the driver's umask 0077 creates readable parent
   const { stdout } = await run("stat", ["-c", "%a", join(dir, "new"), join(dir, "new/sub"), target]);
   t.same(stdout.trim().split("\n"), ["755", "755", "644"]);
 });
+
+t.test(
+  "configure_fail2ban: the jail passes fail2ban-client --test on Debian's configuration, idempotently",
+  {
+    skip: existsSync("/usr/bin/fail2ban-client")
+      ? false
+      : "fail2ban is not installed (make test installs it as root)",
+  },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "slmc-fail2ban-"));
+    await cp("/etc/fail2ban", join(dir, "etc"), { recursive: true });
+    await mkdir(join(dir, "bin"));
+    // systemctl stand-in: records each call; fail2ban counts as active once restarted.
+    await writeFile(
+      join(dir, "bin/systemctl"),
+      `#!/bin/sh\necho "$*" >>"${dir}/systemctl.calls"\ncase "$1" in is-active) test -e "${dir}/active" ;; restart) touch "${dir}/active" ;; esac\n`,
+      { mode: 0o755 },
+    );
+    const configure = () =>
+      run(
+        "bash",
+        [
+          "-c",
+          `set -euo pipefail; source "$1/appliance.sh"; SLMC_TEMPLATES="$1/templates"; SLMC_RENDER="$1/render-template.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_AUTH_LOG="$2/auth.log"; : >"$2/errors"; configure_fail2ban`,
+          "_",
+          APPLIANCE,
+          dir,
+        ],
+        { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`, FAIL2BAN_DIR: join(dir, "etc") } },
+      );
+    await configure();
+    t.equal(await readFile(join(dir, "errors"), "utf8"), "", "no configuration error");
+    t.match(await readFile(join(dir, "log"), "utf8"), /OK: configuration test is successful/);
+    t.ok(existsSync(join(dir, "auth.log")), "the failed-auth log exists before fail2ban reads it");
+    const jail = await readFile(join(dir, "etc/jail.d/slm-copilot-auth.local"), "utf8");
+    t.match(jail, new RegExp(`^logpath = ${join(dir, "auth.log")}$`, "m"));
+    const { stdout } = await run("fail2ban-client", ["-c", join(dir, "etc"), "-d"]);
+    for (const line of [
+      "['add', 'slm-copilot-auth', 'auto']",
+      "['set', 'slm-copilot-auth', 'maxretry', 60]",
+      "['set', 'slm-copilot-auth', 'findtime', '10m']",
+      "['set', 'slm-copilot-auth', 'bantime', '1h']",
+      "['set', 'slm-copilot-auth', 'addaction', 'nftables-multiport']",
+      "['start', 'slm-copilot-auth']",
+    ])
+      t.ok(stdout.includes(line), `fail2ban loads ${line}`);
+    t.match(stdout, /\['port', '80,443'\]/);
+    t.equal(
+      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim(),
+      "enable fail2ban.service\nrestart fail2ban.service",
+      "new files: fail2ban enabled and restarted",
+    );
+    await configure();
+    t.equal(
+      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim().split("\n").slice(2).join("\n"),
+      "enable fail2ban.service\nis-active --quiet fail2ban.service",
+      "a second configure changes nothing and restarts nothing",
+    );
+    if (!existsSync("/var/log/auth.log")) {
+      await rm(join(dir, "etc/jail.d/slm-copilot-sshd-journal.local"));
+      await t.rejects(
+        run("fail2ban-client", ["-c", join(dir, "etc"), "--test"]),
+        /Have not found any log file for sshd jail/,
+        "without the sshd journal drop-in, Debian's fail2ban does not start on a journal-only system",
+      );
+    }
+  },
+);
