@@ -4,11 +4,10 @@
 // handshakes with openssl, what the readiness subrequest carries, the port-80 Location).
 import t from "tap";
 import { existsSync } from "node:fs";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
 import {
@@ -19,7 +18,7 @@ import {
   type RealNginx,
 } from "../fixtures/nginx/real-nginx.ts";
 import { serveFetch } from "../src/core/serve.ts";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Access } from "../src/core/access.ts";
@@ -583,6 +582,109 @@ if (!existsSync(NGINX_BIN)) {
         Buffer.from(`copilot:${PASSWORD}`).toString("base64"),
       ])
         t.notOk(logs.includes(secret), `no log carries ${secret.slice(0, 4)}…`);
+    },
+  );
+
+  t.test("IPv6: a foreign Host is answered with the arrival address in brackets", async (t) => {
+    const nginx = await startRealNginx({
+      enginePort: served.port,
+      password: PASSWORD,
+      // test setup, not a mistake: also listen on [::1]
+      mutation: {
+        description: "also listen on [::1]",
+        apply: (site) =>
+          site.replace(
+            /listen 127\.0\.0\.1:(\d+) default_server;/,
+            "listen 127.0.0.1:$1 default_server; listen [::1]:$1 default_server;",
+          ),
+      },
+    }).catch(() => undefined);
+    if (!nginx) {
+      t.comment("no IPv6 loopback here: not checked");
+      return;
+    }
+    t.teardown(() => nginx.stop());
+    const answer = await new Promise<http.IncomingMessage>((done, reject) =>
+      http
+        .get({ host: "::1", port: nginx.httpPort, path: "/a?b=1", headers: { host: "evil.example" } }, done)
+        .on("error", reject),
+    );
+    answer.resume();
+    t.equal(answer.headers.location, "https://[::1]/a?b=1");
+  });
+
+  t.test(
+    "fail2ban's jail, reading the real nginx's failed-auth log, bans after exactly 60 failures",
+    {
+      skip: existsSync("/usr/bin/fail2ban-server")
+        ? false
+        : "fail2ban is not installed (make test installs it as root)",
+    },
+    async (t) => {
+      const nginx = await startRealNginx({ enginePort: served.port, password: PASSWORD });
+      t.teardown(() => nginx.stop());
+      const dir = await mkdtemp(join(tmpdir(), "slmc-f2b-"));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+      const conf = join(dir, "etc");
+      await cp("/etc/fail2ban", conf, { recursive: true });
+      await rm(join(conf, "jail.d"), { recursive: true, force: true });
+      await cp(FILTER, join(conf, "filter.d/slm-copilot-auth.conf"));
+      const jail = (
+        await run(join(import.meta.dirname, "../appliance/render-template.sh"), [
+          join(import.meta.dirname, "../appliance/templates/fail2ban-jail.conf"),
+          `AUTH_LOG=${nginx.logs.auth}`,
+        ])
+      ).stdout;
+      await mkdir(join(conf, "jail.d"));
+      await writeFile(join(conf, "jail.d/slm-copilot-auth.local"), jail);
+      // Test-only: ban with fail2ban's dummy action into a file (no nftables here), and do not ignore
+      // this machine's own addresses (the requests come from 127.0.0.1).
+      await writeFile(
+        join(conf, "jail.d/zz-test.local"),
+        `[slm-copilot-auth]\naction = dummy[target="${dir}/bans"]\nignoreself = false\nbackend = polling\n`,
+      );
+      await writeFile(
+        join(conf, "fail2ban.local"),
+        `[Definition]\nlogtarget = ${dir}/fail2ban.log\nsocket = ${dir}/fail2ban.sock\npidfile = ${dir}/fail2ban.pid\ndbfile = :memory:\n`,
+      );
+      const server = spawn("fail2ban-server", ["-f", "-x", "-c", conf], { stdio: "ignore" });
+      t.teardown(() => void server.kill("SIGTERM"));
+      const banned = async () =>
+        (await readFile(join(dir, "bans"), "utf8").catch(() => "")).includes("+127.0.0.1");
+      const waitFor = async (what: () => Promise<boolean>, ms: number) => {
+        const until = Date.now() + ms;
+        while (Date.now() < until) {
+          if (await what()) return true;
+          await new Promise((wait) => setTimeout(wait, 200));
+        }
+        return false;
+      };
+      t.ok(
+        await waitFor(async () => {
+          const ping = await run("fail2ban-client", ["-c", conf, "status", "slm-copilot-auth"]).catch(
+            () => undefined,
+          );
+          return ping !== undefined;
+        }, 20_000),
+        "fail2ban-server runs the slm-copilot-auth jail",
+      );
+      const guess = (i: number) =>
+        request(nginx.httpsPort, {
+          path: "/v1/models",
+          headers: { authorization: i % 2 ? `Bearer ${WRONG}` : basic(WRONG) },
+        });
+      for (let i = 0; i < 59; i++) await guess(i);
+      await new Promise((wait) => setTimeout(wait, 3000));
+      t.notOk(await banned(), "59 failures (Basic and Bearer mixed): not banned");
+      const started = Date.now();
+      await guess(59);
+      t.ok(await waitFor(banned, 15_000), "the 60th failure bans 127.0.0.1");
+      const status = (await run("fail2ban-client", ["-c", conf, "status", "slm-copilot-auth"])).stdout;
+      t.match(status, /Total failed:\s+60/);
+      t.match(status, /Banned IP list:\s+127\.0\.0\.1/);
+      t.comment(
+        `banned ${((Date.now() - started) / 1000).toFixed(1)} s after the 60th failure; ${status.replace(/\s+/g, " ")}`,
+      );
     },
   );
 }
