@@ -665,10 +665,13 @@ configure_fail2ban() {
   rc=0 && render_to "${FAIL2BAN_SSHD_JOURNAL}" 0644 fail2ban-sshd-journal.conf || rc=$?
   changed_or_die "${rc}" && changed=yes
   ensure_auth_log
-  if ! fail2ban-client -c "${FAIL2BAN_DIR}" --test >>"${SLMC_LOG}" 2>&1; then
+  local output line
+  if ! output="$(fail2ban-client -c "${FAIL2BAN_DIR}" --test 2>&1)"; then
+    while IFS= read -r line; do log ERROR "fail2ban-client --test: ${line}"; done <<<"${output}"
     config_error "fail2ban rejected its configuration (details in ${SLMC_LOG}); failed logins are not banned"
     return
   fi
+  info "fail2ban configuration test passed"
   systemctl enable fail2ban.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet fail2ban.service; then
     info "restarting fail2ban.service"

@@ -283,7 +283,16 @@ t.test(
       );
     await configure();
     t.equal(await readFile(join(dir, "errors"), "utf8"), "", "no configuration error");
-    t.match(await readFile(join(dir, "log"), "utf8"), /OK: configuration test is successful/);
+    const log = await readFile(join(dir, "log"), "utf8");
+    t.match(log, /\[INFO\] fail2ban configuration test passed/);
+    t.same(
+      log
+        .trim()
+        .split("\n")
+        .filter((line) => !/^\d{4}-\d\d-\d\dT/.test(line)),
+      [],
+      "every log line is timestamped (ONE-07)",
+    );
     t.ok(existsSync(join(dir, "auth.log")), "the failed-auth log exists before fail2ban reads it");
     const jail = await readFile(join(dir, "etc/jail.d/slm-copilot-auth.local"), "utf8");
     t.match(jail, new RegExp(`^logpath = ${join(dir, "auth.log")}$`, "m"));
