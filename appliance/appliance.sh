@@ -561,11 +561,10 @@ retry_after_seconds() {
 own_host_map_entries() {
   local domain="$1" name entries=()
   while IFS= read -r name; do
-    name="${name#*:}"
     if [[ "${name}" == *:* ]]; then name="[${name}]"; fi
-    [[ "${name,,}" =~ ^([a-z0-9.-]+|\[[0-9a-f:.]+\])$ ]] || continue
-    entries+=("\"${name,,}\" \"${name,,}\";")
-  done < <(certificate_names "${domain}" | tr ',' '\n')
+    [[ "${name}" =~ ^([a-z0-9.-]+|\[[0-9a-f:.]+\])$ ]] || continue
+    entries+=("\"${name}\" \"${name}\";")
+  done < <(certificate_names "${domain}" | tr ',' '\n' | cut -d: -f2- | tr '[:upper:]' '[:lower:]' | sort -u)
   echo "${entries[*]}"
 }
 
