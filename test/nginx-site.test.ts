@@ -353,8 +353,12 @@ if (!existsSync(NGINX_BIN)) {
         "hello world",
       );
       await ask("/readyz", { authorization: `Bearer ${PASSWORD}` });
+      const head = await request(nginx.httpsPort, { method: "HEAD", path: "/health" });
+      answers.push(`HEAD /health ${head.status} ${head.headers["content-type"] ?? ""}`);
       engineStatus = 503;
       const loading = await ask("/readyz", {});
+      recorder.close();
+      const down = await ask("/health", {});
       const note = `readiness answers: ${answers.join("; ")}; engine saw ${recorder.seen.map((r) => `${r.method} ${r.url} headers [${Object.keys(r.headers).join(" ")}] body ${r.bodyBytes} B`).join("; ")}`;
       const leaked = recorder.seen.filter(
         (r) =>
@@ -371,6 +375,9 @@ if (!existsSync(NGINX_BIN)) {
           problem: `the engine received client data: ${JSON.stringify(leaked.map((r) => r.headers))}`,
         };
       if (
+        head.status !== 200 ||
+        down.status !== 503 ||
+        down.body.trim() !== '{"status":"loading"}' ||
         ready.status !== 200 ||
         ready.body.trim() !== '{"status":"ready"}' ||
         loading.status !== 503 ||
