@@ -22,6 +22,7 @@ ONE_SERVICE_PARAMS=(
   'ONEAPP_COPILOT_ACME_SERVER' 'configure' 'ACME directory URL (private CAs); default: https://acme-v02.api.letsencrypt.org/directory' 'O|text'
   'ONEAPP_COPILOT_CONTEXT_SIZE' 'configure' 'model context size in tokens, 2048-262144; default: 32768' 'O|number'
   'ONEAPP_COPILOT_THREADS' 'configure' 'inference threads, 1-512; default: empty = physical cores of the VM' 'O|number'
+  'ONEAPP_COPILOT_RATE_LIMIT' 'configure' 'API requests per minute per client address (burst: half of it), 60-60000, 0 = off; default: 600' 'O|number'
 )
 
 # --- fixed layout ---------------------------------------------------------------------------------
@@ -38,6 +39,13 @@ SLMC_BEARER_MAP=/etc/nginx/slm-copilot.bearer-map
 SLMC_NGINX_SITE=/etc/nginx/sites-available/slm-copilot.conf
 SLMC_REPORT="${ONE_SERVICE_REPORT:-/etc/one-appliance/config}"
 SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
+SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
+SLMC_ACCESS_LOG=/var/log/nginx/access.log
+SLMC_AUTH_LOG=/var/log/nginx/slm-copilot-auth.log
+FAIL2BAN_DIR="${FAIL2BAN_DIR:-/etc/fail2ban}"
+FAIL2BAN_JAIL="${FAIL2BAN_DIR}/jail.d/slm-copilot-auth.local"
+FAIL2BAN_FILTER="${FAIL2BAN_DIR}/filter.d/slm-copilot-auth.conf"
+FAIL2BAN_SSHD_JOURNAL="${FAIL2BAN_DIR}/jail.d/slm-copilot-sshd-journal.local"
 SLMC_BANNER=/etc/profile.d/slm-copilot-banner.sh
 LOCALAI_BIN=/usr/local/bin/local-ai
 LOCALAI_HOME=/var/lib/local-ai
@@ -50,6 +58,8 @@ API_USER=copilot
 MODEL_NAME=devstral-small-2
 DEFAULT_CONTEXT_SIZE=32768
 DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
+DEFAULT_RATE_LIMIT=600
+RECOMMENDED_PASSWORD_LENGTH=16
 READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
 
 # --- build-time inputs (Packer passes them to `service install`; the lab points them at file://) ----
@@ -67,7 +77,7 @@ SLMC_BACKEND_SOURCE="${SLMC_BACKEND_SOURCE:-quay.io/go-skynet/local-ai-backends:
 SLMC_MODEL_FILE="${SLMC_MODEL_FILE:-Devstral-Small-2-24B-Instruct-2512-Q4_K_M.gguf}"
 SLMC_MODEL_URL="${SLMC_MODEL_URL:-https://huggingface.co/unsloth/Devstral-Small-2-24B-Instruct-2512-GGUF/resolve/main/${SLMC_MODEL_FILE}}"
 SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
-SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd)
+SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd nftables)
 
 # --- logging --------------------------------------------------------------------------------------
 log() {
@@ -85,6 +95,10 @@ warn() { log WARN "$@"; }
 config_error() {
   log ERROR "$@"
   printf '%s\n' "$*" >>"${SLMC_ERRORS_FILE}"
+}
+config_warning() {
+  log WARN "$@"
+  printf '%s\n' "$*" >>"${SLMC_WARNINGS_FILE}"
 }
 
 stage() {
@@ -223,6 +237,19 @@ effective_acme_email() {
   fi
 }
 
+# Requests per minute per client address; 0 turns rate limiting off.
+effective_rate_limit() {
+  local value="${ONEAPP_COPILOT_RATE_LIMIT:-}"
+  if [[ -z "${value}" ]]; then
+    echo "${DEFAULT_RATE_LIMIT}"
+  elif [[ "${value}" =~ ^0{1,9}$ ]] || is_integer_in_range "${value}" 60 60000; then
+    echo "$((10#${value}))"
+  else
+    config_error "ONEAPP_COPILOT_RATE_LIMIT='${value:0:40}' is not 0 (off) or a whole number of requests per minute from 60 to 60000; using ${DEFAULT_RATE_LIMIT}"
+    echo "${DEFAULT_RATE_LIMIT}"
+  fi
+}
+
 # The password ends up in an htpasswd file, an nginx regex and JSON: allow only characters that are
 # inert in all three, so no quoting bug can ever become an injection.
 is_valid_password() {
@@ -241,6 +268,9 @@ effective_password() {
   local value="${ONEAPP_COPILOT_PASSWORD:-}" kept=""
   [[ -f "${SLMC_PASSWORD_FILE}" ]] && kept="$(<"${SLMC_PASSWORD_FILE}")"
   if [[ -n "${value}" ]] && is_valid_password "${value}"; then
+    if ((${#value} < RECOMMENDED_PASSWORD_LENGTH)); then
+      config_warning "ONEAPP_COPILOT_PASSWORD is only ${#value} characters long: accepted, but use at least ${RECOMMENDED_PASSWORD_LENGTH} (or leave it empty for 16 random alphanumerics)"
+    fi
     echo "${value}"
     return
   fi
@@ -500,13 +530,61 @@ ensure_self_signed_certificate() {
   printf '%s' "${names}" >"${SLMC_TLS_DIR}/self-signed.names"
 }
 
+# The nginx site's rate-limiting lines for a rate in requests per minute (0: off). The burst is half a
+# minute's worth, answered without delay, so an IDE's bursts pass untouched.
+rate_limit_zone_line() {
+  local rate="$1"
+  if ((rate == 0)); then
+    echo "# per-client rate limiting is off (ONEAPP_COPILOT_RATE_LIMIT=0)"
+  else
+    echo "limit_req_zone \$binary_remote_addr zone=slmc_per_client:10m rate=${rate}r/m;"
+  fi
+}
+
+rate_limit_line() {
+  local rate="$1"
+  if ((rate == 0)); then
+    echo "# no limit_req: rate limiting is off"
+  else
+    echo "limit_req zone=slmc_per_client burst=$((rate / 2)) nodelay;"
+  fi
+}
+
+# Seconds until a client over the limit may send again: one request's share of a minute, rounded up.
+retry_after_seconds() {
+  local rate="$1"
+  if ((rate == 0)); then echo 60; else echo $(((60 + rate - 1) / rate)); fi
+}
+
+# The names port 80 may keep in its redirect: the certificate's names and addresses (IPv6 bracketed,
+# as nginx's $host carries them), as nginx map entries on one line. Anything odd is left out.
+own_host_map_entries() {
+  local domain="$1" name entries=()
+  while IFS= read -r name; do
+    if [[ "${name}" == *:* ]]; then name="[${name}]"; fi
+    [[ "${name}" =~ ^([a-z0-9.-]+|\[[0-9a-f:.]+\])$ ]] || continue
+    entries+=("\"${name}\" \"${name}\";")
+  done < <(certificate_names "${domain}" | tr ',' '\n' | cut -d: -f2- | tr '[:upper:]' '[:lower:]' | sort -u)
+  echo "${entries[*]}"
+}
+
+# Where port 80 sends a Host that is not one of the appliance's names: the domain, else the address
+# the request arrived on.
+canonical_host() {
+  local domain="$1"
+  if [[ -n "${domain}" ]]; then echo "${domain}"; else echo "\$slmc_server_host"; fi
+}
+
 render_nginx_site() {
-  local cert="$1" key="$2"
+  local cert="$1" key="$2" domain="$3" rate="$4"
   install -d -m 0755 "${SLMC_ACME_WEBROOT}"
   local rc=0
   render_to "${SLMC_NGINX_SITE}" 0644 nginx-site.conf "BEARER_MAP=${SLMC_BEARER_MAP}" "LISTEN_ADDRESS=*" \
     "HTTP_PORT=80" "HTTPS_PORT=443" "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" \
-    "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" || rc=$?
+    "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" "ACCESS_LOG=${SLMC_ACCESS_LOG}" \
+    "AUTH_LOG=${SLMC_AUTH_LOG}" "RATE_LIMIT_ZONE=$(rate_limit_zone_line "${rate}")" \
+    "RATE_LIMIT=$(rate_limit_line "${rate}")" "RETRY_AFTER=$(retry_after_seconds "${rate}")" \
+    "CANONICAL_HOST=$(canonical_host "${domain}")" "OWN_HOSTS=$(own_host_map_entries "${domain}")" || rc=$?
   ((rc <= 1)) || return "${rc}"
   ln -sfn "${SLMC_NGINX_SITE}" /etc/nginx/sites-enabled/slm-copilot.conf
   rm -f /etc/nginx/sites-enabled/default
@@ -544,17 +622,17 @@ request_letsencrypt_certificate() {
 # Sets TLS_MODE to "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
 # set -e still guards it; an ACME problem is not an error: it falls back to self-signed.
 configure_tls() {
-  local domain="$1" server="$2" email="$3" live
+  local domain="$1" server="$2" email="$3" rate="$4" live
   local self_cert="${SLMC_TLS_DIR}/self-signed.crt" self_key="${SLMC_TLS_DIR}/self-signed.key"
   TLS_MODE=self-signed
   ensure_self_signed_certificate "${domain}"
   if [[ -z "${domain}" ]]; then
-    render_nginx_site "${self_cert}" "${self_key}"
+    render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
     apply_nginx
     return
   fi
   if ! has_valid_letsencrypt_certificate "${domain}"; then
-    render_nginx_site "${self_cert}" "${self_key}"
+    render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
     apply_nginx
     if ! request_letsencrypt_certificate "${domain}" "${server}" "${email}"; then
       config_error "Let's Encrypt failed for ${domain} via ${server} (details in ${SLMC_LOG}); serving the self-signed certificate"
@@ -562,10 +640,10 @@ configure_tls() {
     fi
   fi
   live="$(letsencrypt_live_dir "${domain}")"
-  render_nginx_site "${live}/fullchain.pem" "${live}/privkey.pem"
+  render_nginx_site "${live}/fullchain.pem" "${live}/privkey.pem" "${domain}" "${rate}"
   if ! nginx -t -q; then
     config_error "nginx rejected the Let's Encrypt certificate for ${domain}; serving the self-signed certificate"
-    render_nginx_site "${self_cert}" "${self_key}"
+    render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
     apply_nginx
     return
   fi
@@ -573,27 +651,67 @@ configure_tls() {
   TLS_MODE=letsencrypt
 }
 
+# fail2ban: the slm-copilot-auth jail on nginx's failed-authentication log, enabled and (re)started
+# when its files change. A fail2ban that does not start is a configuration error, not a failed boot:
+# the API itself is up by then.
+configure_fail2ban() {
+  local changed=no rc
+  stage "fail2ban: jail slm-copilot-auth on ${SLMC_AUTH_LOG}"
+  rc=0 && render_to "${FAIL2BAN_FILTER}" 0644 fail2ban-filter.conf || rc=$?
+  changed_or_die "${rc}" && changed=yes
+  rc=0 && render_to "${FAIL2BAN_JAIL}" 0644 fail2ban-jail.conf "AUTH_LOG=${SLMC_AUTH_LOG}" || rc=$?
+  changed_or_die "${rc}" && changed=yes
+  rc=0 && render_to "${FAIL2BAN_SSHD_JOURNAL}" 0644 fail2ban-sshd-journal.conf || rc=$?
+  changed_or_die "${rc}" && changed=yes
+  ensure_auth_log
+  local output line
+  if ! output="$(fail2ban-client -c "${FAIL2BAN_DIR}" --test 2>&1)"; then
+    while IFS= read -r line; do log ERROR "fail2ban-client --test: ${line}"; done <<<"${output}"
+    config_error "fail2ban rejected its configuration (details in ${SLMC_LOG}); failed logins are not banned"
+    return
+  fi
+  info "fail2ban configuration test passed"
+  systemctl enable fail2ban.service >/dev/null 2>&1
+  if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet fail2ban.service; then
+    info "restarting fail2ban.service"
+    if ! systemctl restart fail2ban.service; then
+      config_error "fail2ban did not start (journalctl -u fail2ban); failed logins are not banned"
+    fi
+  fi
+}
+
+# fail2ban refuses a jail whose log file is missing: create it as nginx would (root:adm 0640).
+ensure_auth_log() {
+  if [[ ! -e "${SLMC_AUTH_LOG}" ]]; then
+    install -m 0640 -o root -g adm /dev/null "${SLMC_AUTH_LOG}"
+  fi
+}
+
 service_configure() {
   stage "configure"
   install -d -m 0700 "${SLMC_STATE_DIR}"
   : >"${SLMC_ERRORS_FILE}"
-  local context_size threads domain acme_server acme_email password
+  : >"${SLMC_WARNINGS_FILE}"
+  local context_size threads domain acme_server acme_email password rate_limit
   context_size="$(effective_context_size)"
   threads="$(effective_threads)"
   domain="$(effective_domain)"
   acme_server="$(effective_acme_server)"
   acme_email="$(effective_acme_email)"
   password="$(effective_password)"
+  rate_limit="$(effective_rate_limit)"
   write_credentials "${password}"
   configure_localai "${context_size}" "${threads}"
-  configure_tls "${domain}" "${acme_server}" "${acme_email}"
+  configure_tls "${domain}" "${acme_server}" "${acme_email}" "${rate_limit}"
+  configure_fail2ban
   {
     echo "CONTEXT_SIZE=${context_size}"
     echo "THREADS=${threads}"
     echo "DOMAIN=${domain}"
     echo "TLS_MODE=${TLS_MODE}"
+    echo "RATE_LIMIT=${rate_limit}"
   } | install_if_changed "${SLMC_STATE_DIR}/effective.env" 0600 || true
-  info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s)"
+  info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, rate limit ${rate_limit}/min, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s), $(wc -l <"${SLMC_WARNINGS_FILE}") warning(s)"
 }
 
 # --- bootstrap (every boot, after configure) ------------------------------------------------------
@@ -644,13 +762,15 @@ cline_settings_json() {
 }
 
 write_report() {
-  local host endpoint password tls_mode fingerprint errors line
+  local host endpoint password tls_mode fingerprint errors warnings line rate
   host="$(endpoint_host)"
   endpoint="https://${host}"
   password="$(<"${SLMC_PASSWORD_FILE}")"
   tls_mode="$(effective_value TLS_MODE)"
   fingerprint="$(tls_fingerprint "$(active_certificate)")"
   errors="$(cat "${SLMC_ERRORS_FILE}" 2>/dev/null || true)"
+  warnings="$(cat "${SLMC_WARNINGS_FILE}" 2>/dev/null || true)"
+  rate="$(effective_value RATE_LIMIT)"
   {
     echo "[Connection info]"
     echo "endpoint = ${endpoint}"
@@ -670,13 +790,30 @@ write_report() {
     echo "domain = $(effective_value DOMAIN)"
     echo "sha256_fingerprint = ${fingerprint}"
     echo
+    echo "[Protection]"
+    if [[ "${rate:-0}" == 0 ]]; then
+      echo "rate_limit = off"
+    else
+      echo "rate_limit = ${rate} requests/min per client address, burst $((rate / 2))"
+    fi
+    echo "failed_auth_log = ${SLMC_AUTH_LOG}"
+    echo "fail2ban_jail = slm-copilot-auth"
+    echo
     echo "[Service status]"
     echo "local-ai = $(systemctl is-active local-ai.service || true)"
     echo "nginx = $(systemctl is-active nginx.service || true)"
+    echo "fail2ban = $(systemctl is-active fail2ban.service || true)"
     echo
     echo "[Configuration errors]"
     if [[ -n "${errors}" ]]; then
       while IFS= read -r line; do echo "error = ${line}"; done <<<"${errors}"
+    else
+      echo "none = true"
+    fi
+    echo
+    echo "[Configuration warnings]"
+    if [[ -n "${warnings}" ]]; then
+      while IFS= read -r line; do echo "warning = ${line}"; done <<<"${warnings}"
     else
       echo "none = true"
     fi

@@ -1,5 +1,6 @@
-// SEC-02 / SEC-03: who gets in. Every API route refuses anonymous and wrong credentials, path tricks
-// do not slip past the auth layer, /health stays open, and the password works as Basic and as Bearer.
+// SEC-02 / SEC-03 / SEC-10: who gets in. Every API route refuses anonymous and wrong credentials, path
+// tricks do not slip past the auth layer, /health and /readyz stay open (JSON readiness, GET only), and
+// the password works as Basic and as Bearer.
 import { basicAuthorization, bearerAuthorization } from "../src/core/access.ts";
 import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
 
@@ -13,7 +14,6 @@ interface Probe {
 export const PROTECTED_ROUTES: { method: string; path: string }[] = [
   { method: "GET", path: "/v1/models" },
   { method: "POST", path: "/v1/chat/completions" },
-  { method: "GET", path: "/readyz" },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/v1/no-such-route" },
 ];
@@ -79,6 +79,79 @@ const healthOpen = defineCheck({
         : fail(`/health answered ${status}, expected 200 (503 means the model is not loaded yet)`),
 });
 
+export const READINESS_ROUTES = ["/health", "/readyz"] as const;
+const READINESS_BODIES: Record<number, string> = { 200: "ready", 503: "loading" };
+
+interface ReadinessAnswer {
+  path: string;
+  status: number;
+  contentType: string | null;
+  body: string;
+}
+
+function readinessProblem(answer: ReadinessAnswer): string | undefined {
+  const expected = READINESS_BODIES[answer.status];
+  if (!expected) return `${answer.path} answered ${answer.status} (expected 200 or 503)`;
+  let status: unknown;
+  try {
+    status = (JSON.parse(answer.body) as { status?: unknown }).status;
+  } catch {
+    status = undefined;
+  }
+  if (status !== expected || !/json/i.test(answer.contentType ?? ""))
+    return `${answer.path} answered ${answer.status} ${JSON.stringify(answer.body.slice(0, 80))} (${answer.contentType ?? "no content type"}), expected {"status":"${expected}"} as JSON`;
+  return undefined;
+}
+
+const readinessJson = defineCheck({
+  id: "auth.readiness-json",
+  requirement: "SEC-10",
+  title:
+    '/health and /readyz answer {"status":"ready"} (200) or {"status":"loading"} (503) without credentials',
+  observe: async (ctx) => {
+    const answers: ReadinessAnswer[] = [];
+    for (const path of READINESS_ROUTES) {
+      const response = await ctx.probes.https({ path });
+      answers.push({
+        path,
+        status: response.status,
+        contentType: response.headers["content-type"] ?? null,
+        body: response.body.toString("utf8"),
+      });
+    }
+    return { answers };
+  },
+  judge: ({ answers }) => {
+    const problems = answers.map(readinessProblem).filter((p): p is string => p !== undefined);
+    if (problems.length)
+      return fail(
+        `${problems.join("; ")}; answer both publicly with a JSON body ({"status":"ready"} with 200 only when the engine's /readyz is 200, else {"status":"loading"} with 503), not the engine's own answer`,
+      );
+    const states = answers.map((a) => `${a.path} ${a.status} ${READINESS_BODIES[a.status]}`).join(", ");
+    return pass(`readiness answered as JSON without credentials: ${states}`);
+  },
+});
+
+const readinessGetOnly = defineCheck({
+  id: "auth.readiness-get-only",
+  requirement: "SEC-10",
+  title: "POST to /health and /readyz is refused with 405 (no request body reaches the engine)",
+  observe: async (ctx) => {
+    const probes: Probe[] = [];
+    for (const path of READINESS_ROUTES)
+      probes.push({ method: "POST", path, credentials: "none", status: await statusOf(ctx, "POST", path) });
+    return { probes };
+  },
+  judge: ({ probes }) => {
+    const accepted = offenders(probes, [405]);
+    return accepted.length
+      ? fail(
+          `not refused with 405: ${describe(accepted)}; allow only GET and HEAD there (return 405 for other methods) so no request body is passed to the engine`,
+        )
+      : pass(`${probes.length} POSTs refused with 405`);
+  },
+});
+
 const routesProtected = defineCheck({
   id: "auth.routes-require-credentials",
   requirement: "SEC-02",
@@ -104,7 +177,7 @@ const routesProtected = defineCheck({
       return pass(`${probes.length} requests to ${PROTECTED_ROUTES.length} routes refused with 401`);
     const hint = open.every((p) => p.credentials === CASE_VARIANT)
       ? "compare the Bearer token case-sensitively (nginx map string keys ignore case; use a ~ regex key)"
-      : "put every location except /health behind auth";
+      : "put every location except /health and /readyz behind auth";
     return fail(`not refused with 401: ${describe(open)}; ${hint}`);
   },
 });
@@ -157,5 +230,13 @@ function credentialCheck(kind: "Basic" | "Bearer") {
 export const authSuite: Suite = {
   name: "auth",
   title: "Authentication",
-  checks: [healthOpen, routesProtected, pathTricks, credentialCheck("Basic"), credentialCheck("Bearer")],
+  checks: [
+    healthOpen,
+    readinessJson,
+    readinessGetOnly,
+    routesProtected,
+    pathTricks,
+    credentialCheck("Basic"),
+    credentialCheck("Bearer"),
+  ],
 };

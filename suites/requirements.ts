@@ -1,12 +1,14 @@
 // Requirement ids from the appliance specification, with the one-line meaning each check reports.
 export const REQUIREMENTS = {
   "SEC-01": "TLS 1.2/1.3 only, with a certificate that matches the appliance",
-  "SEC-02": "every route except /health and CORS preflights requires authentication",
+  "SEC-02": "every route except /health, /readyz and CORS preflights requires authentication",
   "SEC-03": "the appliance password works as HTTP Basic and as Bearer token",
   "SEC-04": "CORS headers on every response, including 401s and errors",
   "SEC-05": "OPTIONS preflight answers 204 without credentials and allows Authorization and Content-Type",
   "SEC-08": "event streams reach the client unbuffered",
   "SEC-09": "HTTP redirects permanently (301) to HTTPS, keeping path and query",
+  "SEC-10":
+    '/health and /readyz are public, answer {"status":"ready"} (200) only when the model is loaded, else {"status":"loading"} (503), and accept only GET and HEAD',
   "INFER-01": "the OpenAI-compatible API lists the served model",
   "INFER-02": "streamed chat completions are well-formed SSE ending with [DONE]",
   "INFER-05": "non-streaming chat completions follow the OpenAI schema",

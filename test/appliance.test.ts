@@ -2,7 +2,8 @@
 // mistakes, and context validation falls back to safe values with a clear error (no injection).
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -33,7 +34,15 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
     "TLS_KEY=/k",
     "ENGINE_PORT=8080",
     "HTPASSWD=/h",
+    "ACCESS_LOG=/l/a",
+    "AUTH_LOG=/l/f",
+    "RATE_LIMIT_ZONE=# off",
+    "RATE_LIMIT=# off",
+    "RETRY_AFTER=1",
+    "CANONICAL_HOST=$slmc_server_host",
+    "OWN_HOSTS=",
   ],
+  "fail2ban-jail.conf": ["AUTH_LOG=/var/log/nginx/slm-copilot-auth.log"],
 };
 
 t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {
@@ -48,7 +57,7 @@ t.test("every template with placeholders renders completely with the keys config
       join(APPLIANCE, "templates", name),
       ...(TEMPLATE_KEYS[name] ?? []),
     ]);
-    t.notMatch(stdout, /\{\{|\}\}|\{ \{/, `${name}: no placeholder left`);
+    t.notMatch(stdout, /\{\{|[A-Z0-9_]\}\}|\{ \{/, `${name}: no placeholder left`);
   }
   const yaml = (
     await run(RENDER, [join(APPLIANCE, "templates/model.yaml"), ...(TEMPLATE_KEYS["model.yaml"] ?? [])])
@@ -75,19 +84,33 @@ async function appliance(
   script: string,
   env: Record<string, string> = {},
 ): Promise<{ stdout: string; errors: string }> {
+  const result = await applianceWithLog(script, env);
+  return { stdout: result.stdout, errors: result.errors };
+}
+
+async function applianceWithLog(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; errors: string; warnings: string; log: string }> {
   const dir = await mkdtemp(join(tmpdir(), "slmc-appliance-"));
   const { stdout } = await run(
     "bash",
     [
       "-c",
-      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_PASSWORD_FILE="$2/password"; : >"$2/errors"; ${script}`,
+      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_WARNINGS_FILE="$2/warnings"; SLMC_PASSWORD_FILE="$2/password"; : >"$2/errors"; : >"$2/warnings"; : >"$2/log"; ${script}`,
       "_",
       APPLIANCE,
       dir,
     ],
     { env: { PATH: process.env.PATH ?? "", ...env } },
   );
-  return { stdout: stdout.trim(), errors: await readFile(join(dir, "errors"), "utf8") };
+  const text = (name: string) => readFile(join(dir, name), "utf8");
+  return {
+    stdout: stdout.trim(),
+    errors: await text("errors"),
+    warnings: await text("warnings"),
+    log: await text("log"),
+  };
 }
 
 t.test("context validation: defaults, accepted values, rejected values", async (t) => {
@@ -132,6 +155,52 @@ t.test("context validation: defaults, accepted values, rejected values", async (
   );
 });
 
+t.test("rate limit: default 600/min, 0 = off, bad values refused with a clear error", async (t) => {
+  t.same(await appliance("effective_rate_limit"), { stdout: "600", errors: "" }, "empty: the default");
+  t.same(await appliance("effective_rate_limit", { ONEAPP_COPILOT_RATE_LIMIT: "0" }), {
+    stdout: "0",
+    errors: "",
+  });
+  t.same(await appliance("effective_rate_limit", { ONEAPP_COPILOT_RATE_LIMIT: "1200" }), {
+    stdout: "1200",
+    errors: "",
+  });
+  t.equal((await appliance("effective_rate_limit", { ONEAPP_COPILOT_RATE_LIMIT: "060" })).stdout, "60");
+  for (const bad of ["59", "60001", "-1", "10r/s", "600 ", "1e3", "$(touch /tmp/slmc-rate-pwned)", "off"]) {
+    const result = await appliance("effective_rate_limit", { ONEAPP_COPILOT_RATE_LIMIT: bad });
+    t.equal(result.stdout, "600", `rate limit ${JSON.stringify(bad)} falls back to 600`);
+    t.match(
+      result.errors,
+      /^ONEAPP_COPILOT_RATE_LIMIT='.*' is not 0 \(off\) or a whole number of requests per minute from 60 to 60000; using 600\n$/,
+    );
+  }
+  await t.rejects(run("test", ["-e", "/tmp/slmc-rate-pwned"]), "nothing was executed");
+  t.equal(
+    (await appliance("rate_limit_zone_line 600")).stdout,
+    "limit_req_zone $binary_remote_addr zone=slmc_per_client:10m rate=600r/m;",
+  );
+  t.equal(
+    (await appliance("rate_limit_line 600")).stdout,
+    "limit_req zone=slmc_per_client burst=300 nodelay;",
+  );
+  t.equal((await appliance("retry_after_seconds 600")).stdout, "1");
+  t.match((await appliance("rate_limit_zone_line 0")).stdout, /^# per-client rate limiting is off/);
+  t.match((await appliance("rate_limit_line 0")).stdout, /^# no limit_req/);
+});
+
+t.test(
+  "redirect names: the certificate's names as map entries, the domain or the arrival address otherwise",
+  async (t) => {
+    const entries = (await appliance("own_host_map_entries copilot.example.org")).stdout;
+    t.match(entries, /"localhost" "localhost"; /);
+    t.match(entries, /"127\.0\.0\.1" "127\.0\.0\.1";/);
+    t.match(entries, /"copilot\.example\.org" "copilot\.example\.org";/);
+    t.notMatch(entries, /[{}$\n]/, "nothing but names, quotes and semicolons");
+    t.equal((await appliance("canonical_host copilot.example.org")).stdout, "copilot.example.org");
+    t.equal((await appliance("canonical_host ''")).stdout, "$slmc_server_host");
+  },
+);
+
 t.test("passwords: accepted, generated once, hostile ones refused without running anything", async (t) => {
   t.equal(
     (await appliance("effective_password", { ONEAPP_COPILOT_PASSWORD: "Good.Pass-123" })).stdout,
@@ -148,6 +217,26 @@ t.test("passwords: accepted, generated once, hostile ones refused without runnin
   t.equal((await appliance("bearer_map_line 'a.b-C'")).stdout, '"~^Bearer\\ a\\.b\\-C$" off;');
 });
 
+t.test(
+  "a chosen password shorter than 16 characters is accepted with a warning (log and report), never shown",
+  async (t) => {
+    const short = await applianceWithLog("effective_password", { ONEAPP_COPILOT_PASSWORD: "Short.Pw-12" });
+    t.equal(short.stdout, "Short.Pw-12", "accepted");
+    t.equal(short.errors, "", "not an error");
+    t.match(
+      short.warnings,
+      /^ONEAPP_COPILOT_PASSWORD is only 11 characters long: accepted, but use at least 16/,
+    );
+    t.match(short.log, /\[WARN\] ONEAPP_COPILOT_PASSWORD is only 11 characters long/);
+    t.notMatch(short.log + short.warnings, /Short\.Pw-12/, "the password itself is not logged");
+    const long = await applianceWithLog("effective_password", {
+      ONEAPP_COPILOT_PASSWORD: "Long.Enough-Pass16",
+    });
+    t.equal(long.warnings, "", "16 or more: no warning");
+    t.equal((await applianceWithLog("effective_password")).warnings, "", "generated: no warning");
+  },
+);
+
 t.test("install_if_changed under the driver's umask 0077 creates readable parent directories", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-umask-"));
   const target = join(dir, "new/sub/file.conf");
@@ -162,3 +251,80 @@ t.test("install_if_changed under the driver's umask 0077 creates readable parent
   const { stdout } = await run("stat", ["-c", "%a", join(dir, "new"), join(dir, "new/sub"), target]);
   t.same(stdout.trim().split("\n"), ["755", "755", "644"]);
 });
+
+t.test(
+  "configure_fail2ban: the jail passes fail2ban-client --test on Debian's configuration, idempotently",
+  {
+    skip: existsSync("/usr/bin/fail2ban-client")
+      ? false
+      : "fail2ban is not installed (make test installs it as root)",
+  },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "slmc-fail2ban-"));
+    await cp("/etc/fail2ban", join(dir, "etc"), { recursive: true });
+    await mkdir(join(dir, "bin"));
+    // systemctl stand-in: records each call; fail2ban counts as active once restarted.
+    await writeFile(
+      join(dir, "bin/systemctl"),
+      `#!/bin/sh\necho "$*" >>"${dir}/systemctl.calls"\ncase "$1" in is-active) test -e "${dir}/active" ;; restart) touch "${dir}/active" ;; esac\n`,
+      { mode: 0o755 },
+    );
+    const configure = () =>
+      run(
+        "bash",
+        [
+          "-c",
+          `set -euo pipefail; source "$1/appliance.sh"; SLMC_TEMPLATES="$1/templates"; SLMC_RENDER="$1/render-template.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_AUTH_LOG="$2/auth.log"; : >"$2/errors"; configure_fail2ban`,
+          "_",
+          APPLIANCE,
+          dir,
+        ],
+        { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`, FAIL2BAN_DIR: join(dir, "etc") } },
+      );
+    await configure();
+    t.equal(await readFile(join(dir, "errors"), "utf8"), "", "no configuration error");
+    const log = await readFile(join(dir, "log"), "utf8");
+    t.match(log, /\[INFO\] fail2ban configuration test passed/);
+    t.same(
+      log
+        .trim()
+        .split("\n")
+        .filter((line) => !/^\d{4}-\d\d-\d\dT/.test(line)),
+      [],
+      "every log line is timestamped (ONE-07)",
+    );
+    t.ok(existsSync(join(dir, "auth.log")), "the failed-auth log exists before fail2ban reads it");
+    const jail = await readFile(join(dir, "etc/jail.d/slm-copilot-auth.local"), "utf8");
+    t.match(jail, new RegExp(`^logpath = ${join(dir, "auth.log")}$`, "m"));
+    const { stdout } = await run("fail2ban-client", ["-c", join(dir, "etc"), "-d"]);
+    for (const line of [
+      "['add', 'slm-copilot-auth', 'auto']",
+      "['set', 'slm-copilot-auth', 'maxretry', 60]",
+      "['set', 'slm-copilot-auth', 'findtime', '10m']",
+      "['set', 'slm-copilot-auth', 'bantime', '1h']",
+      "['set', 'slm-copilot-auth', 'addaction', 'nftables-multiport']",
+      "['start', 'slm-copilot-auth']",
+    ])
+      t.ok(stdout.includes(line), `fail2ban loads ${line}`);
+    t.match(stdout, /\['port', '80,443'\]/);
+    t.equal(
+      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim(),
+      "enable fail2ban.service\nrestart fail2ban.service",
+      "new files: fail2ban enabled and restarted",
+    );
+    await configure();
+    t.equal(
+      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim().split("\n").slice(2).join("\n"),
+      "enable fail2ban.service\nis-active --quiet fail2ban.service",
+      "a second configure changes nothing and restarts nothing",
+    );
+    if (!existsSync("/var/log/auth.log")) {
+      await rm(join(dir, "etc/jail.d/slm-copilot-sshd-journal.local"));
+      await t.rejects(
+        run("fail2ban-client", ["-c", join(dir, "etc"), "--test"]),
+        /Have not found any log file for sshd jail/,
+        "without the sshd journal drop-in, Debian's fail2ban does not start on a journal-only system",
+      );
+    }
+  },
+);

@@ -187,7 +187,7 @@ t.test("a real target: all formats, --out, password sources and masking", async 
     parser.end(tap.stdout);
   });
   t.equal(parsed.ok, true, "TAP output parses and passes");
-  t.equal(parsed.count, 8, "one test point per check in the selected suites");
+  t.equal(parsed.count, 10, "one test point per check in the selected suites");
 
   const out = join(dir, "report.xml");
   const junit = await slmc([
@@ -205,7 +205,7 @@ t.test("a real target: all formats, --out, password sources and masking", async 
   const xml = await readFile(out, "utf8");
   t.match(
     xml,
-    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="slmc-check [^"]+" tests="18" failures="0" errors="0"/,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="slmc-check [^"]+" tests="20" failures="0" errors="0"/,
   );
   for (const text of [json.stdout, tap.stdout, xml])
     t.notOk(text.includes(sim.password), "password never printed");
@@ -220,7 +220,7 @@ t.test("slmc-check demo passes, and says it used the simulator", async (t) => {
   const result = await slmc(["demo"]);
   t.equal(result.code, 0, result.stdout + result.stderr);
   t.match(result.stdout, /SIMULATED appliance/);
-  t.match(result.stdout, /PASS: 18 passed, 0 failed, 0 errored/);
+  t.match(result.stdout, /PASS: 20 passed, 0 failed, 0 errored/);
 });
 
 t.test("slmc-check demo with a defect exits 1 and names the requirement", async (t) => {

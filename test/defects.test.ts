@@ -102,6 +102,19 @@ export const EXPECTED: Record<Defect, Expectation> = {
     message: /auth bypassed.*HEAD \/v1\/models \(none\) → 200/,
     suites: ["auth"],
   },
+  "readiness-not-json": {
+    check: "auth.readiness-json",
+    requirement: "SEC-10",
+    message:
+      /\/health answered 200 "\{\\"status\\":\\"ok\\"\}".*expected \{"status":"ready"\} as JSON.*not the engine's own answer/,
+    suites: ["auth"],
+  },
+  "readiness-accepts-post": {
+    check: "auth.readiness-get-only",
+    requirement: "SEC-10",
+    message: /not refused with 405: POST \/health \(none\) → \d+.*allow only GET and HEAD/,
+    suites: ["auth"],
+  },
   "missing-done": {
     check: "streaming.sse-format",
     requirement: "INFER-02",

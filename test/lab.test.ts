@@ -293,6 +293,26 @@ async function labTests(): Promise<void> {
     t.equal(reportField(report, "local-ai"), "active");
     t.equal(reportField(report, "nginx"), "active");
     t.match(report, /\[Configuration errors\]\nnone = true/);
+    // Brute-force protection: the default rate limit, the jail running, and the wrong credentials the
+    // two slmc-check runs above sent on purpose counted by fail2ban from nginx's failed-auth log, with
+    // no ban (a few conformance runs stay under the 60-failure threshold).
+    t.equal(reportField(report, "rate_limit"), "600 requests/min per client address, burst 300");
+    t.equal(reportField(report, "fail2ban"), "active", "fail2ban runs (installed from the image, offline)");
+    const jail = await vm.ssh("fail2ban-client status slm-copilot-auth");
+    t.match(jail, /Total failed:\s+([1-9]\d*)/, `the jail counted the harness's wrong credentials:\n${jail}`);
+    t.match(jail, /Currently banned:\s+0/, "and banned nobody");
+    t.match(
+      await vm.ssh("tail -n 1 /var/log/nginx/slm-copilot-auth.log"),
+      /^\S+ client=10\.0\.2\.2 status=401 scheme=(Basic|Bearer)$/m,
+      "failed authentications logged with the client address, never the secret",
+    );
+    t.equal(
+      (
+        await vm.ssh(`grep -c -F -e '${password}' /var/log/nginx/*.log 2>/dev/null | grep -v ':0$' | wc -l`)
+      ).trim(),
+      "0",
+      "the password is in no log",
+    );
     const cline = JSON.parse(
       /\[Cline settings\.json\]\n(\{[\s\S]*?\n\})/.exec(report)?.[1] ?? "{}",
     ) as Record<string, string>;
@@ -467,6 +487,11 @@ async function labTests(): Promise<void> {
       /error = ONEAPP_COPILOT_DOMAIN='copilot\.example\.org; touch \/tmp\/slmc-pwned-domain' is not a valid DNS name/,
     );
     t.match(hostile, /error = ONEAPP_COPILOT_PASSWORD is rejected/);
+    t.match(
+      hostile,
+      /error = ONEAPP_COPILOT_RATE_LIMIT='600\$\(touch \/tmp\/slmc-pwned-rate\)' is not 0 \(off\) or a whole number of requests per minute from 60 to 60000; using 600/,
+    );
+    t.equal(reportField(hostile, "rate_limit"), "600 requests/min per client address, burst 300");
     t.match(hostile, /error = ONEAPP_COPILOT_ACME_SERVER=.* is not an https:\/\/ URL/);
     t.match(
       hostile,

@@ -11,7 +11,7 @@ readonly SUITE=bookworm
 readonly DISK_SIZE=4G
 readonly PACKAGES=(
   systemd-sysv systemd-resolved openssh-server dbus udev kmod procps iproute2 util-linux mount
-  linux-image-amd64 initramfs-tools ca-certificates curl openssl jq nginx certbot fail2ban python3-systemd
+  linux-image-amd64 initramfs-tools ca-certificates curl openssl jq nginx certbot fail2ban python3-systemd nftables
 )
 
 die() {
