@@ -595,6 +595,67 @@ async function labTests(): Promise<void> {
       "model YAML edited behind the running engine",
     );
 
+    // The posture inside the VM, weakened one thing per check. Last before the final reboot (which never
+    // comes back), so nothing after it depends on a restore.
+    await vm.ssh(`bash -s <<'SABOTAGE'\n${await sabotage("posture.sh")}SABOTAGE`);
+    const posture = await slmcCheck([...ssh, "--suite", "posture"]);
+    t.equal(posture.code, 1, "the weakened posture fails the gate");
+    const secretLines = verdict(posture, "posture.secrets")?.message ?? "";
+    t.match(
+      secretLines,
+      /^\/etc\/slm-copilot\/tls\/self-signed\.key \(self-signed TLS private key\) is mode 0644 root:root: group root has access, other users have access; readable by root only: chown root:root \/etc\/slm-copilot\/tls\/self-signed\.key && chmod 600 /m,
+      "a world-readable TLS key, named with its fix",
+    );
+    t.match(
+      secretLines,
+      /^\/etc\/nginx\/slm-copilot\.bearer-map \(bearer map \(the password as a regex\)\) is mode 0640 root:local-ai: group local-ai has access/m,
+      "the bearer map readable by the engine's group",
+    );
+    t.match(
+      secretLines,
+      /^\/etc\/letsencrypt\/archive\/copilot\.lab\.test\/privkey1\.pem \(private key\) is mode 0644 root:root: group root has access, other users have access/m,
+      "a certbot key readable by everyone",
+    );
+    t.equal(secretLines.split("\n").length, 3, "one line per file, and only the broken ones");
+    t.match(
+      verdict(posture, "posture.privileges")?.message,
+      /local-ai\.service has User=root: the engine must run as local-ai[\s\S]*runs with uid 0/,
+      "the engine as root: unit and process",
+    );
+    const sandbox = verdict(posture, "posture.sandboxing")?.message ?? "";
+    t.match(
+      sandbox,
+      /local-ai\.service runs with ProtectSystem=no, shipped ProtectSystem=full/,
+      "ProtectSystem",
+    );
+    t.match(
+      sandbox,
+      /local-ai\.service runs with NoNewPrivileges=no, shipped NoNewPrivileges=yes/,
+      "NoNewPrivileges",
+    );
+    const proxy = verdict(posture, "posture.proxy-config")?.message ?? "";
+    t.match(
+      proxy,
+      /location \/ \([^)]*443[^)]*\): proxy_read_timeout 60s \(set in location \/\)/,
+      "read timeout",
+    );
+    t.match(proxy, /proxy_buffering on \(set in location \/\) holds streamed tokens back/, "buffering");
+    t.match(
+      verdict(posture, "posture.body-size")?.message,
+      /client_max_body_size 1m \(set in server\)/,
+      "body size",
+    );
+    t.match(
+      verdict(posture, "posture.tls-config")?.message,
+      /ssl_protocols TLSv1 TLSv1\.1 TLSv1\.2 TLSv1\.3 \(set in server\): ssl_protocols TLSv1\.2 TLSv1\.3/,
+      "protocols",
+    );
+    t.match(
+      verdict(posture, "posture.engine-flags")?.message,
+      /runs with --address 0\.0\.0\.0:8080: ExecStart in local-ai\.service must say --address 127\.0\.0\.1:8080/,
+      "engine flags",
+    );
+
     // A VM that never comes back (sshd masked for the next boot): a bounded wait and a clear verdict.
     await vm.ssh("systemctl mask ssh.service ssh.socket >/dev/null 2>&1; true");
     const started = Date.now();
