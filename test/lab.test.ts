@@ -215,6 +215,9 @@ async function labTests(): Promise<void> {
       "system.binding-outside",
       "one.cline-snippet",
       "host.serves-offline",
+      "posture.secrets",
+      "posture.sandboxing",
+      "posture.proxy-config",
     ])
       t.ok(ids.includes(id), `${id} ran`);
     t.match(
