@@ -221,6 +221,13 @@ t.test("secrets: certbot's keys are judged when present; a served key elsewhere 
     judge("posture.secrets", secretsEvidence(STATS_RECORDED, ["/srv/keys/server.key"])).message,
     "nginx serves the private key /srv/keys/server.key, outside /etc/slm-copilot/tls and /etc/letsencrypt: its permissions were not judged",
   );
+  const unknown = judge("posture.secrets", secretsEvidence(STATS_RECORDED, "nginx -T failed (exit 1)"));
+  t.equal(unknown.status, "pass", "modes are judged without nginx -T");
+  t.match(
+    unknown.message,
+    "; the served keys were not cross-checked: nginx -T failed (exit 1)",
+    "and it says so",
+  );
   t.same(
     secretsEvidence(STATS_RECORDED, SERVED_KEYS).files.filter((f) => f.path.endsWith("self-signed.key"))
       .length,
