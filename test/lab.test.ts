@@ -715,6 +715,30 @@ async function labTests(): Promise<void> {
       0,
       `the pebble-issued chain verifies for copilot.lab.test:\n${failures(run)}\n${run.stderr}`,
     );
+    // certbot's keys (the served live/ key, its archive/ file) are secrets too: judged, root only.
+    const acmePosture = await slmcCheck([
+      ...(await accessArgs(vm, dir, ["--ca", root, "--servername", "copilot.lab.test"])),
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts_acme"),
+      "--suite",
+      "posture",
+    ]);
+    const acmeSecrets = acmePosture.report.checks.find((c) => c.id === "posture.secrets");
+    t.equal(acmeSecrets?.status, "pass", `certbot's keys are root's only:\n${acmeSecrets?.message}`);
+    t.match(
+      acmeSecrets?.message,
+      /\/etc\/letsencrypt\/live\/copilot\.lab\.test\/privkey\.pem 0600 root:root/,
+      "the served key (live/, a symlink) is judged by what it points to",
+    );
+    t.match(
+      acmeSecrets?.message,
+      /\/etc\/letsencrypt\/archive\/copilot\.lab\.test\/privkey1\.pem 0600 root:root/,
+      "its archive file is judged on its own",
+    );
     t.ok(
       await vm.ssh("test -x /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh && echo yes"),
       "renewal hook installed",
