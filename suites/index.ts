@@ -6,6 +6,7 @@ import { clientsSuite } from "./clients.ts";
 import { corsSuite } from "./cors.ts";
 import { hostSuite } from "./host.ts";
 import { integrationSuite } from "./integration.ts";
+import { postureSuite } from "./posture.ts";
 import { systemSuite } from "./system.ts";
 import { redirectSuite } from "./redirect.ts";
 import { streamingSuite } from "./streaming.ts";
@@ -22,6 +23,7 @@ export const SUITES: Suite[] = [
   integrationSuite,
   hostSuite,
   systemSuite,
+  postureSuite,
 ];
 
 export const SUITE_NAMES = SUITES.map((suite) => suite.name);

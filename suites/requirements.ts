@@ -24,6 +24,8 @@ export const REQUIREMENTS = {
   "ONE-08": "a login shows the ready banner with connection info",
   "HOST-01": "(slmc) the VM CPU exposes AVX2",
   "HOST-02": "(slmc) RAM and disk fit the model and the configured context",
+  "HARD-01": "(slmc) every secret is readable by root only, or by the one service that needs it",
+  "HARD-02": "(slmc) the engine runs as its unprivileged user; units keep the sandboxing they ship with",
 } as const;
 
 export type RequirementId = keyof typeof REQUIREMENTS;

@@ -215,6 +215,9 @@ async function labTests(): Promise<void> {
       "system.binding-outside",
       "one.cline-snippet",
       "host.serves-offline",
+      "posture.secrets",
+      "posture.sandboxing",
+      "posture.proxy-config",
     ])
       t.ok(ids.includes(id), `${id} ran`);
     t.match(
@@ -685,6 +688,67 @@ async function labTests(): Promise<void> {
       "model YAML edited behind the running engine",
     );
 
+    // The posture inside the VM, weakened one thing per check. Last before the final reboot (which never
+    // comes back), so nothing after it depends on a restore.
+    await vm.ssh(`bash -s <<'SABOTAGE'\n${await sabotage("posture.sh")}SABOTAGE`);
+    const posture = await slmcCheck([...ssh, "--suite", "posture"]);
+    t.equal(posture.code, 1, "the weakened posture fails the gate");
+    const secretLines = verdict(posture, "posture.secrets")?.message ?? "";
+    t.match(
+      secretLines,
+      /^\/etc\/slm-copilot\/tls\/self-signed\.key \(self-signed TLS private key\) is mode 0644 root:root: group root has access, other users have access; readable by root only: chown root:root \/etc\/slm-copilot\/tls\/self-signed\.key && chmod 600 /m,
+      "a world-readable TLS key, named with its fix",
+    );
+    t.match(
+      secretLines,
+      /^\/etc\/nginx\/slm-copilot\.bearer-map \(bearer map \(the password as a regex\)\) is mode 0640 root:local-ai: group local-ai has access/m,
+      "the bearer map readable by the engine's group",
+    );
+    t.match(
+      secretLines,
+      /^\/etc\/letsencrypt\/archive\/copilot\.lab\.test\/privkey1\.pem \(private key\) is mode 0644 root:root: group root has access, other users have access/m,
+      "a certbot key readable by everyone",
+    );
+    t.equal(secretLines.split("\n").length, 3, "one line per file, and only the broken ones");
+    t.match(
+      verdict(posture, "posture.privileges")?.message,
+      /local-ai\.service has User=root: the engine must run as local-ai[\s\S]*runs with uid 0/,
+      "the engine as root: unit and process",
+    );
+    const sandbox = verdict(posture, "posture.sandboxing")?.message ?? "";
+    t.match(
+      sandbox,
+      /local-ai\.service runs with ProtectSystem=no, shipped ProtectSystem=full/,
+      "ProtectSystem",
+    );
+    t.match(
+      sandbox,
+      /local-ai\.service runs with NoNewPrivileges=no, shipped NoNewPrivileges=yes/,
+      "NoNewPrivileges",
+    );
+    const proxy = verdict(posture, "posture.proxy-config")?.message ?? "";
+    t.match(
+      proxy,
+      /location \/ \([^)]*443[^)]*\): proxy_read_timeout 60s \(set in location \/\)/,
+      "read timeout",
+    );
+    t.match(proxy, /proxy_buffering on \(set in location \/\) holds streamed tokens back/, "buffering");
+    t.match(
+      verdict(posture, "posture.body-size")?.message,
+      /client_max_body_size 1m \(set in server\)/,
+      "body size",
+    );
+    t.match(
+      verdict(posture, "posture.tls-config")?.message,
+      /ssl_protocols TLSv1 TLSv1\.1 TLSv1\.2 TLSv1\.3 \(set in server\): ssl_protocols TLSv1\.2 TLSv1\.3/,
+      "protocols",
+    );
+    t.match(
+      verdict(posture, "posture.engine-flags")?.message,
+      /runs with --address 0\.0\.0\.0:8080: ExecStart in local-ai\.service must say --address 127\.0\.0\.1:8080/,
+      "engine flags",
+    );
+
     // A VM that never comes back (sshd masked for the next boot): a bounded wait and a clear verdict.
     await vm.ssh("systemctl mask ssh.service ssh.socket >/dev/null 2>&1; true");
     const started = Date.now();
@@ -740,6 +804,30 @@ async function labTests(): Promise<void> {
       run.code,
       0,
       `the pebble-issued chain verifies for copilot.lab.test:\n${failures(run)}\n${run.stderr}`,
+    );
+    // certbot's keys (the served live/ key, its archive/ file) are secrets too: judged, root only.
+    const acmePosture = await slmcCheck([
+      ...(await accessArgs(vm, dir, ["--ca", root, "--servername", "copilot.lab.test"])),
+      "--ssh-port",
+      vm.env.LAB_SSH_PORT ?? "",
+      "--ssh-key",
+      vm.env.LAB_SSH_KEY ?? "",
+      "--known-hosts",
+      join(dir, "known_hosts_acme"),
+      "--suite",
+      "posture",
+    ]);
+    const acmeSecrets = acmePosture.report.checks.find((c) => c.id === "posture.secrets");
+    t.equal(acmeSecrets?.status, "pass", `certbot's keys are root's only:\n${acmeSecrets?.message}`);
+    t.match(
+      acmeSecrets?.message,
+      /\/etc\/letsencrypt\/live\/copilot\.lab\.test\/privkey\.pem 0600 root:root/,
+      "the served key (live/, a symlink) is judged by what it points to",
+    );
+    t.match(
+      acmeSecrets?.message,
+      /\/etc\/letsencrypt\/archive\/copilot\.lab\.test\/privkey1\.pem 0600 root:root/,
+      "its archive file is judged on its own",
     );
     t.ok(
       await vm.ssh("test -x /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh && echo yes"),
