@@ -2,6 +2,9 @@
 // completed it. Parsing uses eventsource-parser; nothing here judges the stream.
 import { createParser } from "eventsource-parser";
 import { httpRequest, type HttpRequest, type HttpResponse } from "./http.ts";
+import { SseBounds } from "./sse-limits.ts";
+
+const PREVIEW_BYTES = 2000;
 
 export interface SseEvent {
   data: string;
@@ -25,6 +28,9 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
   let comments = 0;
   let arrivedAt = 0;
   const decoder = new TextDecoder();
+  const bounds = new SseBounds();
+  const preview: Buffer[] = [];
+  let previewBytes = 0;
   const parser = createParser({
     onEvent: (event) => {
       events.push({ data: event.data, ...(event.event ? { event: event.event } : {}), arrivedAt });
@@ -35,8 +41,14 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
   });
   const response = await httpRequest({
     ...request,
+    keepBody: false,
     onBody: (bytes, at) => {
       arrivedAt = at;
+      if (previewBytes < PREVIEW_BYTES) {
+        preview.push(bytes.subarray(0, PREVIEW_BYTES - previewBytes));
+        previewBytes += Math.min(bytes.length, PREVIEW_BYTES - previewBytes);
+      }
+      bounds.feed(bytes);
       parser.feed(decoder.decode(bytes, { stream: true }));
     },
   });
@@ -48,6 +60,6 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
     comments,
     timings: response.timings,
     ...(response.streamError ? { streamError: response.streamError } : {}),
-    ...(isEventStream ? {} : { nonStreamBody: response.body.toString("utf8").slice(0, 2000) }),
+    ...(isEventStream ? {} : { nonStreamBody: Buffer.concat(preview).toString("utf8") }),
   };
 }
