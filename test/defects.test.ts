@@ -5,6 +5,8 @@ import { ALL_DEFECTS, type Defect } from "../fixtures/defects.ts";
 import type { SimulatorOptions } from "../fixtures/simulator.ts";
 import type { Access } from "../src/core/access.ts";
 import { accessFor, runAgainst, simulator } from "./helpers.ts";
+import OpenAI from "openai";
+import { describeSdkError } from "../suites/clients.ts";
 
 interface Expectation {
   check: string;
@@ -254,6 +256,13 @@ t.test('the SDK check names the underlying cause, not the SDK\'s "Connection err
     t.match(result?.message, cause, defect);
     t.notMatch(result?.message, /^[^:]*: Connection error\.?$/, `${defect}: more than "Connection error"`);
   }
+});
+
+t.test("describeSdkError unwraps the SDK's APIConnectionError to its cause", async (t) => {
+  const cause = new Error("https://127.0.0.1:1: connection closed before a response");
+  const described = describeSdkError(new OpenAI.APIConnectionError({ cause }));
+  t.equal(described, "Connection error: caused by: https://127.0.0.1:1: connection closed before a response");
+  t.equal(describeSdkError(new Error("plain")), "plain");
 });
 
 t.test("a loading engine: /health answers 503 and api.health-readiness passes", async (t) => {
