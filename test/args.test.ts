@@ -64,6 +64,7 @@ t.test("--deadline: 900 s by default for a check run and the demo, only there", 
   t.match(parse("10.0.0.5"), { kind: "check", options: { deadlineS: 900 } });
   t.match(parse("10.0.0.5", "--deadline", "30"), { options: { deadlineS: 30 } });
   t.match(parse("demo", "--deadline", "5"), { options: { deadlineS: 5 } });
+  t.match(parse("h", "--stream-timeout", "600"), { options: { deadlineS: 1800 } }, "3 whole streams");
   const soak = parse("soak", "10.0.0.5");
   t.equal("options" in soak ? soak.options.deadlineS : "none", undefined, "soak has its own bounds");
   for (const argv of [

@@ -335,7 +335,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (comparing)
     return { kind: "bench-compare", files: [rest[0]!, rest[1]!], options: options as CliOptions };
   onlyFor(["deadline"], '<host>" or "slmc-check demo', subcommand === undefined);
-  if (subcommand === undefined) options.deadlineS ??= DEFAULT_DEADLINE_S;
+  // A longer --stream-timeout (a slow appliance) moves the default along: three whole streams.
+  if (subcommand === undefined)
+    options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
   onlyFor(["expect-change"], "reboot <host>", subcommand === "reboot");
   onlyFor(["count"], "reboot <host>", subcommand === "reboot");
   if (options.ca && options.insecure)

@@ -55,7 +55,8 @@ const RUN_OPTIONS = `Run:
   --stream-idle SECONDS    longest silence tolerated inside a stream, and after a response's headers
                            (default 60)
   --deadline SECONDS       the whole run ends within this time, whatever the target trickles (default
-                           ${DEFAULT_DEADLINE_S}); the check in flight errors, later ones are skipped
+                           ${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger); the check in flight
+                           errors, later ones are skipped
 Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
   event, ${MAX_SSE_STREAM_BYTES} bytes per stream, ${MAX_BODY_BYTES} bytes per non-streamed body,
   ${MAX_HEAD_BYTES} bytes of response headers; past one, the check fails naming it
