@@ -3,7 +3,8 @@ import t, { type Test } from "tap";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { ConnectError, httpRequest, StopReading } from "../src/probes/http.ts";
-import { SseBounds } from "../src/probes/sse-limits.ts";
+import { MAX_SSE_EVENTS, SseBounds } from "../src/probes/sse-limits.ts";
+import { readSse } from "../src/probes/sse.ts";
 
 /** A raw TCP server that answers with exactly the bytes a scenario gives it. */
 async function rawServer(
@@ -178,4 +179,35 @@ t.test("SseBounds: per line, per event (LF, CRLF, CR), per stream", async (t) =>
   t.throws(() => {
     for (let i = 0; i < 20; i++) stream.feed(Buffer.from("data: 1\n\n"));
   }, /stream larger than 100 bytes/);
+});
+
+t.test("readSse stops at MAX_SSE_EVENTS tiny events and at a 2 MB line, keeping no body", async (t) => {
+  const many = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
+    socket.end("data: x\n\n".repeat(MAX_SSE_EVENTS + 10));
+  });
+  const flood = await readSse({
+    scheme: "http",
+    host: "127.0.0.1",
+    port: many,
+    method: "GET",
+    path: "/",
+    timeoutMs: 5000,
+  });
+  t.equal(flood.events.length, MAX_SSE_EVENTS);
+  t.match(flood.streamError?.message, /more than 65536 events in one stream/);
+  const long = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ");
+    socket.end(Buffer.alloc(2 * 1024 * 1024, "y"));
+  });
+  const line = await readSse({
+    scheme: "http",
+    host: "127.0.0.1",
+    port: long,
+    method: "GET",
+    path: "/",
+    timeoutMs: 5000,
+  });
+  t.equal(line.events.length, 0);
+  t.match(line.streamError?.message, /^event larger than 1048576 bytes \(one line without a newline\)/);
 });

@@ -1,6 +1,6 @@
 import { ALL_DEFECTS } from "../../fixtures/defects.ts";
 import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from "../probes/http.ts";
-import { MAX_SSE_EVENT_BYTES, MAX_SSE_STREAM_BYTES } from "../probes/sse-limits.ts";
+import { MAX_SSE_EVENT_BYTES, MAX_SSE_EVENTS, MAX_SSE_STREAM_BYTES } from "../probes/sse-limits.ts";
 import { DEFAULT_DEADLINE_S } from "./args.ts";
 import { SUITES } from "../../suites/index.ts";
 import { REQUIREMENTS } from "../../suites/requirements.ts";
@@ -58,7 +58,7 @@ const RUN_OPTIONS = `Run:
                            ${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger); the check in flight
                            errors, later ones are skipped
 Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
-  event, ${MAX_SSE_STREAM_BYTES} bytes per stream, ${MAX_BODY_BYTES} bytes per non-streamed body,
+  event, ${MAX_SSE_STREAM_BYTES} bytes and ${MAX_SSE_EVENTS} events per stream, ${MAX_BODY_BYTES} bytes per non-streamed body,
   ${MAX_HEAD_BYTES} bytes of response headers; past one, the check fails naming it
 
 Output:

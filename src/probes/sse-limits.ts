@@ -7,6 +7,8 @@ import { StopReading } from "./http.ts";
 export const MAX_SSE_EVENT_BYTES = 1024 * 1024;
 /** Most event data kept from one stream. */
 export const MAX_SSE_STREAM_BYTES = 16 * 1024 * 1024;
+/** Most events kept from one stream (tiny events cost more as objects than as bytes). */
+export const MAX_SSE_EVENTS = 65_536;
 
 /** Counts bytes per line and per event as they arrive; throws StopReading past a limit. */
 export class SseBounds {

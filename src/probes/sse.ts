@@ -1,8 +1,8 @@
 // Reads a Server-Sent Events response, stamping each event with the arrival time of the bytes that
 // completed it. Parsing uses eventsource-parser; nothing here judges the stream.
 import { createParser } from "eventsource-parser";
-import { httpRequest, type HttpRequest, type HttpResponse } from "./http.ts";
-import { SseBounds } from "./sse-limits.ts";
+import { httpRequest, StopReading, type HttpRequest, type HttpResponse } from "./http.ts";
+import { MAX_SSE_EVENTS, SseBounds } from "./sse-limits.ts";
 
 const PREVIEW_BYTES = 2000;
 
@@ -33,6 +33,8 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
   let previewBytes = 0;
   const parser = createParser({
     onEvent: (event) => {
+      if (events.length >= MAX_SSE_EVENTS)
+        throw new StopReading("too-large", `more than ${MAX_SSE_EVENTS} events in one stream`);
       events.push({ data: event.data, ...(event.event ? { event: event.event } : {}), arrivedAt });
     },
     onComment: () => {
