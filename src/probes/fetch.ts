@@ -10,6 +10,7 @@ export interface FetchSettings {
   host: string;
   tls: TlsOptions;
   timeoutMs: number;
+  /** Longest silence once the response headers are in (not while the engine computes the answer). */
   idleTimeoutMs: number;
   /** The run's deadline: aborts every exchange still open. */
   signal?: AbortSignal;
