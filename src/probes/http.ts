@@ -323,7 +323,9 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     };
 
     const armBodyIdle = () => {
+      // An idle timeout as short that runs from the connect already covers the body.
       if (!request.bodyIdleTimeoutMs) return;
+      if (request.idleTimeoutMs && request.idleTimeoutMs <= request.bodyIdleTimeoutMs) return;
       clearTimeout(bodyIdleTimer);
       bodyIdleTimer = setTimeout(
         () =>
