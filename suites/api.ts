@@ -1,7 +1,15 @@
 // INFER-01 / INFER-05: the OpenAI-compatible API answers, lists its model, and completes a chat.
-import { defineCheck, fail, pass, type Suite } from "../src/core/check.ts";
+import { defineCheck, fail, pass, skip, type CheckContext, type Suite } from "../src/core/check.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
-import { authorization, chatBody, modelId, observeModels, SHORT_PROMPT } from "./shared.ts";
+import {
+  authorization,
+  bodyProblem,
+  chatBody,
+  INCOMPLETE_BODY_FIX,
+  modelId,
+  observeModels,
+  SHORT_PROMPT,
+} from "./shared.ts";
 
 export const STAND_IN_MARK = "stand-in";
 
@@ -49,6 +57,9 @@ const completion = defineCheck({
       timeoutMs: ctx.access.streamTimeoutMs,
     });
     const body = response.body.toString("utf8");
+    const incomplete = bodyProblem(response);
+    if (incomplete)
+      return { model, status: response.status, bodyError: incomplete, bodyPreview: body.slice(0, 300) };
     let json: unknown;
     try {
       json = JSON.parse(body);
@@ -78,6 +89,10 @@ const completion = defineCheck({
     };
   },
   judge: (e) => {
+    if (e.bodyError)
+      return fail(
+        `chat completion answered ${e.status}, then the body broke: ${e.bodyError}; ${INCOMPLETE_BODY_FIX}`,
+      );
     if (e.status !== 200) return fail(`chat completion answered ${e.status}: ${e.bodyPreview ?? ""}`);
     if (e.schemaError) return fail(`chat completion does not follow the OpenAI schema: ${e.schemaError}`);
     if (!e.content) return fail("chat completion returned empty content");
@@ -87,8 +102,64 @@ const completion = defineCheck({
   },
 });
 
+/** Statuses that mean the engine behind the proxy is down (502, 504) or not ready (503). */
+export const ENGINE_NOT_READY = [502, 503, 504];
+
+async function healthStatus(ctx: CheckContext): Promise<number | string> {
+  return ctx.probes.https({ path: "/health" }).then(
+    (response) => response.status,
+    (error: Error) => `error: ${error.message}`,
+  );
+}
+
+const healthReadiness = defineCheck({
+  id: "api.health-readiness",
+  requirement: "INFER-09",
+  title: "/health is not 200 while the engine cannot answer (down or loading)",
+  needs: ["password"],
+  observe: async (ctx) => {
+    const model = await modelId(ctx);
+    // /health before and after one tiny completion: the engine only goes from not ready to ready
+    // (nothing here restarts it), so a 200 before a "not ready" answer was already a wrong 200.
+    const healthBefore = await healthStatus(ctx);
+    const response = await ctx.probes.https({
+      method: "POST",
+      path: "/v1/chat/completions",
+      headers: { ...authorization(ctx), "content-type": "application/json" },
+      body: chatBody(ctx, model, SHORT_PROMPT, false).replace(/"max_tokens":\d+/, '"max_tokens":1'),
+      timeoutMs: ctx.access.streamTimeoutMs,
+    });
+    return {
+      model,
+      healthBefore,
+      completionStatus: response.status,
+      completionBody: response.body.toString("utf8").slice(0, 200),
+      healthAfter: await healthStatus(ctx),
+      engineNotReadyStatuses: ENGINE_NOT_READY,
+      note: "over SSH, system.recovery-local-ai also watches /health while the engine restarts after kill -9",
+    };
+  },
+  judge: (e) => {
+    const engineReady = !e.engineNotReadyStatuses.includes(e.completionStatus);
+    if (!engineReady) {
+      if (e.healthBefore === 200)
+        return fail(
+          `/health answered 200 while the engine could not answer (completion: ${e.completionStatus} ${e.completionBody.slice(0, 80)}); /health must pass the engine's readiness through (proxy_pass to its /readyz), not answer on its own`,
+        );
+      return pass(
+        `/health answered ${e.healthBefore} while the engine was not ready (completion ${e.completionStatus})`,
+      );
+    }
+    if (e.healthAfter !== 200)
+      return fail(`/health answered ${e.healthAfter} although the engine answered ${e.completionStatus}`);
+    return skip(
+      "not demonstrated: the engine was ready throughout (/health 200 agrees); the not-ready case is observed during model loading, or over SSH by system.recovery-local-ai",
+    );
+  },
+});
+
 export const apiSuite: Suite = {
   name: "api",
   title: "OpenAI-compatible API",
-  checks: [modelsListed, completion],
+  checks: [modelsListed, completion, healthReadiness],
 };

@@ -10,6 +10,7 @@ import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/
 import { analyzeEvents } from "./streaming.ts";
 import {
   authorization,
+  bodyProblem,
   chatBody,
   CLINE_LIKE_CONVERSATION,
   modelId,
@@ -19,6 +20,7 @@ import {
 
 interface TurnObservation {
   status: number;
+  bodyError?: string;
   content?: string;
   schemaError?: string;
   bodyPreview?: string;
@@ -36,6 +38,8 @@ function observeMultiTurn(ctx: CheckContext): Promise<TurnObservation & { model:
     });
     const body = response.body.toString("utf8");
     const base = { model, turns: CLINE_LIKE_CONVERSATION.length, status: response.status };
+    const incomplete = bodyProblem(response);
+    if (incomplete) return { ...base, bodyError: incomplete, bodyPreview: body.slice(0, 300) };
     let json: unknown;
     try {
       json = JSON.parse(body);
@@ -59,6 +63,10 @@ const multiTurn = defineCheck({
     return { ...observed, content: observed.content?.slice(0, 400) };
   },
   judge: (e) => {
+    if (e.bodyError)
+      return fail(
+        `a ${e.turns}-message conversation answered ${e.status}, then the body broke: ${e.bodyError}`,
+      );
     if (e.status !== 200)
       return fail(
         `a ${e.turns}-message conversation answered ${e.status}: ${(e.bodyPreview ?? "").slice(0, 160)}; the chat template must accept a system prompt and alternating turns`,
@@ -116,13 +124,26 @@ function openAiClient(ctx: CheckContext): OpenAI {
       },
       timeoutMs: ctx.access.streamTimeoutMs,
       idleTimeoutMs: ctx.access.streamIdleTimeoutMs,
+      ...(ctx.runSignal ? { signal: ctx.runSignal } : {}),
     }),
   });
 }
 
-function describeSdkError(error: unknown): string {
-  if (error instanceof OpenAI.APIError) return `HTTP ${error.status ?? "?"}: ${error.message}`;
-  return (error as Error).message ?? String(error);
+/** The SDK's message plus every underlying cause (the SDK says only "Connection error."). */
+export function describeSdkError(error: unknown): string {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const text =
+      current instanceof OpenAI.APIError && current.status !== undefined
+        ? `HTTP ${current.status}: ${current.message}`
+        : current instanceof Error
+          ? current.message
+          : String(current);
+    if (text && !messages.includes(text)) messages.push(text.replace(/\.$/, ""));
+    current = current instanceof Error ? (current as Error & { cause?: unknown }).cause : undefined;
+  }
+  return messages.join(": caused by: ") || String(error);
 }
 
 const openAiSdk = defineCheck({

@@ -16,6 +16,7 @@ export const REQUIREMENTS = {
   "INFER-03": "the appliance boots and serves without outbound network",
   "INFER-04": "LocalAI and nginx are enabled, active and recover from crashes within 30 s",
   "INFER-08": "the engine listens on loopback only",
+  "INFER-09": "(slmc) /health is not 200 while the engine is down or still loading the model",
   "ONE-02": "the report file exists, mode 0600, with every field",
   "ONE-03": "the one-apps status reaches bootstrap_success",
   "ONE-04": "the effective configuration follows the context variables",

@@ -4,6 +4,21 @@ import { basicAuthorization } from "../src/core/access.ts";
 import { PrerequisiteMissing, type CheckContext } from "../src/core/check.ts";
 import { modelList, describeIssues } from "../src/schemas/openai.ts";
 import type { SseObservation } from "../src/probes/sse.ts";
+import type { HttpResponse } from "../src/probes/http.ts";
+
+/**
+ * Why a response body is incomplete, in words that name the cause (cut short, shorter than its
+ * Content-Length, headers then silence, larger than the limit), or undefined when it arrived whole.
+ */
+export function bodyProblem(response: HttpResponse): string | undefined {
+  const problem = response.streamError;
+  if (!problem) return undefined;
+  if (problem.kind === "reset") return `body cut short: ${problem.message}`;
+  return problem.message;
+}
+
+export const INCOMPLETE_BODY_FIX =
+  "the response was cut or stalled between the engine and this client: check the engine log (crash, out of memory) and the proxy's timeouts";
 
 export function authorization(ctx: CheckContext): Record<string, string> {
   return ctx.access.password
@@ -23,6 +38,15 @@ export function observeModels(ctx: CheckContext): Promise<ModelsObservation> {
   return ctx.memo("models", async () => {
     const response = await ctx.probes.https({ path: "/v1/models", headers: authorization(ctx) });
     const body = response.body.toString("utf8");
+    const incomplete = bodyProblem(response);
+    if (incomplete)
+      return {
+        status: response.status,
+        ids: [],
+        owners: [],
+        schemaError: incomplete,
+        body: body.slice(0, 300),
+      };
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);

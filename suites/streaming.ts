@@ -97,12 +97,29 @@ export function arrivalPattern(arrivalsMs: number[], gapMs: number): ArrivalPatt
   };
 }
 
+/**
+ * Two chunks are separate arrivals when the gap between them is at least a quarter of the stream's mean
+ * chunk interval (so a 500 tok/s engine's 2 ms gaps count), capped at 5 ms (a slow CPU engine's
+ * 100+ ms gaps) and never below 0.2 ms: what one buffered write read back in several socket reads
+ * looks like. A buffering proxy delivers most chunks in the same read (gap 0).
+ */
 export const INCREMENTAL_THRESHOLDS = {
-  burstGapMs: 5,
+  burstGapFraction: 0.25,
+  maxBurstGapMs: 5,
+  minBurstGapMs: 0.2,
   minChunksToJudge: 4,
   minBurstFraction: 0.5,
   minBursts: 3,
 };
+
+/** The gap that separates two arrivals, relative to the stream's own mean chunk interval. */
+export function burstGapFor(arrivalsMs: number[], thresholds = INCREMENTAL_THRESHOLDS): number {
+  const n = arrivalsMs.length;
+  const meanIntervalMs = n > 1 ? ((arrivalsMs.at(-1) ?? 0) - (arrivalsMs[0] ?? 0)) / (n - 1) : 0;
+  const relative = thresholds.burstGapFraction * meanIntervalMs;
+  const gap = Math.max(thresholds.minBurstGapMs, Math.min(thresholds.maxBurstGapMs, relative));
+  return Math.round(gap * 100) / 100;
+}
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
@@ -150,6 +167,10 @@ const sseFormat = defineCheck({
         return fail(`stream stalled ${where}: ${e.streamError.message}`);
       if (e.streamError.kind === "timeout")
         return fail(`stream did not finish in time ${where}: ${e.streamError.message}`);
+      if (e.streamError.kind === "too-large")
+        return fail(
+          `${e.streamError.message} ${where}: no chat chunk is that large, so the engine or a proxy sends garbage; slmc-check stopped reading`,
+        );
       return fail(`connection broke mid-stream ${where}: ${e.streamError.message}`);
     }
     if (e.contentChunks === 0) return fail("stream carried no content");
@@ -169,10 +190,11 @@ const incremental = defineCheck({
   observe: async (ctx) => {
     const observation = await observeStream(ctx);
     const analysis = analyzeEvents(observation);
+    const burstGapMs = burstGapFor(analysis.contentArrivalsMs);
     return {
       ...streamSummary(observation),
-      thresholds: INCREMENTAL_THRESHOLDS,
-      pattern: arrivalPattern(analysis.contentArrivalsMs, INCREMENTAL_THRESHOLDS.burstGapMs),
+      thresholds: { ...INCREMENTAL_THRESHOLDS, burstGapMs },
+      pattern: arrivalPattern(analysis.contentArrivalsMs, burstGapMs),
       contentArrivalsMs: analysis.contentArrivalsMs.slice(0, 128),
     };
   },
@@ -185,10 +207,10 @@ const incremental = defineCheck({
     const needed = Math.max(thresholds.minBursts, Math.ceil(pattern.chunks * thresholds.minBurstFraction));
     if (pattern.bursts < needed)
       return fail(
-        `buffered: ${pattern.chunks} chunks arrived in ${pattern.bursts} burst(s) (largest ${pattern.largestBurst}, spread ${pattern.spreadMs} ms); need ≥ ${needed} separate arrivals. Set "proxy_buffering off;" for the API location`,
+        `buffered: ${pattern.chunks} chunks arrived in ${pattern.bursts} burst(s) (largest ${pattern.largestBurst}, spread ${pattern.spreadMs} ms; separate = gap ≥ ${thresholds.burstGapMs} ms); need ≥ ${needed} separate arrivals. Set "proxy_buffering off;" for the API location`,
       );
     return pass(
-      `${pattern.chunks} chunks in ${pattern.bursts} separate arrivals over ${pattern.spreadMs} ms`,
+      `${pattern.chunks} chunks in ${pattern.bursts} separate arrivals over ${pattern.spreadMs} ms (gap ≥ ${thresholds.burstGapMs} ms)`,
     );
   },
 });

@@ -90,7 +90,20 @@ type Recovery = {
   secondsToServingOverHttps: number | null;
   limitSeconds: number;
   budgetSeconds: number;
+  /**
+   * local-ai only: /health over HTTPS, then the engine's own /readyz inside the VM, each loop turn
+   * while the engine restarts (at most MAX_HEALTH_SAMPLES). /health first: the engine only goes from
+   * not ready to ready here, so a /readyz "not ready" taken after a /health 200 proves the 200 wrong.
+   */
+  healthDuringRecovery?: { atS: number; health: number | string; engineReadyz: string }[];
 };
+
+const MAX_HEALTH_SAMPLES = 200;
+
+/** The samples in which /health said 200 while the engine itself was not ready. */
+export function wrongHealthSamples(e: Pick<Recovery, "healthDuringRecovery">) {
+  return (e.healthDuringRecovery ?? []).filter((s) => s.health === 200 && s.engineReadyz !== "200");
+}
 
 export type RecoverableUnit = "local-ai.service" | "nginx.service";
 
@@ -128,12 +141,22 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
       await ctx.probes.ssh(`kill -9 ${before.MainPID}`);
       const started = performance.now();
       const elapsed = () => Math.round((performance.now() - started) / 100) / 10;
+      const watchHealth = unit === "local-ai.service";
+      if (watchHealth) evidence.healthDuringRecovery = [];
       while (elapsed() < budget && evidence.secondsToNewProcessReady === null) {
+        const health = watchHealth
+          ? await ctx.probes.https({ path: "/health", timeoutMs: 5_000 }).then(
+              (r) => r.status,
+              (error: Error) => `error: ${error.message}`,
+            )
+          : undefined;
         const probe = await ctx.probes.ssh(
           `pid=$(systemctl show -p MainPID --value ${unit}); code=$(${readyProbe}); echo "$pid $code"`,
           10_000,
         );
         const [pid = "0", code = ""] = probe.stdout.trim().split(/\s+/);
+        if (health !== undefined && (evidence.healthDuringRecovery?.length ?? 0) < MAX_HEALTH_SAMPLES)
+          evidence.healthDuringRecovery?.push({ atS: elapsed(), health, engineReadyz: code });
         if (Number(pid) > 0 && Number(pid) !== before.MainPID && code === "200") {
           evidence.newPid = Number(pid);
           evidence.secondsToNewProcessReady = elapsed();
@@ -155,6 +178,11 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
       if (e.secondsToServingOverHttps === null)
         return fail(
           `${e.unit} restarted (PID ${e.newPid}) but authenticated completions over HTTPS did not work within ${e.budgetSeconds} s`,
+        );
+      const wrong = wrongHealthSamples(e);
+      if (wrong.length)
+        return fail(
+          `/health answered 200 while the engine's own /readyz answered ${wrong[0]?.engineReadyz || "nothing"} (${wrong[0]?.atS} s after kill -9 of ${e.unit}, ${wrong.length} time(s)); /health must pass the engine's readiness through (proxy_pass to its /readyz), not answer on its own`,
         );
       const verdict = `killed PID ${e.killedPid}; new PID ${e.newPid} ready after ${e.secondsToNewProcessReady} s, serving over HTTPS after ${e.secondsToServingOverHttps} s`;
       return e.secondsToServingOverHttps > e.limitSeconds

@@ -2,13 +2,20 @@
 // requirement id and a message that tells the operator what to fix.
 import t from "tap";
 import { ALL_DEFECTS, type Defect } from "../fixtures/defects.ts";
+import type { SimulatorOptions } from "../fixtures/simulator.ts";
+import type { Access } from "../src/core/access.ts";
 import { accessFor, runAgainst, simulator } from "./helpers.ts";
+import OpenAI from "openai";
+import { describeSdkError } from "../suites/clients.ts";
 
 interface Expectation {
   check: string;
   requirement: string;
   message: RegExp;
   suites: string[];
+  /** Simulator settings the defect needs to show (e.g. a loading window, not waited for). */
+  simulator?: SimulatorOptions & { waitReady?: boolean };
+  access?: Partial<Access>;
 }
 
 export const EXPECTED: Record<Defect, Expectation> = {
@@ -163,6 +170,65 @@ export const EXPECTED: Record<Defect, Expectation> = {
     message: /6-message conversation answered 500.*alternating turns/,
     suites: ["clients"],
   },
+  "huge-sse-line": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /event larger than 1048576 bytes \(one line without a newline\) after 0 events.*stopped reading/,
+    suites: ["streaming"],
+  },
+  "slow-trickle": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message:
+      /stream did not finish in time after 0 events \(0 with content\): response not complete within 3000 ms/,
+    suites: ["streaming"],
+    access: { streamTimeoutMs: 3000 },
+  },
+  "redirect-other-host": {
+    check: "redirect.http-to-https",
+    requirement: "SEC-09",
+    message: /the host changed \(elsewhere\.example, not 127\.0\.0\.1.*own name or address/,
+    suites: ["redirect"],
+  },
+  "redirect-reflects-host": {
+    check: "redirect.host-not-reflected",
+    requirement: "SEC-09",
+    message: /reflects the request's Host header \(Location: https:\/\/attacker\.example.*not \$host/,
+    suites: ["redirect"],
+  },
+  "http-proxies-api": {
+    check: "redirect.http-serves-nothing",
+    requirement: "SEC-09",
+    message: /port \d+ serves more than a redirect: .*GET \/v1\/models → 200.*no proxy_pass, no auth/,
+    suites: ["redirect"],
+  },
+  "completion-cut-short": {
+    check: "api.chat-completion",
+    requirement: "INFER-05",
+    message: /answered 200, then the body broke: body cut short.*engine log/,
+    suites: ["api"],
+  },
+  "short-content-length": {
+    check: "api.chat-completion",
+    requirement: "INFER-05",
+    message:
+      /then the body broke: body shorter than its Content-Length: connection closed after \d+ of \d+ announced bytes/,
+    suites: ["api"],
+  },
+  "silent-after-headers": {
+    check: "api.chat-completion",
+    requirement: "INFER-05",
+    message: /then the body broke: headers arrived, then silence: no body byte for 1500 ms/,
+    suites: ["api"],
+  },
+  "health-always-200": {
+    check: "api.health-readiness",
+    requirement: "INFER-09",
+    message:
+      /\/health answered 200 while the engine could not answer \(completion: 503.*proxy_pass to its \/readyz/,
+    suites: ["api"],
+    simulator: { loadMs: 10_000, waitReady: false },
+  },
 };
 
 t.test("every defect switch has an expectation", async (t) => {
@@ -171,8 +237,9 @@ t.test("every defect switch has an expectation", async (t) => {
 
 for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
   t.test(`defect ${defect} is flagged by ${expected.check}`, async (t) => {
-    const sim = await simulator(t, { defects: [defect] });
-    const results = await runAgainst(accessFor(sim), expected.suites);
+    const { waitReady = true, ...options } = expected.simulator ?? {};
+    const sim = await simulator(t, { ...options, defects: [defect] }, waitReady);
+    const results = await runAgainst(accessFor(sim, expected.access), expected.suites);
     const result = results.get(expected.check);
     t.equal(result?.status, "fail", `${expected.check} fails: ${result?.message}`);
     t.equal(result?.requirement, expected.requirement);
@@ -187,6 +254,35 @@ t.test("a wrong password fails both credential checks", async (t) => {
   t.equal(results.get("auth.basic-accepted")?.status, "fail");
   t.match(results.get("auth.basic-accepted")?.message, /HTTP Basic .* refused \(401\)/);
   t.equal(results.get("auth.bearer-accepted")?.status, "fail");
+});
+
+t.test('the SDK check names the underlying cause, not the SDK\'s "Connection error"', async (t) => {
+  const causes: [Defect, RegExp][] = [
+    ["huge-sse-line", /streaming failed: .*event larger than 1048576 bytes/],
+    ["silent-after-headers", /create failed: .*headers arrived, then silence: no body byte for 1500 ms/],
+    ["short-content-length", /create failed: .*body shorter than its Content-Length/],
+  ];
+  for (const [defect, cause] of causes) {
+    const sim = await simulator(t, { defects: [defect] });
+    const result = (await runAgainst(accessFor(sim), ["clients"])).get("clients.openai-sdk");
+    t.equal(result?.status, "fail", `${defect}: ${result?.message}`);
+    t.match(result?.message, cause, defect);
+    t.notMatch(result?.message, /^[^:]*: Connection error\.?$/, `${defect}: more than "Connection error"`);
+  }
+});
+
+t.test("describeSdkError unwraps the SDK's APIConnectionError to its cause", async (t) => {
+  const cause = new Error("https://127.0.0.1:1: connection closed before a response");
+  const described = describeSdkError(new OpenAI.APIConnectionError({ cause }));
+  t.equal(described, "Connection error: caused by: https://127.0.0.1:1: connection closed before a response");
+  t.equal(describeSdkError(new Error("plain")), "plain");
+});
+
+t.test("a loading engine: /health answers 503 and api.health-readiness passes", async (t) => {
+  const sim = await simulator(t, { loadMs: 10_000 }, false);
+  const result = (await runAgainst(accessFor(sim), ["api"])).get("api.health-readiness");
+  t.equal(result?.status, "pass", String(result?.message));
+  t.match(result?.message, /\/health answered 503 while the engine was not ready \(completion 503\)/);
 });
 
 t.test("the SDK check also catches what breaks real clients", async (t) => {

@@ -4,12 +4,19 @@ import type { CheckResult } from "../src/core/check.ts";
 import { createContext, runSuites } from "../src/core/runner.ts";
 import { createProbes } from "../src/probes/index.ts";
 import { SUITES } from "../suites/index.ts";
+import { httpRequest } from "../src/probes/http.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../fixtures/simulator.ts";
 
-export async function simulator(t: Test, options: SimulatorOptions = {}): Promise<Simulator> {
+/** waitReady false: start checking while the stand-in engine is still loading its model. */
+export async function simulator(
+  t: Test,
+  options: SimulatorOptions = {},
+  waitReady = true,
+): Promise<Simulator> {
   const sim = await startSimulator(options);
   t.teardown(() => sim.close());
-  await sim.ready;
+  if (waitReady) await sim.ready;
+  else await modelConfigured(sim);
   return sim;
 }
 
@@ -38,4 +45,22 @@ export async function runAgainst(access: Access, suiteNames?: string[]): Promise
     : SUITES.filter((s) => !s.requiresVm);
   const results = await runSuites(suites, createContext(access, createProbes(access)));
   return new Map(results.map((r) => [r.id, r]));
+}
+
+/** Until the stand-in has read its model YAML (listed, maybe still loading); at most 5 s. */
+async function modelConfigured(sim: Simulator): Promise<void> {
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const response = await httpRequest({
+      scheme: "http",
+      host: sim.host,
+      port: sim.enginePort,
+      method: "GET",
+      path: "/v1/models",
+      timeoutMs: 1000,
+    }).catch(() => undefined);
+    if (response && (JSON.parse(response.body.toString("utf8")) as { data: unknown[] }).data.length) return;
+    await new Promise((wait) => setTimeout(wait, 20));
+  }
+  throw new Error("the stand-in engine listed no model within 5 s");
 }

@@ -2,7 +2,9 @@
 import t, { type Test } from "tap";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { ConnectError, httpRequest } from "../src/probes/http.ts";
+import { ConnectError, httpRequest, StopReading } from "../src/probes/http.ts";
+import { MAX_SSE_EVENTS, SseBounds } from "../src/probes/sse-limits.ts";
+import { readSse } from "../src/probes/sse.ts";
 
 /** A raw TCP server that answers with exactly the bytes a scenario gives it. */
 async function rawServer(
@@ -113,4 +115,99 @@ t.test("an aborted request ends promptly", async (t) => {
   setTimeout(() => controller.abort(), 50);
   const response = await get(port, { signal: controller.signal, timeoutMs: 5000 });
   t.equal(response.streamError?.kind, "aborted");
+});
+
+t.test("limits: a body over maxBodyBytes, headers over 64 KiB, StopReading from onBody", async (t) => {
+  const big = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n");
+    socket.write(Buffer.alloc(3_000_000, "a"));
+  });
+  const tooLarge = await get(big, { maxBodyBytes: 1_000_000 });
+  t.equal(tooLarge.streamError?.kind, "too-large");
+  t.match(tooLarge.streamError?.message, /^body larger than 1000000 bytes/);
+  t.ok(tooLarge.body.length <= 1_000_000, "no more than the limit is kept");
+
+  const headers = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nX-Filler: " + "h".repeat(70 * 1024));
+  });
+  await t.rejects(get(headers), /response headers larger than 65536 bytes/);
+
+  const stopped = await get(big, {
+    keepBody: false,
+    onBody: () => {
+      throw new StopReading("too-large", "event larger than 10 bytes");
+    },
+  });
+  t.same(stopped.streamError?.message, "event larger than 10 bytes");
+  t.equal(stopped.body.length, 0, "keepBody false keeps nothing");
+});
+
+t.test("causes: short Content-Length, chunked cut short, headers then silence", async (t) => {
+  const short = await rawServer(t, (socket) =>
+    socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial":'),
+  );
+  t.match(
+    (await get(short)).streamError?.message,
+    /^body shorter than its Content-Length: connection closed after 11 of 100 announced bytes/,
+  );
+  const cut = await rawServer(t, (socket) =>
+    socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+  );
+  t.match((await get(cut)).streamError?.message, /^body cut short: connection closed after 5 bytes/);
+  const silent = await rawServer(t, (socket) =>
+    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"),
+  );
+  const quiet = await get(silent, { bodyIdleTimeoutMs: 200 });
+  t.equal(quiet.streamError?.kind, "idle-timeout");
+  t.match(quiet.streamError?.message, /^headers arrived, then silence: no body byte for 200 ms/);
+  const noIdle = await get(silent, { timeoutMs: 300 });
+  t.match(noIdle.streamError?.message, /^headers arrived, then silence: no body byte within 300 ms/);
+});
+
+t.test("SseBounds: per line, per event (LF, CRLF, CR), per stream", async (t) => {
+  const bounds = new SseBounds(10, 100);
+  bounds.feed(Buffer.from("data: 1234\n\ndata: 12\r\n\r\n: ok\r\rdata: x\n\n"));
+  t.throws(
+    () => new SseBounds(10, 100).feed(Buffer.from("data: 12345")),
+    /event larger than 10 bytes \(one line without a newline\)/,
+  );
+  t.throws(
+    () => new SseBounds(10, 100).feed(Buffer.from("data: 1\r\ndata: 2\r\n")),
+    /event larger than 10 bytes \(one event without a blank line\)/,
+  );
+  const stream = new SseBounds(10, 100);
+  t.throws(() => {
+    for (let i = 0; i < 20; i++) stream.feed(Buffer.from("data: 1\n\n"));
+  }, /stream larger than 100 bytes/);
+});
+
+t.test("readSse stops at MAX_SSE_EVENTS tiny events and at a 2 MB line, keeping no body", async (t) => {
+  const many = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
+    socket.end("data: x\n\n".repeat(MAX_SSE_EVENTS + 10));
+  });
+  const flood = await readSse({
+    scheme: "http",
+    host: "127.0.0.1",
+    port: many,
+    method: "GET",
+    path: "/",
+    timeoutMs: 5000,
+  });
+  t.equal(flood.events.length, MAX_SSE_EVENTS);
+  t.match(flood.streamError?.message, /more than 65536 events in one stream/);
+  const long = await rawServer(t, (socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: ");
+    socket.end(Buffer.alloc(2 * 1024 * 1024, "y"));
+  });
+  const line = await readSse({
+    scheme: "http",
+    host: "127.0.0.1",
+    port: long,
+    method: "GET",
+    path: "/",
+    timeoutMs: 5000,
+  });
+  t.equal(line.events.length, 0);
+  t.match(line.streamError?.message, /^event larger than 1048576 bytes \(one line without a newline\)/);
 });

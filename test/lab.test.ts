@@ -225,6 +225,16 @@ async function labTests(): Promise<void> {
       /serving over HTTPS after [\d.]+ s/,
       "recovery time is measured",
     );
+    // INFER-09 over SSH: /health watched while the engine restarted, paired with the engine's own /readyz.
+    const recovery = withSsh.report.checks.find((c) => c.id === "system.recovery-local-ai") as
+      | { evidence?: { healthDuringRecovery?: { health: number | string; engineReadyz: string }[] } }
+      | undefined;
+    const samples = recovery?.evidence?.healthDuringRecovery ?? [];
+    t.ok(samples.length > 0, "/health was observed during the local-ai recovery window");
+    t.ok(
+      samples.some((s) => s.engineReadyz !== "200" && s.health !== 200),
+      `the window caught the engine not ready, and /health said so: ${JSON.stringify(samples.slice(0, 5))}`,
+    );
     t.match(
       withSsh.report.checks.find((c) => c.id === "host.serves-offline")?.message,
       /no outbound network and the appliance serves/,

@@ -206,7 +206,18 @@ if (!existsSync(NGINX_BIN)) {
     const nginx = await startRealNginx({ enginePort: served.port, password: PASSWORD });
     t.teardown(() => nginx.stop());
     const results = await runAgainst(accessFor(nginx));
-    for (const result of results.values()) t.equal(result.status, "pass", `${result.id}: ${result.message}`);
+    // The template's redirect still reflects $host until the appliance's fix (issue 10) lands; this
+    // expectation turns strict by itself once the port-80 server stops using the request's Host.
+    const reflects = /return 301 https:\/\/\$(host|http_host)\b/.test(nginx.site);
+    for (const result of results.values()) {
+      if (result.id === "api.health-readiness") {
+        t.equal(result.status, "skip", `${result.id}: ${result.message}`);
+        t.match(result.message, /not demonstrated: the engine was ready throughout/);
+      } else if (result.id === "redirect.host-not-reflected" && reflects) {
+        t.equal(result.status, "fail", `${result.id} flags the template's $host redirect: ${result.message}`);
+        t.match(result.message, /reflects the request's Host header/);
+      } else t.equal(result.status, "pass", `${result.id}: ${result.message}`);
+    }
   });
 
   const EXPECTED: Partial<
@@ -235,6 +246,19 @@ if (!existsSync(NGINX_BIN)) {
       requirement: "SEC-03",
       message: /Bearer token refused \(401\)/,
       suites: ["auth"],
+    },
+    "http-proxies-api": {
+      check: "redirect.http-serves-nothing",
+      requirement: "SEC-09",
+      message:
+        /serves more than a redirect: GET \/v1\/models → 200.*POST \/v1\/chat\/completions → 400.*no proxy_pass/,
+      suites: ["redirect"],
+    },
+    "redirect-reflects-host": {
+      check: "redirect.host-not-reflected",
+      requirement: "SEC-09",
+      message: /reflects the request's Host header \(Location: https:\/\/attacker\.example\/any\/path\?q=1\)/,
+      suites: ["redirect"],
     },
     "bearer-case-insensitive": {
       check: "auth.routes-require-credentials",

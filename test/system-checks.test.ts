@@ -98,6 +98,38 @@ t.test("recovery: too slow, never back", async (t) => {
   );
 });
 
+t.test("recovery: /health during the restart window must follow the engine's own /readyz", async (t) => {
+  const judge = check(systemSuite, "system.recovery-local-ai").judge;
+  const base = {
+    unit: "local-ai.service",
+    killedPid: 10,
+    newPid: 11,
+    restartsBefore: 0,
+    restartsAfter: 1,
+    limitSeconds: 30,
+    budgetSeconds: 90,
+    secondsToNewProcessReady: 3,
+    secondsToServingOverHttps: 4,
+  };
+  const honest = [
+    { atS: 0.1, health: 502, engineReadyz: "000" },
+    { atS: 1.2, health: 503, engineReadyz: "503" },
+    { atS: 3, health: 200, engineReadyz: "200" },
+  ];
+  t.equal(judge({ ...base, healthDuringRecovery: honest }, access).status, "pass");
+  const lying = [
+    { atS: 0.1, health: 200, engineReadyz: "000" },
+    { atS: 1.2, health: 200, engineReadyz: "503" },
+    { atS: 3, health: 200, engineReadyz: "200" },
+  ];
+  const verdict = judge({ ...base, healthDuringRecovery: lying }, access);
+  t.equal(verdict.status, "fail");
+  t.match(
+    verdict.message,
+    /\/health answered 200 while the engine's own \/readyz answered 000 \(0\.1 s after kill -9 of local-ai\.service, 2 time\(s\)\).*proxy_pass/,
+  );
+});
+
 t.test("host fitness: no AVX2, too little RAM", async (t) => {
   t.match(
     check(hostSuite, "host.cpu-flags").judge(

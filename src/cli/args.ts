@@ -25,6 +25,7 @@ const OPTIONS = {
   timeout: { type: "string" },
   "stream-timeout": { type: "string" },
   "stream-idle": { type: "string" },
+  deadline: { type: "string" },
   format: { type: "string" },
   out: { type: "string" },
   "show-secrets": { type: "boolean" },
@@ -60,6 +61,9 @@ const OPTIONS = {
   compare: { type: "boolean" },
   "regression-threshold": { type: "string" },
 } as const;
+
+/** Default --deadline: a whole check run, every stream included, ends within this many seconds. */
+export const DEFAULT_DEADLINE_S = 900;
 
 const jumpSchema = z
   .string()
@@ -124,6 +128,8 @@ const optionsSchema = z.object({
   timeoutS: seconds("--timeout", 3600).default(15),
   streamTimeoutS: seconds("--stream-timeout", 7200).default(300),
   streamIdleS: seconds("--stream-idle", 3600).default(60),
+  /** Only for a check run (`<host>`, `demo`); reboot, soak and bench have their own bounds. */
+  deadlineS: seconds("--deadline", 86400).optional(),
   format: z.enum(FORMATS, { error: `--format must be one of ${FORMATS.join(", ")}` }).default("pretty"),
   out: z.string().optional(),
   showSecrets: z.boolean().default(false),
@@ -265,6 +271,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
     timeoutS: values.timeout,
     streamTimeoutS: values["stream-timeout"],
     streamIdleS: values["stream-idle"],
+    deadlineS: values.deadline,
     format: values.format,
     out: values.out,
     showSecrets: values["show-secrets"],
@@ -327,6 +334,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   onlyFor(["regression-threshold"], "bench --compare", comparing);
   if (comparing)
     return { kind: "bench-compare", files: [rest[0]!, rest[1]!], options: options as CliOptions };
+  onlyFor(["deadline"], '<host>" or "slmc-check demo', subcommand === undefined);
+  // A longer --stream-timeout (a slow appliance) moves the default along: three whole streams.
+  if (subcommand === undefined)
+    options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
   onlyFor(["expect-change"], "reboot <host>", subcommand === "reboot");
   onlyFor(["count"], "reboot <host>", subcommand === "reboot");
   if (options.ca && options.insecure)

@@ -1,4 +1,7 @@
 import { ALL_DEFECTS } from "../../fixtures/defects.ts";
+import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from "../probes/http.ts";
+import { MAX_SSE_EVENT_BYTES, MAX_SSE_EVENTS, MAX_SSE_STREAM_BYTES } from "../probes/sse-limits.ts";
+import { DEFAULT_DEADLINE_S } from "./args.ts";
 import { SUITES } from "../../suites/index.ts";
 import { REQUIREMENTS } from "../../suites/requirements.ts";
 import { FORMATS } from "../reporters/index.ts";
@@ -49,7 +52,14 @@ const RUN_OPTIONS = `Run:
   --max-tokens N           tokens asked for in test completions (default 24)
   --timeout SECONDS        per-request timeout (default 15)
   --stream-timeout SECONDS whole-completion timeout (default 300; CPU inference is slow)
-  --stream-idle SECONDS    longest silence tolerated inside a stream (default 60)
+  --stream-idle SECONDS    longest silence tolerated inside a stream, and after a response's headers
+                           (default 60)
+  --deadline SECONDS       the whole run ends within this time, whatever the target trickles (default
+                           ${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger); the check in flight
+                           errors, later ones are skipped
+Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
+  event, ${MAX_SSE_STREAM_BYTES} bytes and ${MAX_SSE_EVENTS} events per stream, ${MAX_BODY_BYTES} bytes per non-streamed body,
+  ${MAX_HEAD_BYTES} bytes of response headers; past one, the check fails naming it
 
 Output:
   --format FORMAT          ${FORMATS.join(" | ")} (default pretty)

@@ -84,13 +84,30 @@ export async function runAndReport(
           total,
         })
       : undefined;
-  const context = createContext(access, createProbes(access, sshSession));
+  // --deadline: one bound for the whole run, whatever each stream's idle and total timeouts allow.
+  const deadline = new AbortController();
+  const deadlineTimer =
+    options.deadlineS === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            deadline.abort(
+              new Error(
+                `the run's --deadline of ${options.deadlineS} s passed (a target that trickles bytes slowly defeats --stream-idle; raise --deadline for a slow appliance)`,
+              ),
+            ),
+          options.deadlineS * 1000,
+        );
+  deadlineTimer?.unref();
+  const runSignal = deadlineTimer ? deadline.signal : undefined;
+  const context = createContext(access, createProbes(access, sshSession, runSignal), runSignal);
   const listener = combineListeners(progress, extras.listener);
   let checks;
   try {
     await extras.beforeChecks?.(context);
     checks = await runSuites(suites, context, listener, extras.signal);
   } finally {
+    clearTimeout(deadlineTimer);
     progress?.stop();
   }
   // A check can leave a note that concerns the whole run (e.g. a stand-in engine was detected).

@@ -20,6 +20,8 @@ export interface CheckContext {
   probes: Probes;
   /** Observations shared between checks of one run (e.g. the advertised model id). */
   memo<T>(key: string, produce: () => Promise<T>): Promise<T>;
+  /** Aborts when the run's --deadline passes (clients built by checks, like the openai SDK, use it). */
+  runSignal?: AbortSignal;
 }
 
 export interface Check<E extends Evidence = Evidence> {

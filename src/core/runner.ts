@@ -35,6 +35,17 @@ function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** Rejects when the run's deadline signal fires, with the signal's reason. */
+function deadlineReached(signal: AbortSignal | undefined): Promise<never> | undefined {
+  if (!signal) return undefined;
+  return new Promise<never>((_, reject) => {
+    const stop = () =>
+      reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
+  });
+}
+
 export async function runCheck(suite: Suite, check: Check, context: CheckContext): Promise<CheckResult> {
   const base = { id: check.id, suite: suite.name, requirement: check.requirement, title: check.title };
   const started = performance.now();
@@ -43,7 +54,10 @@ export async function runCheck(suite: Suite, check: Check, context: CheckContext
   if (unmet) return { ...base, status: "skip", duration_ms: 0, message: unmet, evidence: {} };
   try {
     const timeout = check.timeoutMs ?? Math.max(DEFAULT_CHECK_TIMEOUT_MS, context.access.streamTimeoutMs * 3);
-    const evidence = await withDeadline(check.observe(context), timeout, `check ${check.id}`);
+    const observed = withDeadline(check.observe(context), timeout, `check ${check.id}`);
+    const runDeadline = deadlineReached(context.runSignal);
+    if (runDeadline) observed.catch(() => {}); // settles later, after the run moved on
+    const evidence = await (runDeadline ? Promise.race([observed, runDeadline]) : observed);
     const verdict = check.judge(evidence, context.access);
     return { ...base, status: verdict.status, duration_ms: elapsed(), message: verdict.message, evidence };
   } catch (error) {
@@ -65,11 +79,12 @@ export async function runCheck(suite: Suite, check: Check, context: CheckContext
   }
 }
 
-export function createContext(access: Access, probes: Probes): CheckContext {
+export function createContext(access: Access, probes: Probes, runSignal?: AbortSignal): CheckContext {
   const memo = new Map<string, Promise<unknown>>();
   return {
     access,
     probes,
+    ...(runSignal ? { runSignal } : {}),
     memo: <T>(key: string, produce: () => Promise<T>) => {
       if (!memo.has(key)) memo.set(key, produce());
       return memo.get(key) as Promise<T>;
@@ -87,7 +102,8 @@ export async function runSuites(
   const results: CheckResult[] = [];
   for (const suite of suites) {
     for (const check of suite.checks) {
-      if (signal?.aborted) {
+      const stopped = signal?.aborted ? signal : context.runSignal?.aborted ? context.runSignal : undefined;
+      if (stopped) {
         const result: CheckResult = {
           id: check.id,
           suite: suite.name,
@@ -95,7 +111,7 @@ export async function runSuites(
           title: check.title,
           status: "skip",
           duration_ms: 0,
-          message: `not run: ${String(signal.reason ?? "interrupted")}`,
+          message: `not run: ${stopped.reason instanceof Error ? stopped.reason.message : String(stopped.reason ?? "interrupted")}`,
           evidence: {},
         };
         listener.checkFinished?.(result);

@@ -1,12 +1,21 @@
 // A WHATWG fetch built on the slmc HTTP client, so third-party clients (the openai SDK) talk to the
 // target with the same trust settings, timeouts and byte-exact behaviour as the rest of the probes.
-import { httpRequest, type TlsOptions } from "./http.ts";
+// Memory is bounded here, not in the SDK: a non-streamed body over MAX_BODY_BYTES, an event stream
+// line or event over MAX_SSE_EVENT_BYTES, or a stream over MAX_SSE_STREAM_BYTES errors the body with
+// that cause ("event larger than N bytes"), which the SDK then throws.
+import { httpRequest, MAX_BODY_BYTES, StopReading, type TlsOptions } from "./http.ts";
+import { SseBounds } from "./sse-limits.ts";
 
 export interface FetchSettings {
   host: string;
   tls: TlsOptions;
   timeoutMs: number;
+  /** Longest silence once the response headers are in (not while the engine computes the answer). */
   idleTimeoutMs: number;
+  /** The run's deadline: aborts every exchange still open. */
+  signal?: AbortSignal;
+  /** Overall limit for a non-streamed body (default MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -20,6 +29,11 @@ export function createFetch(settings: FetchSettings): typeof fetch {
       init.body === undefined || init.body === null ? undefined : await new Response(init.body).arrayBuffer();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const maxBodyBytes = settings.maxBodyBytes ?? MAX_BODY_BYTES;
+    const signals = [init.signal, settings.signal].filter((s): s is AbortSignal => Boolean(s));
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    let bounds: SseBounds | undefined;
+    let received = 0;
     return new Promise<Response>((resolve, reject) => {
       const exchange = httpRequest({
         scheme: url.protocol === "https:" ? "https" : "http",
@@ -31,13 +45,22 @@ export function createFetch(settings: FetchSettings): typeof fetch {
         ...(body ? { body: Buffer.from(body) } : {}),
         tls: settings.tls,
         timeoutMs: settings.timeoutMs,
-        idleTimeoutMs: settings.idleTimeoutMs,
-        ...(init.signal ? { signal: init.signal } : {}),
+        // Silence is judged once the headers are in: before that the engine may still be computing.
+        bodyIdleTimeoutMs: settings.idleTimeoutMs,
+        ...(signal ? { signal } : {}),
+        keepBody: false,
         onHead: (status, statusText, responseHeaders) => {
+          if ((responseHeaders["content-type"] ?? "").includes("text/event-stream")) bounds = new SseBounds();
           const nullBody = NULL_BODY_STATUSES.has(status) || method === "HEAD";
           resolve(new Response(nullBody ? null : stream, { status, statusText, headers: responseHeaders }));
         },
-        onBody: (bytes) => controller.enqueue(new Uint8Array(bytes)),
+        onBody: (bytes) => {
+          received += bytes.length;
+          if (bounds) bounds.feed(bytes);
+          else if (received > maxBodyBytes)
+            throw new StopReading("too-large", `body larger than ${maxBodyBytes} bytes`);
+          controller.enqueue(new Uint8Array(bytes));
+        },
       });
       exchange.then(
         (response) => {

@@ -29,11 +29,39 @@ export interface HttpRequest {
   onHead?: (status: number, statusText: string, headers: Record<string, string>) => void;
   /** Aborts the exchange; a started response then ends with streamError kind "aborted". */
   signal?: AbortSignal;
-  /** Called with decoded body bytes and the monotonic time (ms) they arrived. */
+  /**
+   * Called with decoded body bytes and the monotonic time (ms) they arrived. Throwing a `StopReading`
+   * ends the exchange at once with that error as the response's streamError (e.g. a size limit).
+   */
   onBody?: (bytes: Buffer, arrivedAt: number) => void;
+  /** Keep the body in `response.body` (default true). Streaming readers that consume onBody pass false. */
+  keepBody?: boolean;
+  /** Largest body kept in memory (default MAX_BODY_BYTES); more ends the exchange as "too-large". */
+  maxBodyBytes?: number;
+  /**
+   * Longest silence once the status line and headers are in (a body that never follows its headers).
+   * Unlike idleTimeoutMs it does not run while the server is still working on the answer.
+   */
+  bodyIdleTimeoutMs?: number;
 }
 
-export type StreamErrorKind = "reset" | "idle-timeout" | "timeout" | "truncated" | "protocol" | "aborted";
+/** Documented limits: what slmc-check holds in memory for one response. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_SIZE_LINE = 1024;
+
+export type StreamErrorKind =
+  "reset" | "idle-timeout" | "timeout" | "truncated" | "protocol" | "aborted" | "too-large";
+
+/** Thrown from onBody to stop reading; becomes the response's streamError. */
+export class StopReading extends Error {
+  constructor(
+    readonly kind: StreamErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface HttpResponse {
   status: number;
@@ -168,7 +196,10 @@ class ChunkedDecoder {
     while (!this.done) {
       if (this.remaining < 0) {
         const lineEnd = this.pending.indexOf("\r\n");
-        if (lineEnd < 0) break;
+        if (lineEnd < 0) {
+          if (this.pending.length > MAX_CHUNK_SIZE_LINE) throw new Error("chunk size line too long");
+          break;
+        }
         const size = parseInt(this.pending.subarray(0, lineEnd).toString("latin1").split(";")[0] ?? "", 16);
         if (Number.isNaN(size)) throw new Error("malformed chunk size line");
         this.pending = this.pending.subarray(lineEnd + 2);
@@ -224,12 +255,16 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     let bodyBytes = 0;
     let settled = false;
     let idleTimer: NodeJS.Timeout | undefined;
+    let bodyIdleTimer: NodeJS.Timeout | undefined;
+    const keepBody = request.keepBody ?? true;
+    const maxBodyBytes = request.maxBodyBytes ?? MAX_BODY_BYTES;
 
     const finish = (streamError?: HttpResponse["streamError"]) => {
       if (settled) return;
       settled = true;
       clearTimeout(totalTimer);
       clearTimeout(idleTimer);
+      clearTimeout(bodyIdleTimer);
       socket.destroy();
       timings.end = performance.now();
       if (!head) {
@@ -256,6 +291,7 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       settled = true;
       clearTimeout(totalTimer);
       clearTimeout(idleTimer);
+      clearTimeout(bodyIdleTimer);
       socket.destroy();
       reject(error);
     };
@@ -265,7 +301,10 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       else
         finish({
           kind: "timeout",
-          message: `response not complete within ${request.timeoutMs} ms`,
+          message:
+            bodyBytes === 0 && mode.kind !== "none"
+              ? `headers arrived, then silence: no body byte within ${request.timeoutMs} ms`
+              : `response not complete within ${request.timeoutMs} ms (${bodyBytes} body bytes so far)`,
           afterBytes: bodyBytes,
         });
     }, request.timeoutMs);
@@ -283,11 +322,45 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       );
     };
 
+    const armBodyIdle = () => {
+      // An idle timeout as short that runs from the connect already covers the body.
+      if (!request.bodyIdleTimeoutMs) return;
+      if (request.idleTimeoutMs && request.idleTimeoutMs <= request.bodyIdleTimeoutMs) return;
+      clearTimeout(bodyIdleTimer);
+      bodyIdleTimer = setTimeout(
+        () =>
+          finish({
+            kind: "idle-timeout",
+            message:
+              bodyBytes === 0
+                ? `headers arrived, then silence: no body byte for ${request.bodyIdleTimeoutMs} ms`
+                : `body stalled: no bytes for ${request.bodyIdleTimeoutMs} ms after ${bodyBytes} body bytes`,
+            afterBytes: bodyBytes,
+          }),
+        request.bodyIdleTimeoutMs,
+      );
+    };
+
     const deliver = (bytes: Buffer, arrivedAt: number) => {
-      if (bytes.length === 0) return;
-      bodyParts.push(bytes);
+      if (bytes.length === 0 || settled) return;
       bodyBytes += bytes.length;
-      request.onBody?.(bytes, arrivedAt);
+      if (keepBody) {
+        if (bodyBytes > maxBodyBytes) {
+          finish({
+            kind: "too-large",
+            message: `body larger than ${maxBodyBytes} bytes (slmc-check's limit for a non-streamed answer)`,
+            afterBytes: bodyBytes,
+          });
+          return;
+        }
+        bodyParts.push(bytes);
+      }
+      try {
+        request.onBody?.(bytes, arrivedAt);
+      } catch (error) {
+        if (!(error instanceof StopReading)) throw error;
+        finish({ kind: error.kind, message: error.message, afterBytes: bodyBytes });
+      }
     };
 
     const onBodyData = (data: Buffer, arrivedAt: number) => {
@@ -299,7 +372,18 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
         if (mode.left <= 0) finish();
       } else if (mode.kind === "chunked") {
         const decoder = mode.decoder;
-        for (const piece of decoder.push(data)) deliver(piece, arrivedAt);
+        let pieces: Buffer[];
+        try {
+          pieces = decoder.push(data);
+        } catch (error) {
+          finish({
+            kind: "protocol",
+            message: `malformed chunked body: ${(error as Error).message}`,
+            afterBytes: bodyBytes,
+          });
+          return;
+        }
+        for (const piece of pieces) deliver(piece, arrivedAt);
         if (decoder.done) finish();
       } else {
         deliver(data, arrivedAt);
@@ -322,14 +406,24 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     socket.once("connect", () => (timings.connected = performance.now()));
     socket.on("data", (data: Buffer) => {
       const arrivedAt = performance.now();
+      if (settled) return;
       armIdle();
       if (head) {
+        armBodyIdle();
         onBodyData(data, arrivedAt);
         return;
       }
       headBuffer = Buffer.concat([headBuffer, data]);
       const end = headBuffer.indexOf("\r\n\r\n");
-      if (end < 0) return;
+      if (end < 0) {
+        if (headBuffer.length > MAX_HEAD_BYTES)
+          fail(new ConnectError("network", `${where}: response headers larger than ${MAX_HEAD_BYTES} bytes`));
+        return;
+      }
+      if (end > MAX_HEAD_BYTES) {
+        fail(new ConnectError("network", `${where}: response headers larger than ${MAX_HEAD_BYTES} bytes`));
+        return;
+      }
       timings.firstByte = arrivedAt;
       try {
         head = parseHead(headBuffer.subarray(0, end).toString("latin1"));
@@ -343,6 +437,7 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
         finish();
         return;
       }
+      armBodyIdle();
       onBodyData(headBuffer.subarray(end + 4), arrivedAt);
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
@@ -365,13 +460,13 @@ export function httpRequest(request: HttpRequest): Promise<HttpResponse> {
       else if (mode.kind === "chunked" && !mode.decoder.done)
         finish({
           kind: "truncated",
-          message: `connection closed mid-body after ${bodyBytes} bytes (chunked body not terminated)`,
+          message: `body cut short: connection closed after ${bodyBytes} bytes, before the chunked body's last chunk`,
           afterBytes: bodyBytes,
         });
       else if (mode.kind === "length" && mode.left > 0)
         finish({
           kind: "truncated",
-          message: `connection closed after ${bodyBytes} of the announced body bytes`,
+          message: `body shorter than its Content-Length: connection closed after ${bodyBytes} of ${bodyBytes + mode.left} announced bytes`,
           afterBytes: bodyBytes,
         });
       else finish();

@@ -34,7 +34,8 @@ export interface Probes {
   sshSession?: SshSession;
 }
 
-export function createProbes(access: Access, existingSession?: SshSession): Probes {
+/** `runSignal` (the run's --deadline) aborts every HTTP exchange still open when it fires. */
+export function createProbes(access: Access, existingSession?: SshSession, runSignal?: AbortSignal): Probes {
   const tlsOptions = {
     insecure: access.insecure,
     ...(access.ca ? { ca: access.ca } : {}),
@@ -55,6 +56,9 @@ export function createProbes(access: Access, existingSession?: SshSession): Prob
     path: spec.path,
     tls: tlsOptions,
     timeoutMs: spec.timeoutMs ?? access.requestTimeoutMs,
+    // Headers followed by silence: the body must follow its headers within the stream idle time.
+    bodyIdleTimeoutMs: spec.idleTimeoutMs ?? access.streamIdleTimeoutMs,
+    ...(runSignal ? { signal: runSignal } : {}),
     ...(spec.headers ? { headers: spec.headers } : {}),
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     ...(spec.idleTimeoutMs ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),

@@ -1,7 +1,10 @@
 // Reads a Server-Sent Events response, stamping each event with the arrival time of the bytes that
 // completed it. Parsing uses eventsource-parser; nothing here judges the stream.
 import { createParser } from "eventsource-parser";
-import { httpRequest, type HttpRequest, type HttpResponse } from "./http.ts";
+import { httpRequest, StopReading, type HttpRequest, type HttpResponse } from "./http.ts";
+import { MAX_SSE_EVENTS, SseBounds } from "./sse-limits.ts";
+
+const PREVIEW_BYTES = 2000;
 
 export interface SseEvent {
   data: string;
@@ -25,8 +28,13 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
   let comments = 0;
   let arrivedAt = 0;
   const decoder = new TextDecoder();
+  const bounds = new SseBounds();
+  const preview: Buffer[] = [];
+  let previewBytes = 0;
   const parser = createParser({
     onEvent: (event) => {
+      if (events.length >= MAX_SSE_EVENTS)
+        throw new StopReading("too-large", `more than ${MAX_SSE_EVENTS} events in one stream`);
       events.push({ data: event.data, ...(event.event ? { event: event.event } : {}), arrivedAt });
     },
     onComment: () => {
@@ -35,8 +43,14 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
   });
   const response = await httpRequest({
     ...request,
+    keepBody: false,
     onBody: (bytes, at) => {
       arrivedAt = at;
+      if (previewBytes < PREVIEW_BYTES) {
+        preview.push(bytes.subarray(0, PREVIEW_BYTES - previewBytes));
+        previewBytes += Math.min(bytes.length, PREVIEW_BYTES - previewBytes);
+      }
+      bounds.feed(bytes);
       parser.feed(decoder.decode(bytes, { stream: true }));
     },
   });
@@ -48,6 +62,6 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
     comments,
     timings: response.timings,
     ...(response.streamError ? { streamError: response.streamError } : {}),
-    ...(isEventStream ? {} : { nonStreamBody: response.body.toString("utf8").slice(0, 2000) }),
+    ...(isEventStream ? {} : { nonStreamBody: Buffer.concat(preview).toString("utf8") }),
   };
 }

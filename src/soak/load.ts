@@ -58,7 +58,7 @@ async function oneRequest(ctx: CheckContext, model: string, timeline: SoakTimeli
       error: ok
         ? null
         : observation.streamError
-          ? `stream broke: ${String(observation.streamError)}`
+          ? `stream broke: ${observation.streamError.kind}: ${observation.streamError.message}`
           : observation.status !== 200
             ? `HTTP ${observation.status}`
             : done
