@@ -51,10 +51,15 @@ LOCALAI_BIN=/usr/local/bin/local-ai
 LOCALAI_HOME=/var/lib/local-ai
 LOCALAI_MODELS="${LOCALAI_HOME}/models"
 LOCALAI_BACKENDS="${LOCALAI_HOME}/backends"
+LOCALAI_CHAT_TEMPLATE="${LOCALAI_HOME}/chat-templates/devstral-small-2.jinja"
 LOCALAI_UNIT=/etc/systemd/system/local-ai.service
 NGINX_DROPIN=/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf
 ENGINE_PORT=8080
 API_USER=copilot
+# File names the report's client snippets use on the operator's machine (relative to the directory
+# the client runs in): the appliance's certificate as fetched, and the Cline CLI's settings.
+CLIENT_CA_FILE=slm-copilot-ca.pem
+CLINE_DATA_DIR=slm-copilot-cline
 MODEL_NAME=devstral-small-2
 DEFAULT_CONTEXT_SIZE=32768
 DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
@@ -427,10 +432,29 @@ service_install() {
 }
 
 # --- configure (every boot) -----------------------------------------------------------------------
+# The chat template the model YAML points llama.cpp at (turns need not alternate; see the file).
+# Installed verbatim, not rendered: it is Jinja. Returns 0 changed, 1 unchanged.
+install_chat_template() {
+  local source="${SLMC_TEMPLATES}/devstral-small-2.jinja"
+  if [[ ! -r "${source}" ]]; then
+    log ERROR "${source} is missing: the image is incomplete, rebuild it"
+    return 2
+  fi
+  install_if_changed "${LOCALAI_CHAT_TEMPLATE}" 0644 <"${source}"
+}
+
+# The model YAML and its chat template. Returns 0 if either changed, 1 if neither did, 2 (leaving
+# the YAML as it was) if rendering failed.
 render_model_config() {
-  local context_size="$1" threads="$2"
+  local context_size="$1" threads="$2" rc=0 template_rc=0
+  install_chat_template || template_rc=$?
+  ((template_rc <= 1)) || return 2
   render_to "${LOCALAI_MODELS}/${MODEL_NAME}.yaml" 0644 model.yaml "MODEL_NAME=${MODEL_NAME}" \
-    "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" "MODEL_FILE=${SLMC_MODEL_FILE}"
+    "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" "MODEL_FILE=${SLMC_MODEL_FILE}" \
+    "CHAT_TEMPLATE_FILE=${LOCALAI_CHAT_TEMPLATE}" || rc=$?
+  ((rc <= 1)) || return "${rc}"
+  if ((rc == 0 || template_rc == 0)); then return 0; fi
+  return 1
 }
 
 render_localai_unit() {
@@ -761,13 +785,50 @@ cline_settings_json() {
   }'
 }
 
+# Continue (IDE extension and the `cn` CLI) config.yaml for this appliance. $3: the CA file name the
+# client trusts ("" when the certificate is publicly trusted). The password's characters are all
+# plain in a double-quoted YAML string (is_valid_password); quoting keeps e.g. "12345678" a string.
+continue_config_yaml() {
+  local endpoint="$1" password="$2" ca_file="$3"
+  cat <<YAML
+name: SLM-Copilot
+version: 1.0.0
+schema: v1
+models:
+  - name: SLM-Copilot ${MODEL_NAME}
+    provider: openai
+    model: ${MODEL_NAME}
+    apiBase: ${endpoint}/v1
+    apiKey: "${password}"
+    roles:
+      - chat
+      - edit
+      - apply
+YAML
+  if [[ -n "${ca_file}" ]]; then
+    echo "    requestOptions:"
+    echo "      caBundlePath: ${ca_file}"
+  fi
+}
+
+# The Cline CLI commands: store the provider settings once, then run a prompt headless. The key is
+# single-quoted (a password may start with "~"); CLINE_SESSION_BACKEND_MODE=local keeps Cline from
+# starting a background hub that outlives the run and ignores a CA given later.
+cline_cli_commands() {
+  local endpoint="$1" password="$2" ca_file="$3" trust=""
+  [[ -n "${ca_file}" ]] && trust="NODE_EXTRA_CA_CERTS=${ca_file} "
+  echo "cline auth -p openai -k '${password}' -m ${MODEL_NAME} -b ${endpoint}/v1 --data-dir ${CLINE_DATA_DIR}"
+  echo "CLINE_SESSION_BACKEND_MODE=local ${trust}cline --data-dir ${CLINE_DATA_DIR} --json -t 600 \"Say hello in one sentence.\""
+}
+
 write_report() {
-  local host endpoint password tls_mode fingerprint errors warnings line rate
+  local host endpoint password tls_mode fingerprint errors warnings line rate ca_file=""
   host="$(endpoint_host)"
   endpoint="https://${host}"
   password="$(<"${SLMC_PASSWORD_FILE}")"
   tls_mode="$(effective_value TLS_MODE)"
   fingerprint="$(tls_fingerprint "$(active_certificate)")"
+  [[ "${tls_mode}" == letsencrypt ]] || ca_file="${CLIENT_CA_FILE}"
   errors="$(cat "${SLMC_ERRORS_FILE}" 2>/dev/null || true)"
   warnings="$(cat "${SLMC_WARNINGS_FILE}" 2>/dev/null || true)"
   rate="$(effective_value RATE_LIMIT)"
@@ -789,6 +850,12 @@ write_report() {
     echo "mode = ${tls_mode}"
     echo "domain = $(effective_value DOMAIN)"
     echo "sha256_fingerprint = ${fingerprint}"
+    if [[ -n "${ca_file}" ]]; then
+      echo "ca_certificate = ${SLMC_TLS_DIR}/self-signed.crt"
+      echo "ca_certificate_fetch = scp root@${host}:${SLMC_TLS_DIR}/self-signed.crt ${ca_file}"
+    else
+      echo "ca_certificate = none needed (Let's Encrypt is publicly trusted)"
+    fi
     echo
     echo "[Protection]"
     if [[ "${rate:-0}" == 0 ]]; then
@@ -820,6 +887,19 @@ write_report() {
     echo
     echo "[Cline settings.json]"
     cline_settings_json "${endpoint}" "${password}"
+    echo
+    echo "[Continue config.yaml]"
+    if [[ -n "${ca_file}" ]]; then
+      echo "# Save as config.yaml in the directory holding ${ca_file} (ca_certificate_fetch above); run there:"
+    else
+      echo "# Save as config.yaml; run:"
+    fi
+    echo "#   cn --config config.yaml -p \"Say hello.\""
+    continue_config_yaml "${endpoint}" "${password}" "${ca_file}"
+    echo
+    echo "[Cline CLI]"
+    echo "# Run in one directory${ca_file:+ (the one holding ${ca_file})}: the first command once, the second per prompt."
+    cline_cli_commands "${endpoint}" "${password}" "${ca_file}"
     echo
     echo "[Test with curl]"
     echo "curl -k -H 'Authorization: Bearer ${password}' ${endpoint}/v1/models"
