@@ -1,6 +1,7 @@
 // ONE-02..08 over SSH: the OpenNebula integration an operator relies on: status marker, report file
-// (whose Cline snippet must work as pasted), per-step log, login banner, and the effective LocalAI
-// configuration matching the context variables.
+// (whose Cline settings, Continue config.yaml and Cline CLI commands must work as pasted), per-step
+// log, login banner, and the effective LocalAI configuration matching the context variables.
+import { parse as parseYaml } from "yaml";
 import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
 import { parseContextFiles, READ_CONTEXT_COMMAND } from "../src/probes/one-context.ts";
 
@@ -121,6 +122,260 @@ const clineSnippet = defineCheck({
   },
 });
 
+/** The report's sections: "[Title]" lines, each with the text up to the next one. */
+export function reportSections(report: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let title: string | null = null;
+  let lines: string[] = [];
+  for (const line of report.split("\n")) {
+    const heading = /^\[([^\]\n]+)\]$/.exec(line);
+    if (heading) {
+      if (title !== null) sections.set(title, lines.join("\n").trim());
+      title = heading[1] ?? "";
+      lines = [];
+    } else lines.push(line);
+  }
+  if (title !== null) sections.set(title, lines.join("\n").trim());
+  return sections;
+}
+
+/** Shell words of one command line: '…' and "…" quoting, backslash escapes outside single quotes. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: "'" | '"' | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    const next = line[i + 1] ?? "";
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === "\\" && next) word += line[++i];
+      else word += c;
+    } else if (c === " " || c === "\t") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      inWord = true;
+      if (c === "'" || c === '"') quote = c;
+      else if (c === "\\" && next) word += line[++i];
+      else word += c;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+function flagValue(words: string[], ...names: string[]): string | undefined {
+  const at = words.findIndex((w) => names.includes(w));
+  return at >= 0 ? words[at + 1] : undefined;
+}
+
+export interface ClientSnippets {
+  /** What the report itself says (the values every snippet must carry). */
+  report: {
+    baseUrl: string;
+    model: string;
+    key: string;
+    tlsMode: string;
+    caCertificate: string;
+    caFetch: string;
+  };
+  continue:
+    | {
+        provider?: unknown;
+        model?: unknown;
+        apiBase?: unknown;
+        apiKey?: unknown;
+        roles?: unknown;
+        schema?: unknown;
+        caBundlePath?: unknown;
+      }
+    | { error: string };
+  cline: { auth: string[]; run: string[]; env: Record<string, string> } | { error: string };
+}
+
+/** Parses the report's Continue config.yaml and Cline CLI sections (nothing is judged here). */
+export function parseClientSnippets(text: string): ClientSnippets {
+  const fields = reportFields(text);
+  const sections = reportSections(text);
+  const report = {
+    baseUrl: fields.api_base_url ?? "",
+    model: fields.model_id ?? "",
+    key: fields.api_password ?? "",
+    tlsMode: fields.mode ?? "",
+    caCertificate: fields.ca_certificate ?? "",
+    caFetch: fields.ca_certificate_fetch ?? "",
+  };
+  let continueConfig: ClientSnippets["continue"];
+  const yamlText = sections.get("Continue config.yaml");
+  if (yamlText === undefined) continueConfig = { error: "the report has no [Continue config.yaml] section" };
+  else {
+    try {
+      const doc = parseYaml(yamlText) as { schema?: unknown; models?: unknown } | null;
+      const model = (Array.isArray(doc?.models) ? doc.models[0] : undefined) as
+        Record<string, unknown> | undefined;
+      if (!model || typeof model !== "object")
+        continueConfig = { error: "the Continue config.yaml has no models list" };
+      else {
+        const options = model.requestOptions as Record<string, unknown> | undefined;
+        continueConfig = {
+          provider: model.provider,
+          model: model.model,
+          apiBase: model.apiBase,
+          apiKey: model.apiKey,
+          roles: model.roles,
+          schema: doc?.schema,
+          caBundlePath: options?.caBundlePath,
+        };
+      }
+    } catch (error) {
+      continueConfig = {
+        error: `the Continue config.yaml is not YAML: ${(error as Error).message.split("\n")[0]}`,
+      };
+    }
+  }
+  let cline: ClientSnippets["cline"];
+  const commands = (sections.get("Cline CLI") ?? "")
+    .split("\n")
+    .filter((line) => line.trim() && !line.trimStart().startsWith("#"))
+    .map(shellWords);
+  const auth = commands.find((w) => w[0] === "cline" && w[1] === "auth");
+  const runAt = commands.findIndex((w) => w.includes("cline") && !(w[0] === "cline" && w[1] === "auth"));
+  if (!sections.has("Cline CLI")) cline = { error: "the report has no [Cline CLI] section" };
+  else if (!auth) cline = { error: "the [Cline CLI] section has no `cline auth` command" };
+  else if (runAt < 0) cline = { error: "the [Cline CLI] section has no command that runs a prompt" };
+  else {
+    const words = commands[runAt] ?? [];
+    const env: Record<string, string> = {};
+    let i = 0;
+    for (; i < words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[i] ?? ""); i++) {
+      const w = words[i] as string;
+      env[w.slice(0, w.indexOf("="))] = w.slice(w.indexOf("=") + 1);
+    }
+    cline = { auth, run: words.slice(i), env };
+  }
+  return { report, continue: continueConfig, cline };
+}
+
+/** Every way the report's Continue and Cline CLI snippets would not work as pasted. */
+export function clientSnippetProblems(s: ClientSnippets): string[] {
+  const problems: string[] = [];
+  const stale =
+    "(a stale snippet: reboot the VM, or run the one-apps configure and bootstrap steps, to rewrite the report)";
+  const selfSigned = s.report.tlsMode !== "letsencrypt";
+  const caFile = s.report.caFetch.split(" ").at(-1) ?? "";
+  if (selfSigned && !s.report.caCertificate.startsWith("/"))
+    problems.push("the report does not say where the appliance's CA certificate is (ca_certificate)");
+  if (selfSigned && !/^scp \S+:\/\S+ \S+$/.test(s.report.caFetch))
+    problems.push("the report does not say how to fetch the CA certificate (ca_certificate_fetch: scp …)");
+  const c = s.continue;
+  if ("error" in c) problems.push(`Continue: ${c.error}`);
+  else {
+    if (c.schema !== "v1") problems.push(`Continue: schema is ${JSON.stringify(c.schema)}, must be "v1"`);
+    if (c.provider !== "openai")
+      problems.push(`Continue: provider is ${JSON.stringify(c.provider)}, must be "openai"`);
+    if (c.model !== s.report.model)
+      problems.push(
+        `Continue: model ${JSON.stringify(c.model)} is not the report's model_id "${s.report.model}" ${stale}`,
+      );
+    if (c.apiBase !== s.report.baseUrl)
+      problems.push(
+        `Continue: apiBase ${JSON.stringify(c.apiBase)} is not the report's api_base_url ${s.report.baseUrl} ${stale}`,
+      );
+    if (c.apiKey !== s.report.key)
+      problems.push(`Continue: apiKey is not the report's api_password ${stale}`);
+    if (!Array.isArray(c.roles) || !c.roles.includes("chat"))
+      problems.push("Continue: roles lack chat (Continue would not offer the model for chat)");
+    if (selfSigned && c.caBundlePath !== caFile)
+      problems.push(
+        `Continue: requestOptions.caBundlePath is ${JSON.stringify(c.caBundlePath ?? null)}, not the fetched certificate ${caFile || "(none)"}: Continue refuses the self-signed certificate`,
+      );
+  }
+  const l = s.cline;
+  if ("error" in l) problems.push(`Cline CLI: ${l.error}`);
+  else {
+    if (flagValue(l.auth, "-p", "--provider") !== "openai")
+      problems.push("Cline CLI: `cline auth` lacks -p openai");
+    if (flagValue(l.auth, "-k", "--apikey", "--api-key") !== s.report.key)
+      problems.push(`Cline CLI: the key in \`cline auth -k\` is not the report's api_password ${stale}`);
+    const model = flagValue(l.auth, "-m", "--modelid", "--model");
+    if (model !== s.report.model)
+      problems.push(
+        `Cline CLI: \`cline auth -m\` is ${JSON.stringify(model ?? null)}, not the report's model_id "${s.report.model}" ${stale}`,
+      );
+    const base = flagValue(l.auth, "-b", "--baseurl", "--base-url");
+    if (base !== s.report.baseUrl)
+      problems.push(
+        `Cline CLI: \`cline auth -b\` is ${JSON.stringify(base ?? null)}, not the report's api_base_url ${s.report.baseUrl} ${stale}`,
+      );
+    const dir = flagValue(l.auth, "--data-dir");
+    if (!dir || flagValue(l.run, "--data-dir") !== dir)
+      problems.push(
+        "Cline CLI: both commands need the same --data-dir (the run would not find the stored settings)",
+      );
+    if (l.env.CLINE_SESSION_BACKEND_MODE !== "local")
+      problems.push(
+        "Cline CLI: the run lacks CLINE_SESSION_BACKEND_MODE=local (Cline's background hub would outlive it and ignore a CA given later)",
+      );
+    if (selfSigned && l.env.NODE_EXTRA_CA_CERTS !== caFile)
+      problems.push(
+        `Cline CLI: the run's NODE_EXTRA_CA_CERTS is ${JSON.stringify(l.env.NODE_EXTRA_CA_CERTS ?? null)}, not the fetched certificate ${caFile || "(none)"}: Cline refuses the self-signed certificate`,
+      );
+  }
+  return problems;
+}
+
+const clientSnippets = defineCheck({
+  id: "one.client-snippets",
+  requirement: "ONE-05",
+  title:
+    "the report's Continue config.yaml and Cline CLI commands carry the right base URL, model, key and CA, and complete a chat",
+  needs: ["ssh"],
+  observe: async (ctx) => {
+    const { text } = await readReport(ctx);
+    const snippets = parseClientSnippets(text);
+    const problems = clientSnippetProblems(snippets);
+    const c = snippets.continue;
+    if ("error" in c || typeof c.apiBase !== "string") return { problems, status: null };
+    let base: URL;
+    try {
+      base = new URL(c.apiBase);
+    } catch {
+      return { problems, status: null };
+    }
+    const response = await ctx.probes.https({
+      method: "POST",
+      path: `${base.pathname.replace(/\/$/, "")}/chat/completions`,
+      headers: { authorization: `Bearer ${String(c.apiKey ?? "")}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: c.model,
+        messages: [{ role: "user", content: "Say ok." }],
+        max_tokens: 4,
+      }),
+      timeoutMs: ctx.access.streamTimeoutMs,
+    });
+    return {
+      problems,
+      status: response.status,
+      baseUrl: base.href,
+      note: `sent to ${ctx.access.host}:${ctx.access.httpsPort} with the Continue snippet's path, key and model`,
+    };
+  },
+  judge: (e) => {
+    if (e.problems.length) return fail(e.problems.join("; "));
+    if (e.status !== 200)
+      return fail(
+        `a chat completion with the Continue snippet's apiBase, apiKey and model answered ${e.status}`,
+      );
+    return pass("Continue config.yaml and Cline CLI commands match the report and complete a chat");
+  },
+});
+
 const log = defineCheck({
   id: "one.log",
   requirement: "ONE-07",
@@ -223,5 +478,5 @@ export const integrationSuite: Suite = {
   requiresVm: true,
   name: "integration",
   title: "OpenNebula integration (SSH)",
-  checks: [status, report, clineSnippet, log, banner, effectiveConfig],
+  checks: [status, report, clineSnippet, clientSnippets, log, banner, effectiveConfig],
 };

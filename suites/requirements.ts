@@ -20,7 +20,7 @@ export const REQUIREMENTS = {
   "ONE-02": "the report file exists, mode 0600, with every field",
   "ONE-03": "the one-apps status reaches bootstrap_success",
   "ONE-04": "the effective configuration follows the context variables",
-  "ONE-05": "the report's Cline settings work as pasted",
+  "ONE-05": "the report's client snippets (Cline settings, Continue config.yaml, Cline CLI) work as pasted",
   "ONE-07": "every appliance step is logged with a timestamp",
   "ONE-08": "a login shows the ready banner with connection info",
   "HOST-01": "(slmc) the VM CPU exposes AVX2",

@@ -1,19 +1,27 @@
 // The appliance's bash, exercised directly: templates render completely, the renderer refuses
 // mistakes, and context validation falls back to safe values with a clear error (no injection).
-import t from "tap";
+import t, { type Test } from "tap";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { parse } from "yaml";
+import { clientSnippetProblems, parseClientSnippets, reportFields } from "../suites/integration.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
 const RENDER = join(APPLIANCE, "render-template.sh");
 
 const TEMPLATE_KEYS: Record<string, string[]> = {
-  "model.yaml": ["MODEL_NAME=m", "CONTEXT_SIZE=4096", "THREADS=2", "MODEL_FILE=m.gguf"],
+  "model.yaml": [
+    "MODEL_NAME=m",
+    "CONTEXT_SIZE=4096",
+    "THREADS=2",
+    "MODEL_FILE=m.gguf",
+    "CHAT_TEMPLATE_FILE=/t/chat.jinja",
+  ],
   "local-ai.service": [
     "ENGINE_PORT=8080",
     "LOCALAI_HOME=/h",
@@ -51,7 +59,8 @@ t.test("every template with placeholders renders completely with the keys config
   );
   for (const name of templates) {
     const text = await readFile(join(APPLIANCE, "templates", name), "utf8");
-    if (!text.includes("{{")) continue;
+    // Jinja chat templates are installed verbatim, never rendered (chat-template.test.ts covers them).
+    if (!text.includes("{{") || name.endsWith(".jinja")) continue;
     t.ok(TEMPLATE_KEYS[name], `${name} has its keys listed in this test`);
     const { stdout } = await run(RENDER, [
       join(APPLIANCE, "templates", name),
@@ -328,3 +337,114 @@ t.test(
     }
   },
 );
+
+t.test(
+  "render_model_config installs the chat template verbatim and the model YAML points llama.cpp at it, idempotently",
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "slmc-model-"));
+    const configure = (templates = join(APPLIANCE, "templates")) =>
+      run(
+        "bash",
+        [
+          "-c",
+          `set -euo pipefail; source "$1/appliance.sh"; SLMC_TEMPLATES="$3"; SLMC_RENDER="$1/render-template.sh"; SLMC_LOG="$2/log"; LOCALAI_MODELS="$2/models"; LOCALAI_CHAT_TEMPLATE="$2/chat-templates/devstral-small-2.jinja"; rc=0; render_model_config 8192 4 || rc=$?; echo "$rc"`,
+          "_",
+          APPLIANCE,
+          dir,
+          templates,
+        ],
+        { env: { PATH: process.env.PATH ?? "" } },
+      );
+    t.equal((await configure()).stdout.trim(), "0", "first run: changed");
+    const installed = join(dir, "chat-templates/devstral-small-2.jinja");
+    t.equal(
+      await readFile(installed, "utf8"),
+      await readFile(join(APPLIANCE, "templates/devstral-small-2.jinja"), "utf8"),
+      "the template is installed byte for byte",
+    );
+    const { stdout: mode } = await run("stat", ["-c", "%a", installed]);
+    t.equal(mode.trim(), "644", "readable by the engine's user");
+    const yaml = parse(await readFile(join(dir, "models/devstral-small-2.yaml"), "utf8")) as {
+      options: string[];
+      template: { use_tokenizer_template: boolean };
+      function: { grammar: { disable: boolean } };
+      context_size: number;
+    };
+    t.same(yaml.options, ["parallel:1", "use_jinja:true", `--chat-template-file:${installed}`]);
+    t.equal(yaml.template.use_tokenizer_template, true);
+    t.equal(yaml.function.grammar.disable, true);
+    t.equal(yaml.context_size, 8192);
+    t.equal((await configure()).stdout.trim(), "1", "second run: nothing changed, so no engine restart");
+    await writeFile(installed, "stale");
+    t.equal((await configure()).stdout.trim(), "0", "a changed template counts as a change (restart)");
+    const empty = await mkdtemp(join(tmpdir(), "slmc-no-templates-"));
+    await cp(join(APPLIANCE, "templates/model.yaml"), join(empty, "model.yaml"));
+    t.equal((await configure(empty)).stdout.trim(), "2", "a missing template fails the step");
+    t.match(
+      await readFile(join(dir, "log"), "utf8"),
+      /devstral-small-2\.jinja is missing: the image is incomplete/,
+    );
+  },
+);
+
+async function writeReport(t: Test, tlsMode: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-report-"));
+  await mkdir(join(dir, "bin"));
+  await writeFile(join(dir, "bin/systemctl"), "#!/bin/sh\necho active\n", { mode: 0o755 });
+  await writeFile(
+    join(dir, "effective.env"),
+    `CONTEXT_SIZE=32768\nTHREADS=4\nDOMAIN=copilot.example.org\nTLS_MODE=${tlsMode}\nRATE_LIMIT=600\n`,
+  );
+  await writeFile(join(dir, "password"), "12345678901234567");
+  await run(
+    "bash",
+    [
+      "-c",
+      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_STATE_DIR="$2"; SLMC_PASSWORD_FILE="$2/password"; SLMC_ERRORS_FILE="$2/errors"; SLMC_WARNINGS_FILE="$2/warnings"; SLMC_REPORT="$2/report"; endpoint_host() { echo 203.0.113.10; }; tls_fingerprint() { echo AA:BB; }; write_report`,
+      "_",
+      APPLIANCE,
+      dir,
+    ],
+    { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` } },
+  );
+  const { stdout: mode } = await run("stat", ["-c", "%a", join(dir, "report")]);
+  t.equal(mode.trim(), "600", "the report stays 0600");
+  return readFile(join(dir, "report"), "utf8");
+}
+
+t.test("the report's Continue config.yaml and Cline CLI commands match its connection info", async (t) => {
+  const report = await writeReport(t, "self-signed");
+  const fields = reportFields(report);
+  t.equal(fields.api_password, "12345678901234567", "the report's own fields are unchanged");
+  t.equal(fields.ca_certificate, "/etc/slm-copilot/tls/self-signed.crt", "where the CA PEM lives");
+  t.equal(
+    fields.ca_certificate_fetch,
+    "scp root@203.0.113.10:/etc/slm-copilot/tls/self-signed.crt slm-copilot-ca.pem",
+    "how an operator gets it",
+  );
+  const snippets = parseClientSnippets(report);
+  t.same(clientSnippetProblems(snippets), [], "every snippet carries the report's URL, model, key and CA");
+  t.match(snippets.continue, {
+    apiKey: "12345678901234567",
+    caBundlePath: "slm-copilot-ca.pem",
+    roles: ["chat", "edit", "apply"],
+  });
+  t.equal(
+    typeof (snippets.continue as { apiKey: unknown }).apiKey,
+    "string",
+    "an all-digit key stays a string",
+  );
+  t.match(
+    report,
+    /^cline auth -p openai -k '12345678901234567' -m devstral-small-2 -b https:\/\/203\.0\.113\.10\/v1 --data-dir slm-copilot-cline$/m,
+  );
+  t.match(
+    report,
+    /^CLINE_SESSION_BACKEND_MODE=local NODE_EXTRA_CA_CERTS=slm-copilot-ca\.pem cline --data-dir slm-copilot-cline --json -t 600 "/m,
+  );
+
+  const trusted = await writeReport(t, "letsencrypt");
+  t.same(clientSnippetProblems(parseClientSnippets(trusted)), [], "Let's Encrypt: snippets are complete too");
+  t.notMatch(trusted, /caBundlePath|NODE_EXTRA_CA_CERTS/, "no CA file for a publicly trusted certificate");
+  t.match(reportFields(trusted).ca_certificate, /^none needed/);
+});

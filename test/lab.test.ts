@@ -214,6 +214,7 @@ async function labTests(): Promise<void> {
       "system.binding-inside",
       "system.binding-outside",
       "one.cline-snippet",
+      "one.client-snippets",
       "host.serves-offline",
       "posture.secrets",
       "posture.sandboxing",
@@ -685,6 +686,11 @@ async function labTests(): Promise<void> {
       verdict(integration, "one.cline-snippet")?.message,
       /a chat completion with the snippet's settings answered 401/,
       "Cline snippet with a stale key",
+    );
+    t.match(
+      verdict(integration, "one.client-snippets")?.message,
+      /Cline CLI: the key in `cline auth -k` is not the report's api_password \(a stale snippet/,
+      "Cline CLI command with a stale key",
     );
     t.match(
       verdict(integration, "one.log")?.message,

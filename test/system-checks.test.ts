@@ -4,7 +4,13 @@ import t from "tap";
 import type { Access } from "../src/core/access.ts";
 import { systemSuite, parseListeners } from "../suites/system.ts";
 import { hostSuite, kvCacheBytes } from "../suites/host.ts";
-import { integrationSuite, reportFields } from "../suites/integration.ts";
+import {
+  clientSnippetProblems,
+  integrationSuite,
+  parseClientSnippets,
+  reportFields,
+  shellWords,
+} from "../suites/integration.ts";
 
 const access = {} as Access;
 const check = (suite: typeof systemSuite, id: string) => {
@@ -176,3 +182,116 @@ t.test("report: mode and fingerprint mismatches", async (t) => {
     api_password: "p",
   });
 });
+
+// A report as write_report writes it (self-signed certificate), for the client-snippet verdicts.
+const REPORT = `[Connection info]
+endpoint = https://203.0.113.10
+api_base_url = https://203.0.113.10/v1
+api_username = copilot
+api_password = Pass.Word-1234567
+
+[Model]
+model_id = devstral-small-2
+
+[TLS]
+mode = self-signed
+sha256_fingerprint = AA:BB
+ca_certificate = /etc/slm-copilot/tls/self-signed.crt
+ca_certificate_fetch = scp root@203.0.113.10:/etc/slm-copilot/tls/self-signed.crt slm-copilot-ca.pem
+
+[Cline settings.json]
+{
+  "cline.apiProvider": "openai"
+}
+
+[Continue config.yaml]
+# Save as config.yaml in the directory holding slm-copilot-ca.pem (ca_certificate_fetch above); run there:
+#   cn --config config.yaml -p "Say hello."
+name: SLM-Copilot
+version: 1.0.0
+schema: v1
+models:
+  - name: SLM-Copilot devstral-small-2
+    provider: openai
+    model: devstral-small-2
+    apiBase: https://203.0.113.10/v1
+    apiKey: "Pass.Word-1234567"
+    roles:
+      - chat
+      - edit
+      - apply
+    requestOptions:
+      caBundlePath: slm-copilot-ca.pem
+
+[Cline CLI]
+# Run in one directory (the one holding slm-copilot-ca.pem): the first command once, the second per prompt.
+cline auth -p openai -k 'Pass.Word-1234567' -m devstral-small-2 -b https://203.0.113.10/v1 --data-dir slm-copilot-cline
+CLINE_SESSION_BACKEND_MODE=local NODE_EXTRA_CA_CERTS=slm-copilot-ca.pem cline --data-dir slm-copilot-cline --json -t 600 "Say hello in one sentence."
+
+[Test with curl]
+curl -k -H 'Authorization: Bearer Pass.Word-1234567' https://203.0.113.10/v1/models
+`;
+
+t.test(
+  "client snippets: a healthy report passes, stale or wrong snippets fail with what to fix",
+  async (t) => {
+    const judge = check(integrationSuite, "one.client-snippets").judge;
+    const problems = (report: string) => clientSnippetProblems(parseClientSnippets(report));
+    t.same(problems(REPORT), [], "the report as written has no problem");
+    t.equal(judge({ problems: [], status: 200 }, access).status, "pass");
+    t.match(
+      judge({ problems: [], status: 401 }, access).message,
+      /a chat completion with the Continue snippet's apiBase, apiKey and model answered 401/,
+    );
+    const parsed = parseClientSnippets(REPORT);
+    t.match(parsed.cline, {
+      env: { CLINE_SESSION_BACKEND_MODE: "local", NODE_EXTRA_CA_CERTS: "slm-copilot-ca.pem" },
+    });
+    t.same(shellWords(`A=1 cline -k 'a b' "c \\"d\\"" e\\ f`), ["A=1", "cline", "-k", "a b", 'c "d"', "e f"]);
+
+    const staleCline = REPORT.replace("-k 'Pass.Word-1234567'", "-k 'stale-key-from-an-old-boot'");
+    const stale = judge({ problems: problems(staleCline), status: 200 }, access);
+    t.equal(stale.status, "fail");
+    t.match(
+      stale.message,
+      /Cline CLI: the key in `cline auth -k` is not the report's api_password \(a stale snippet: reboot the VM/,
+    );
+    t.notMatch(stale.message, /Pass\.Word|stale-key/, "no key in the message");
+
+    t.match(
+      problems(REPORT.replace("apiBase: https://203.0.113.10/v1", "apiBase: https://10.0.0.9/v1")).join("; "),
+      /Continue: apiBase "https:\/\/10\.0\.0\.9\/v1" is not the report's api_base_url https:\/\/203\.0\.113\.10\/v1/,
+    );
+    t.match(
+      problems(REPORT.replace('apiKey: "Pass.Word-1234567"', 'apiKey: "old"')).join("; "),
+      /Continue: apiKey is not the report's api_password/,
+    );
+    t.match(
+      problems(REPORT.replace(/\n {4}requestOptions:\n.*\n/, "\n")).join("; "),
+      /Continue: requestOptions\.caBundlePath is null, not the fetched certificate slm-copilot-ca\.pem: Continue refuses/,
+    );
+    t.match(
+      problems(REPORT.replace("NODE_EXTRA_CA_CERTS=slm-copilot-ca.pem ", "")).join("; "),
+      /Cline CLI: the run's NODE_EXTRA_CA_CERTS is null, not the fetched certificate slm-copilot-ca\.pem/,
+    );
+    t.match(
+      problems(REPORT.replace("CLINE_SESSION_BACKEND_MODE=local ", "")).join("; "),
+      /the run lacks CLINE_SESSION_BACKEND_MODE=local/,
+    );
+    t.match(
+      problems(REPORT.replace(/ca_certificate.*\n/g, "")).join("; "),
+      /the report does not say where the appliance's CA certificate is.*how to fetch/,
+    );
+    t.match(
+      problems(REPORT.replace("model: devstral-small-2", "model: [unclosed")).join("; "),
+      /Continue: the Continue config\.yaml is not YAML/,
+    );
+    const old = REPORT.slice(0, REPORT.indexOf("[Continue config.yaml]"));
+    t.match(problems(old).join("; "), /no \[Continue config\.yaml\] section.*no \[Cline CLI\] section/);
+    const letsEncrypt = REPORT.replace("mode = self-signed", "mode = letsencrypt")
+      .replace(/ca_certificate.*\n/g, "")
+      .replace(/\n {4}requestOptions:\n.*\n/, "\n")
+      .replace("NODE_EXTRA_CA_CERTS=slm-copilot-ca.pem ", "");
+    t.same(problems(letsEncrypt), [], "Let's Encrypt: no CA file needed anywhere");
+  },
+);
