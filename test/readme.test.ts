@@ -1,9 +1,11 @@
-// The README's user-facing parts stay true to the code: the two setup commands at the top, the Cline and
-// Continue snippets match what the appliance serves (keys of its report snippet, model id, /v1 base),
+// The README's user-facing parts stay true to the code: the two setup commands at the top, the Cline,
+// Cline CLI and Continue snippets match what the appliance serves (keys of its report snippet, model id, /v1 base),
 // every context variable is documented, and the troubleshooting table covers every requirement id.
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { shellWords } from "../suites/integration.ts";
 import { REQUIREMENTS } from "../suites/requirements.ts";
 import { applianceParams } from "../src/schemas/marketplace.ts";
 
@@ -40,19 +42,60 @@ t.test("the Cline and Continue snippets match what the appliance serves", async 
     ),
   ].map((m) => m[1]);
   t.equal(clineKeys.length, 4, "the report's Cline snippet has four settings");
-  const blocks = jsonBlocks(section("Connecting Cline and Continue"));
-  t.equal(blocks.length, 2, "one Cline and one Continue block, both valid JSON");
+  const clients = section("Connecting Cline and Continue");
+  const blocks = jsonBlocks(clients);
+  t.equal(blocks.length, 1, "one Cline settings.json block, valid JSON");
   const cline = blocks[0] as Record<string, string>;
   t.same(Object.keys(cline).sort(), [...clineKeys].sort(), "same keys as the appliance's report");
   t.equal(cline["cline.apiProvider"], "openai");
   t.equal(cline["cline.openAiModelId"], model);
   t.match(cline["cline.openAiBaseUrl"], /^https:\/\/[^/]+\/v1$/);
-  const continueConfig = blocks[1] as {
-    models: { provider: string; model: string; apiBase: string; apiKey: string }[];
+  const caFile = /^CLIENT_CA_FILE=(.+)$/m.exec(APPLIANCE)?.[1];
+  const dataDir = /^CLINE_DATA_DIR=(.+)$/m.exec(APPLIANCE)?.[1];
+  const yamlBlocks = [...clients.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1] as string));
+  t.equal(yamlBlocks.length, 1, "one Continue config.yaml block, valid YAML");
+  const continueConfig = yamlBlocks[0] as {
+    schema: string;
+    models: {
+      provider: string;
+      model: string;
+      apiBase: string;
+      apiKey: string;
+      roles: string[];
+      requestOptions: { caBundlePath: string };
+    }[];
   };
+  t.equal(continueConfig.schema, "v1");
   t.equal(continueConfig.models[0]?.provider, "openai");
   t.equal(continueConfig.models[0]?.model, model);
   t.match(continueConfig.models[0]?.apiBase, /^https:\/\/[^/]+\/v1$/);
+  t.same(continueConfig.models[0]?.roles, ["chat", "edit", "apply"]);
+  t.equal(continueConfig.models[0]?.requestOptions.caBundlePath, caFile, "the CA file the report names");
+  const lines = [...clients.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split("\n"));
+  t.ok(
+    lines.some(
+      (l) => l.startsWith("scp root@") && l.endsWith(`:/etc/slm-copilot/tls/self-signed.crt ${caFile}`),
+    ),
+    "how to fetch the CA certificate",
+  );
+  const auth = shellWords(lines.find((l) => l.startsWith("cline auth ")) ?? "");
+  const flag = (name: string) => auth[auth.indexOf(name) + 1];
+  t.same(
+    [flag("-p"), flag("-m"), flag("--data-dir")],
+    ["openai", model, dataDir],
+    "cline auth: provider, model, data dir as the report writes them",
+  );
+  t.match(flag("-b"), /^https:\/\/[^/]+\/v1$/);
+  t.same(
+    auth.filter((w) => w.startsWith("-")),
+    ["-p", "-k", "-m", "-b", "--data-dir"],
+  );
+  t.ok(
+    lines.includes(
+      `CLINE_SESSION_BACKEND_MODE=local NODE_EXTRA_CA_CERTS=${caFile} cline --data-dir ${dataDir} --json -t 600 "Say hello in one sentence."`,
+    ),
+    "the run command is the report's",
+  );
 });
 
 t.test(
