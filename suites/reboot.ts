@@ -11,6 +11,7 @@ const CONTENT_FILES = [
   "/etc/systemd/system/local-ai.service",
   "/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf",
   "/var/lib/local-ai/models/devstral-small-2.yaml",
+  "/var/lib/local-ai/chat-templates/devstral-small-2.jinja",
 ];
 const SECRET_FILES = [
   "/var/lib/slm-copilot/password",
