@@ -11,8 +11,8 @@ ONE_SERVICE_BUILD=$(date +%s)
 ONE_SERVICE_SHORT_DESCRIPTION='Devstral Small 2 24B on LocalAI (CPU) behind TLS nginx, for Cline and other OpenAI-compatible IDE clients'
 ONE_SERVICE_DESCRIPTION='European, sovereign, CPU-only coding copilot. LocalAI serves Mistral Devstral Small 2 24B
 (GGUF Q4_K_M) on 127.0.0.1:8080; nginx terminates TLS (self-signed or Let'"'"'s Encrypt), enforces Basic and
-Bearer authentication, adds CORS headers and streams SSE unbuffered. Connection details and a Cline
-configuration are in /etc/one-appliance/config.'
+Bearer authentication, adds CORS headers and streams SSE unbuffered. Connection details, Cline (VS Code
+and CLI) and Continue configurations are in /etc/one-appliance/config.'
 ONE_SERVICE_RECONFIGURABLE=true
 
 ONE_SERVICE_PARAMS=(

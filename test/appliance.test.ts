@@ -355,6 +355,11 @@ t.test(
         ],
         { env: { PATH: process.env.PATH ?? "" } },
       );
+    t.match(
+      await readFile(resolve(APPLIANCE, "../packer/scripts/install-appliance.sh"), "utf8"),
+      /install -m 0644 "\$\{SOURCE\}"\/templates\/\* "\$\{HOME_DIR\}\/templates\/"/,
+      "the image build ships every template, the chat template included, into SLMC_TEMPLATES",
+    );
     t.equal((await configure()).stdout.trim(), "0", "first run: changed");
     const installed = join(dir, "chat-templates/devstral-small-2.jinja");
     t.equal(
