@@ -8,19 +8,24 @@
 import t from "tap";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { NGINX_BIN, startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { createCertificate } from "../fixtures/pki/x509.ts";
 import {
   clientsInstalled,
+  clineAuthArgs,
+  clineRunArgs,
+  continueConfig,
   describeRun,
   endpointFromReport,
   hubListening,
   INSTALL_COMMAND,
   readOfScratchFile,
+  runProblems,
   runCline,
   runContinue,
   SCRATCH_CONTENT,
@@ -35,7 +40,7 @@ const ENGINE_MAIN = resolve(import.meta.dirname, "../fixtures/engine/main.ts");
 /** The stand-in flag that aims its read tool call at a path (tool calling, issue 12). */
 const TOOL_PATH_FLAG = "--tool-path";
 const START_TIMEOUT_MS = 30_000;
-const RUN_TIMEOUT_MS = 240_000;
+const RUN_TIMEOUT_MS = 120_000;
 const run = promisify(execFile);
 
 /** The stand-in's own --help: does it offer tool calling aimed at a path? */
@@ -182,6 +187,29 @@ t.test("the guard passes only reads of the scratch file", async (t) => {
   );
 });
 
+t.test("the README's client commands are the ones the runner uses", async (t) => {
+  const readme = await readFile(resolve(import.meta.dirname, "../README.md"), "utf8");
+  const start = readme.indexOf("\n## Real clients from the command line");
+  t.ok(start >= 0, "README has the section");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const endpoint = { baseUrl: "https://203.0.113.10/v1", model: MODEL, apiKey: "<api_password>", caPem: "" };
+  const flags = (args: string[]) => args.filter((a) => a.startsWith("-")).join(" ");
+  const auth = /^cline (auth .*)$/m.exec(section)?.[1] ?? "";
+  t.equal(flags(auth.split(/\s+/)), flags(clineAuthArgs(endpoint, "D")), "cline auth flags");
+  t.match(auth, /-p openai -k '<api_password>' -m devstral-small-2 -b https:\/\/203\.0\.113\.10\/v1 /);
+  const runLine = /^ +cline (--data-dir .*)$/m.exec(section)?.[1] ?? "";
+  t.equal(flags(runLine.split(/\s+/)), flags(clineRunArgs("D", 600, "p")), "cline run flags");
+  t.match(
+    section,
+    /CLINE_SESSION_BACKEND_MODE=local NODE_EXTRA_CA_CERTS=appliance\.pem \\\n +cline --data-dir/,
+  );
+  t.match(section, /\ncn --config config\.yaml -p "/, "cn command");
+  const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  const documented = parseYaml(yamlBlock) as unknown;
+  const generated = parseYaml(continueConfig(endpoint, "/path/to/appliance.pem")) as unknown;
+  t.same(documented, generated, "the README's config.yaml is the runner's, for the same endpoint");
+});
+
 const { installed, missing } = clientsInstalled();
 if (!existsSync(NGINX_BIN)) {
   t.fail(
@@ -234,6 +262,7 @@ if (!existsSync(NGINX_BIN)) {
     );
     t.comment(`continue: ${Math.round(result.wallMs)} ms; ${exchanges.map(shape).join(" | ")}`);
     t.equal(result.exitCode, 0, describeRun(result));
+    t.same(runProblems(result), [], "what the lab test judges: nothing wrong");
     t.ok(exchanges.length >= 1, "its requests reached the engine through nginx");
     t.same(recorder.refused, [], "no tool call had to be refused");
     const first = exchanges[0];
@@ -277,6 +306,7 @@ if (!existsSync(NGINX_BIN)) {
         t.comment(`cline: ${Math.round(result.wallMs)} ms; ${exchanges.map(shape).join(" | ")}`);
         t.equal(result.exitCode, 0, describeRun(result));
         t.equal(result.finishReason, "completed", "run_result.finishReason");
+        t.same(runProblems(result, { requireRead: true }), [], "what the lab test judges: nothing wrong");
         t.same(recorder.refused, [], "no tool call had to be refused");
         const asked = exchanges.flatMap((e) => e.toolCalls);
         t.ok(
