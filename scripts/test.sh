@@ -71,6 +71,12 @@ main() {
   # must run (not skip).
   step "llama.cpp CPU binding (scripts/llama-deps.sh)" scripts/llama-deps.sh
   if [[ -f fixtures/engine/llama/node_modules/node-llama-cpp/package.json ]]; then export SLMC_REQUIRE_LLAMA=1; fi
+  # The real coding clients (Cline CLI, Continue CLI), installed apart from the root package; once they
+  # are, test/real-clients.test.ts must run them (not skip).
+  step "real clients: Cline CLI, Continue CLI (scripts/clients-deps.sh)" scripts/clients-deps.sh
+  if [[ -x fixtures/clients/node_modules/.bin/cline && -x fixtures/clients/node_modules/.bin/cn ]]; then
+    export SLMC_REQUIRE_CLIENTS=1
+  fi
   run_tap "$@"
   echo
   echo "${passed} passed, ${failed} failed"
