@@ -367,8 +367,11 @@ export const continueShapedRequest = defineCheck({
   judge: judgeClientShape,
 });
 
-/** Bytes of the file-sized request body (more than 256 KiB = 262,144). */
-export const LARGE_BODY_BYTES = 270_000;
+/**
+ * Bytes of the file-sized request body: more than 256 KiB and more than nginx's default
+ * client_max_body_size (1m = 1,048,576 bytes), which a long agent conversation outgrows.
+ */
+export const LARGE_BODY_BYTES = 1_100_000;
 
 /**
  * A request body of LARGE_BODY_BYTES: a short file in the user's message, padded with JSON whitespace
@@ -397,7 +400,7 @@ export function largeBody(model: string, maxTokens: number): string {
 export const largeContext = defineCheck({
   id: "clients.large-request-body",
   requirement: "IDE-05",
-  title: "a file-sized request body (270 KB) is not refused by the proxy",
+  title: "a file-sized request body (1.1 MB, over nginx's default 1m limit) is not refused by the proxy",
   needs: ["password"],
   observe: async (ctx) => {
     const model = await modelId(ctx);
@@ -420,10 +423,10 @@ export const largeContext = defineCheck({
     };
   },
   judge: (e) => {
-    const what = `a ${(e.requestBytes / 1000).toFixed(0)} KB request body`;
+    const what = `a ${(e.requestBytes / 1e6).toFixed(1)} MB request body`;
     if (e.status === 413)
       return fail(
-        `${what} was refused with 413 Request Entity Too Large: raise client_max_body_size (the appliance's nginx sets 64m; nginx's default 1m refuses file-sized contexts)`,
+        `${what} was refused with 413 Request Entity Too Large: raise client_max_body_size (the appliance's nginx sets 64m; nginx's default is 1m)`,
       );
     if (e.bodyError) return fail(`${what} answered ${e.status}, then the body broke: ${e.bodyError}`);
     if (e.status !== 200) return fail(`${what} answered ${e.status}: ${e.bodyPreview.slice(0, 160)}`);

@@ -259,7 +259,7 @@ export const EXPECTED: Record<Defect, Expectation> = {
   "small-body-limit": {
     check: "clients.large-request-body",
     requirement: "IDE-05",
-    message: /270 KB request body was refused with 413.*raise client_max_body_size/,
+    message: /1\.1 MB request body was refused with 413.*raise client_max_body_size/,
     suites: ["clients"],
   },
 };

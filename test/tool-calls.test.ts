@@ -11,6 +11,7 @@ import { clineShaped, continueShaped, ROUND_TRIP_TOOLS } from "../suites/client-
 import { judgeClientShape, judgeRoundTrip, LARGE_BODY_BYTES, largeBody } from "../suites/agents.ts";
 import { chooseCall, chooseTool, mentionedPath, minimalValue } from "../fixtures/engine/tools.ts";
 import { alternationError } from "../fixtures/engine/app.ts";
+import { toolAlreadyUsed } from "../fixtures/engine/chat.ts";
 import { readSse } from "../src/probes/sse.ts";
 import type { SseObservation } from "../src/probes/sse.ts";
 import { httpRequest } from "../src/probes/http.ts";
@@ -301,6 +302,13 @@ t.test("the stand-in's tool choice, arguments and path are deterministic", async
       `${tool.function.name}: minimal arguments are valid`,
     );
   }
+});
+
+t.test("one tool call per task: a tool result since the last text answer means text", async (t) => {
+  const m = (role: string, calls = false) => ({ role, content: "x", ...(calls ? { tool_calls: [] } : {}) });
+  t.equal(toolAlreadyUsed([m("system"), m("user")]), false);
+  t.equal(toolAlreadyUsed([m("user"), m("assistant", true), m("tool"), m("user")]), true);
+  t.equal(toolAlreadyUsed([m("user"), m("assistant", true), m("tool"), m("assistant"), m("user")]), false);
 });
 
 t.test("strict-alternation's rule: what the stock template raises on", async (t) => {
