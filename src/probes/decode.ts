@@ -41,8 +41,11 @@ export class StreamDecoder {
         try {
           this.onOutput(bytes, this.pending[0] ?? this.lastArrival);
         } catch (error) {
-          if (!(error instanceof StopReading)) throw error;
-          this.stopped = error;
+          // Never let a reader's error escape from a stream event (it would crash the process).
+          this.stopped =
+            error instanceof StopReading
+              ? error
+              : new StopReading("protocol", `reading the decoded stream failed: ${(error as Error).message}`);
           this.stream.destroy();
           done();
         }
