@@ -8,6 +8,7 @@ import { createFetch } from "../src/probes/fetch.ts";
 import { formatHostForUrl } from "../src/probes/http.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
 import { analyzeEvents } from "./streaming.ts";
+import { AGENT_CHECKS } from "./agents.ts";
 import {
   authorization,
   bodyProblem,
@@ -209,5 +210,5 @@ const openAiSdk = defineCheck({
 export const clientsSuite: Suite = {
   name: "clients",
   title: "IDE clients",
-  checks: [multiTurn, noTemplateTokens, openAiSdk],
+  checks: [multiTurn, noTemplateTokens, openAiSdk, ...AGENT_CHECKS],
 };

@@ -13,6 +13,14 @@ export const REQUIREMENTS = {
   "INFER-02": "streamed chat completions are well-formed SSE ending with [DONE]",
   "INFER-05": "non-streaming chat completions follow the OpenAI schema",
   "IDE-01": "IDE clients (Cline, Continue, the openai SDK) work as configured",
+  "IDE-02":
+    "(slmc) tool calls arrive as OpenAI tool_calls with arguments valid against the tool's schema (streamed and not), and a tool result gets a text answer ending with stop",
+  "IDE-03":
+    "(slmc) the turn shapes agents produce (consecutive user turns, a tool result then the user, a resumed task) are accepted",
+  "IDE-04":
+    "(slmc) Cline- and Continue-shaped requests are accepted, stream incrementally as those clients receive them, end with a finish_reason and report usage",
+  "IDE-05":
+    "(slmc) a file-sized request body (≥ 256 KB; the check sends 1.1 MB, over nginx's default 1m) is not refused by the proxy",
   "INFER-03": "the appliance boots and serves without outbound network",
   "INFER-04": "LocalAI and nginx are enabled, active and recover from crashes within 30 s",
   "INFER-08": "the engine listens on loopback only",

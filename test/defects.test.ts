@@ -229,6 +229,39 @@ export const EXPECTED: Record<Defect, Expectation> = {
     suites: ["api"],
     simulator: { loadMs: 10_000, waitReady: false },
   },
+  "tool-call-as-text": {
+    check: "clients.tool-call-streamed",
+    requirement: "IDE-02",
+    message:
+      /tool call arrived as plain text in content .*\[TOOL_CALLS\]read_file.*not as tool_calls.*OpenAI tool_calls/,
+    suites: ["clients"],
+  },
+  "tool-args-invalid-json": {
+    check: "clients.tool-call-completion",
+    requirement: "IDE-02",
+    message: /non-streamed tool call unusable: arguments of read_file are not valid JSON.*OpenAI tool_calls/,
+    suites: ["clients"],
+  },
+  "strict-alternation": {
+    check: "clients.turn-shapes",
+    requirement: "IDE-03",
+    message:
+      /2 of 3 conversation shapes failed: consecutive user messages answered 500.*a tool-only assistant turn, its result, then the user answered 500.*merge consecutive turns/,
+    suites: ["clients"],
+  },
+  "gzip-sse": {
+    check: "clients.cline-shaped-request",
+    requirement: "IDE-04",
+    message:
+      /Cline-shaped request \(21\.7 KB, 25 tools, Accept-Encoding: gzip, deflate, br, zstd.*compressed \(Content-Encoding: gzip\).*arrived in 1 burst.*gzip off/,
+    suites: ["clients"],
+  },
+  "small-body-limit": {
+    check: "clients.large-request-body",
+    requirement: "IDE-05",
+    message: /1\.1 MB request body was refused with 413.*raise client_max_body_size/,
+    suites: ["clients"],
+  },
 };
 
 t.test("every defect switch has an expectation", async (t) => {
@@ -283,6 +316,22 @@ t.test("a loading engine: /health answers 503 and api.health-readiness passes", 
   const result = (await runAgainst(accessFor(sim), ["api"])).get("api.health-readiness");
   t.equal(result?.status, "pass", String(result?.message));
   t.match(result?.message, /\/health answered 503 while the engine was not ready \(completion 503\)/);
+});
+
+t.test("each new defect fails its sibling checks too, and nothing else in clients", async (t) => {
+  const cases: [Defect, string[]][] = [
+    ["tool-call-as-text", ["clients.tool-call-streamed", "clients.tool-call-completion"]],
+    ["tool-args-invalid-json", ["clients.tool-call-streamed", "clients.tool-call-completion"]],
+    ["gzip-sse", ["clients.cline-shaped-request", "clients.continue-shaped-request"]],
+    ["small-body-limit", ["clients.large-request-body"]],
+    ["strict-alternation", ["clients.turn-shapes"]],
+  ];
+  for (const [defect, failing] of cases) {
+    const sim = await simulator(t, { defects: [defect] });
+    const results = await runAgainst(accessFor(sim), ["clients"]);
+    const failed = [...results.values()].filter((r) => r.status !== "pass").map((r) => r.id);
+    t.same(failed, failing, `${defect}: exactly these clients checks fail`);
+  }
 });
 
 t.test("the SDK check also catches what breaks real clients", async (t) => {

@@ -223,6 +223,12 @@ if (!existsSync(NGINX_BIN)) {
   const EXPECTED: Partial<
     Record<NginxMutationName, { check: string; requirement: string; message: RegExp; suites: string[] }>
   > = {
+    "body-limit-default": {
+      check: "clients.large-request-body",
+      requirement: "IDE-05",
+      message: /1\.1 MB request body was refused with 413.*client_max_body_size/,
+      suites: ["clients"],
+    },
     "buffering-on": {
       check: "streaming.incremental",
       requirement: "SEC-08",

@@ -18,6 +18,8 @@ export interface RequestSpec {
   body?: string;
   timeoutMs?: number;
   idleTimeoutMs?: number;
+  /** SSE only: send this Accept-Encoding and decode the compressed stream (see readSse). */
+  acceptEncoding?: string;
 }
 
 export interface Probes {
@@ -78,6 +80,7 @@ export function createProbes(access: Access, existingSession?: SshSession, runSi
         ...build("https", spec),
         timeoutMs: spec.timeoutMs ?? access.streamTimeoutMs,
         idleTimeoutMs: spec.idleTimeoutMs ?? access.streamIdleTimeoutMs,
+        ...(spec.acceptEncoding ? { acceptEncoding: spec.acceptEncoding } : {}),
       }),
     handshake: () => observeHandshake(endpoint),
     legacyTls: (version) => probeLegacyVersion(endpoint, version),

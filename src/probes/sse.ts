@@ -2,7 +2,8 @@
 // completed it. Parsing uses eventsource-parser; nothing here judges the stream.
 import { createParser } from "eventsource-parser";
 import { httpRequest, StopReading, type HttpRequest, type HttpResponse } from "./http.ts";
-import { MAX_SSE_EVENTS, SseBounds } from "./sse-limits.ts";
+import { StreamDecoder, decoderFor } from "./decode.ts";
+import { MAX_SSE_EVENTS, MAX_SSE_STREAM_BYTES, SseBounds } from "./sse-limits.ts";
 
 const PREVIEW_BYTES = 2000;
 
@@ -23,7 +24,16 @@ export interface SseObservation {
   nonStreamBody?: string;
 }
 
-export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<SseObservation> {
+export interface SseRequest extends Omit<HttpRequest, "onBody"> {
+  /**
+   * Send this Accept-Encoding (a real client's, e.g. "gzip, deflate, br") instead of identity, and
+   * decode what the server compresses as it arrives; events keep the arrival time of their compressed
+   * bytes. The bounds apply to the decoded stream and, separately, to the compressed bytes.
+   */
+  acceptEncoding?: string;
+}
+
+export async function readSse(request: SseRequest): Promise<SseObservation> {
   const events: SseEvent[] = [];
   let comments = 0;
   let arrivedAt = 0;
@@ -41,19 +51,43 @@ export async function readSse(request: Omit<HttpRequest, "onBody">): Promise<Sse
       comments++;
     },
   });
+  const consume = (bytes: Buffer, at: number) => {
+    arrivedAt = at;
+    if (previewBytes < PREVIEW_BYTES) {
+      preview.push(bytes.subarray(0, PREVIEW_BYTES - previewBytes));
+      previewBytes += Math.min(bytes.length, PREVIEW_BYTES - previewBytes);
+    }
+    bounds.feed(bytes);
+    parser.feed(decoder.decode(bytes, { stream: true }));
+  };
+  const { acceptEncoding, ...httpOptions } = request;
+  let encoding = "";
+  let streamDecoder: StreamDecoder | undefined;
+  let encodedBytes = 0;
   const response = await httpRequest({
-    ...request,
+    ...httpOptions,
+    ...(acceptEncoding ? { headers: { ...httpOptions.headers, "accept-encoding": acceptEncoding } } : {}),
     keepBody: false,
+    onHead: (status, statusText, headers) => {
+      encoding = (headers["content-encoding"] ?? "").trim().toLowerCase();
+      httpOptions.onHead?.(status, statusText, headers);
+    },
     onBody: (bytes, at) => {
-      arrivedAt = at;
-      if (previewBytes < PREVIEW_BYTES) {
-        preview.push(bytes.subarray(0, PREVIEW_BYTES - previewBytes));
-        previewBytes += Math.min(bytes.length, PREVIEW_BYTES - previewBytes);
+      if (!encoding || encoding === "identity") return consume(bytes, at);
+      encodedBytes += bytes.length;
+      if (encodedBytes > MAX_SSE_STREAM_BYTES)
+        throw new StopReading("too-large", `compressed stream larger than ${MAX_SSE_STREAM_BYTES} bytes`);
+      if (!streamDecoder) {
+        const make = decoderFor(encoding);
+        if (!make) throw new StopReading("protocol", `Content-Encoding "${encoding}" cannot be decoded`);
+        streamDecoder = new StreamDecoder(make, consume);
       }
-      bounds.feed(bytes);
-      parser.feed(decoder.decode(bytes, { stream: true }));
+      streamDecoder.push(bytes, at);
     },
   });
+  const decodeError = await streamDecoder?.end();
+  if (decodeError && !response.streamError)
+    response.streamError = { kind: decodeError.kind, message: decodeError.message, afterBytes: encodedBytes };
   const isEventStream = (response.headers["content-type"] ?? "").includes("text/event-stream");
   return {
     status: response.status,

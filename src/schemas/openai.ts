@@ -23,13 +23,35 @@ export const chatCompletion = z.object({
     .array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal("assistant"), content: z.string().nullable() }),
+        message: z.object({
+          role: z.literal("assistant"),
+          content: z.string().nullable(),
+          tool_calls: z
+            .array(
+              z.object({
+                id: z.string(),
+                type: z.literal("function"),
+                function: z.object({ name: z.string(), arguments: z.string() }),
+              }),
+            )
+            .optional(),
+        }),
         finish_reason: z.string().nullable(),
       }),
     )
     .min(1),
   usage: usage.optional(),
 });
+
+/** One piece of a streamed tool call: the first carries id, type and name; later ones argument text. */
+export const toolCallDelta = z.object({
+  index: z.number().int().nonnegative(),
+  id: z.string().optional(),
+  type: z.string().optional(),
+  function: z.object({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
+});
+
+export type ToolCallDelta = z.infer<typeof toolCallDelta>;
 
 export const chatCompletionChunk = z.object({
   id: z.string(),
@@ -39,7 +61,11 @@ export const chatCompletionChunk = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }),
+      delta: z.object({
+        role: z.string().optional(),
+        content: z.string().nullable().optional(),
+        tool_calls: z.array(toolCallDelta).optional(),
+      }),
       finish_reason: z.string().nullable().optional(),
     }),
   ),
