@@ -8,6 +8,12 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import {
+  clientsInstalled,
+  describeRun,
+  runClientsAgainstAppliance,
+  runProblems,
+} from "../fixtures/clients/run.ts";
 import { startPebble } from "../fixtures/lab/pebble.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -240,6 +246,31 @@ async function labTests(): Promise<void> {
       withSsh.report.checks.find((c) => c.id === "host.serves-offline")?.message,
       /no outbound network and the appliance serves/,
     );
+
+    // The real clients our users run, configured from the appliance's report and its certificate:
+    // Continue CLI answers; Cline CLI executes the stand-in's read of its scratch file, then answers.
+    if (clientsInstalled().installed || process.env.SLMC_REQUIRE_CLIENTS === "1") {
+      const clients = await runClientsAgainstAppliance({
+        report: await vm.ssh("cat /etc/one-appliance/config"),
+        caFile: certificate,
+        httpsPort: Number(vm.env.LAB_HTTPS_PORT),
+      });
+      t.same(
+        runProblems(clients.continue),
+        [],
+        `Continue CLI through the lab appliance: ${describeRun(clients.continue)}`,
+      );
+      t.same(
+        runProblems(clients.cline, { requireRead: true }),
+        [],
+        `Cline CLI through the lab appliance, one tool call executed: ${describeRun(clients.cline)}`,
+      );
+    } else
+      await t.test(
+        "real clients through the lab appliance",
+        { skip: "Cline and Continue CLIs not installed: run scripts/clients-deps.sh" },
+        async () => undefined,
+      );
 
     // The benchmark through the VM's nginx, with the in-VM baseline and the roofline over SSH.
     const benchJson = join(dir, "bench.json");
