@@ -114,17 +114,19 @@ export interface ClientShape {
   systemPromptBytes: number;
 }
 
+/** A first request of a client's shape: its own headers after the ones every OpenAI client sends. */
 function shape(
   client: string,
   model: string,
+  token: string,
   options: {
     encoding: string;
     tools: number;
     toolBytes: number;
     systemBytes: number;
-    extraHeaders?: Record<string, string>;
+    headers: Record<string, string>;
   },
-): Omit<ClientShape, "headers"> & { encoding: string; extraHeaders: Record<string, string> } {
+): ClientShape {
   const system = filler(options.systemBytes, 5);
   const body = {
     model,
@@ -148,55 +150,38 @@ function shape(
     body: JSON.stringify(body),
     tools: options.tools,
     systemPromptBytes: system.length,
-    encoding: options.encoding,
-    extraHeaders: options.extraHeaders ?? {},
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json",
+      "accept-encoding": options.encoding,
+      ...options.headers,
+    },
   };
 }
 
 /** A Cline-shaped first request (Bearer, its Accept-Encoding, 21.7 KB, 25 tools). */
 export function clineShaped(model: string, token: string): ClientShape {
-  const s = shape("Cline", model, {
+  return shape("Cline", model, token, {
     encoding: "gzip, deflate, br, zstd",
     tools: 25,
     toolBytes: 16_700,
     systemBytes: 4300,
+    headers: { "user-agent": "OpenAI/JS 5.0 (slmc-check, Cline-shaped)" },
   });
-  return {
-    client: s.client,
-    body: s.body,
-    tools: s.tools,
-    systemPromptBytes: s.systemPromptBytes,
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json",
-      "accept-encoding": s.encoding,
-      "user-agent": "OpenAI/JS 5.0 (slmc-check, Cline-shaped)",
-    },
-  };
 }
 
 /** A Continue-shaped first request (Bearer, its Accept-Encoding, openai-node headers, 5.5 KB, 9 tools). */
 export function continueShaped(model: string, token: string): ClientShape {
-  const s = shape("Continue", model, {
+  return shape("Continue", model, token, {
     encoding: "gzip, deflate, br",
     tools: 9,
     toolBytes: 3500,
     systemBytes: 1300,
-  });
-  return {
-    client: s.client,
-    body: s.body,
-    tools: s.tools,
-    systemPromptBytes: s.systemPromptBytes,
     headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json",
-      "accept-encoding": s.encoding,
       "user-agent": "OpenAI/JS 5.0 (slmc-check, Continue-shaped)",
       "x-stainless-lang": "js",
       "x-stainless-retry-count": "0",
     },
-  };
+  });
 }
