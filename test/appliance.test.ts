@@ -54,9 +54,8 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
 };
 
 t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {
-  const templates = (await readdir(join(APPLIANCE, "templates"))).filter(async (name) =>
-    (await readFile(join(APPLIANCE, "templates", name), "utf8")).includes("{{"),
-  );
+  const templates = await readdir(join(APPLIANCE, "templates"));
+  t.ok(templates.includes("nginx-site.conf"), "the templates directory was read");
   for (const name of templates) {
     const text = await readFile(join(APPLIANCE, "templates", name), "utf8");
     // Jinja chat templates are installed verbatim, never rendered (chat-template.test.ts covers them).
