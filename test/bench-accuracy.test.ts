@@ -1,8 +1,9 @@
 // Ground truth for the benchmark: the LocalAI stand-in (compiled binary, its own process) releases
-// tokens on an exact schedule, so the true TTFT and decode rate are known. Across schedules (1 and 4
+// tokens on a schedule and stamps when its first and last content frames really left (a loaded host
+// makes them late; that is the engine's lateness, not a measurement error). Across schedules (1 and 4
 // tokens per chunk, with and without a role-only first chunk, usage only in the final chunk,
 // keep-alive comments) and 1–64 concurrent streams, the measured median TTFT must be within 2 ms and
-// the median decode tok/s within 1% of the truth, on loopback.
+// the median decode tok/s within 1% of those stamps, on loopback.
 import t from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -41,6 +42,19 @@ const SCHEDULES: Schedule[] = [
     args: ["--keep-alive-ms", "50"],
   },
 ];
+
+/** The stand-in's real send instants (epoch ms) from the usage chunk's stand_in_sent. */
+function sentStamps(trace: RequestTrace): { firstContent: number; lastContent: number } {
+  for (const event of trace.events) {
+    const sent = (
+      JSON.parse(event.data === "[DONE]" ? "{}" : event.data) as {
+        stand_in_sent?: { first_content: number; last_content: number };
+      }
+    ).stand_in_sent;
+    if (sent) return { firstContent: sent.first_content, lastContent: sent.last_content };
+  }
+  throw new Error("the stand-in's usage chunk carries no stand_in_sent");
+}
 
 t.test("measured TTFT and decode rate match the stand-in's exact schedule", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-bench-truth-"));
@@ -92,16 +106,32 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
         () => undefined,
       );
       const samples = level.levels[0]!.samples;
-      // Truth per request: the schedule's origin (stamped by the engine on the same wall clock) plus
-      // ttftMs, relative to this request's t0. Time the engine spent before starting the schedule is
-      // real TTFT, and the harness must see it.
-      const measured = traces.slice(-samples.length).map((trace) => {
-        const origin = Number(trace.responseHeaders["x-stand-in-schedule-origin"]);
-        const truth = origin - (performance.timeOrigin + trace.sent) + schedule.ttftMs;
-        const firstContent = trace.events.find((e) => /"content":"[^"]/.test(e.data));
-        return (firstContent?.arrivedAt ?? Number.NaN) - trace.sent - truth;
-      });
+      const levelTraces = traces.slice(-samples.length);
       const where = `${schedule.name}, concurrency ${concurrency}`;
+      // Truth per request is what the engine really did: the instants its first and last content
+      // frames left (stamped on the same wall clock, reported in the usage chunk). On a loaded host
+      // frames leave late; that lateness is the engine's, not a measurement error, so it is shown
+      // in a comment, not judged.
+      const truths = levelTraces.map((trace) => sentStamps(trace));
+      const ttftError = levelTraces.map((trace, i) => {
+        const firstContent = trace.events.find((e) => /"content":"[^"]/.test(e.data));
+        return (firstContent?.arrivedAt ?? Number.NaN) - (truths[i]!.firstContent - performance.timeOrigin);
+      });
+      const decodeError = samples.map((sample, i) => {
+        const { firstContent, lastContent } = truths[i]!;
+        const k1 = schedule.tokensPerChunk;
+        const truth = (maxTokens - k1) / ((lastContent - firstContent) / 1000);
+        return (100 * ((sample.decode_tok_s ?? Number.NaN) - truth)) / truth;
+      });
+      const lateness = levelTraces.map((trace, i) => {
+        const origin = Number(trace.responseHeaders["x-stand-in-schedule-origin"]);
+        return (
+          truths[i]!.lastContent -
+          (origin +
+            schedule.ttftMs +
+            ((maxTokens - schedule.tokensPerChunk) * 1000) / schedule.tokensPerSecond)
+        );
+      });
       t.equal(samples.filter((s) => s.ok).length, samples.length, `${where}: every request completed`);
       t.ok(
         samples.every((s) => s.n_out === maxTokens && s.n_out_source === "usage"),
@@ -109,14 +139,19 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
       );
       const ttft = distribution(samples.map((s) => s.ttft_ms))!;
       const decode = distribution(samples.map((s) => s.decode_tok_s))!;
-      const error = distribution(measured)!;
-      t.ok(
-        Math.abs(error.p50) <= 2,
-        `${where}: TTFT p50 ${ttft.p50} ms; error against the truth p50 ${error.p50} ms, max ${error.max} ms (within 2 ms)`,
+      const error = distribution(ttftError)!;
+      const decodeErr = distribution(decodeError)!;
+      const late = distribution(lateness)!;
+      t.comment(
+        `${where}: the engine's last frame left ${late.p50} ms (p50), ${late.max} ms (max) after its schedule`,
       );
       t.ok(
-        Math.abs(decode.p50 - schedule.tokensPerSecond) <= schedule.tokensPerSecond * 0.01,
-        `${where}: decode p50 ${decode.p50} tok/s vs truth ${schedule.tokensPerSecond} (within 1%)`,
+        Math.abs(error.p50) <= 2,
+        `${where}: TTFT p50 ${ttft.p50} ms; error against the first frame's send p50 ${error.p50} ms, max ${error.max} ms (within 2 ms)`,
+      );
+      t.ok(
+        Math.abs(decodeErr.p50) <= 1,
+        `${where}: decode p50 ${decode.p50} tok/s; error against the frames' send times p50 ${decodeErr.p50}%, max ${decodeErr.max}% (within 1%)`,
       );
       t.equal(
         samples[0]!.tokens_per_event,
