@@ -9,9 +9,8 @@ import {
   modelId,
   observeModels,
   SHORT_PROMPT,
-} from "./shared.ts";
-
-export const STAND_IN_MARK = "stand-in";
+  STAND_IN_MARK,
+} from "../src/core/requests.ts";
 
 const modelsListed = defineCheck({
   id: "api.models-listed",

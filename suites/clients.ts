@@ -17,7 +17,7 @@ import {
   modelId,
   observeStream,
   SHORT_PROMPT,
-} from "./shared.ts";
+} from "../src/core/requests.ts";
 
 interface TurnObservation {
   status: number;

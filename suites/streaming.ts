@@ -3,7 +3,7 @@
 import { defineCheck, fail, pass, type Suite } from "../src/core/check.ts";
 import { chatCompletionChunk, describeIssues, type ChatCompletionChunk } from "../src/schemas/openai.ts";
 import type { SseObservation } from "../src/probes/sse.ts";
-import { observeStream } from "./shared.ts";
+import { observeStream } from "../src/core/requests.ts";
 
 export interface StreamAnalysis {
   events: number;

@@ -3,7 +3,7 @@
 // (checked from both sides: a TCP connect alone proves nothing behind NAT or slirp).
 import { performance } from "node:perf_hooks";
 import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
-import { authorization, chatBody, modelId, SHORT_PROMPT } from "./shared.ts";
+import { authorization, chatBody, modelId, SHORT_PROMPT } from "../src/core/requests.ts";
 
 export const RECOVERY_LIMIT_S = 30;
 const ENGINE_PORT = 8080;

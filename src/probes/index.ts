@@ -1,6 +1,6 @@
 // Binds the raw probes to one target's access settings, so checks ask for "GET /v1/models over HTTPS"
 // and never handle sockets, ports or trust options themselves.
-import type { Access } from "../core/access.ts";
+import type { Access } from "./access.ts";
 import { httpRequest, type HttpResponse } from "./http.ts";
 import { readSse, type SseObservation } from "./sse.ts";
 import { SshError, SshSession, type ExecResult } from "./ssh.ts";
