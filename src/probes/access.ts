@@ -31,4 +31,3 @@ export interface Access {
   /** SSH access, when configured (see src/probes/ssh.ts). */
   ssh?: SshOptions;
 }
-
