@@ -1,5 +1,6 @@
 // INFER-01 / INFER-05: the OpenAI-compatible API answers, lists its model, and completes a chat.
-import { defineCheck, fail, pass, skip, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, skip, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
 import {
   authorization,

@@ -3,7 +3,8 @@
 // (baseURL + apiKey), completes and streams.
 import OpenAI from "openai";
 import { VERSION as OPENAI_SDK_VERSION } from "openai/version";
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { formatHostForUrl } from "../src/probes/http.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
 import { analyzeEvents } from "./streaming.ts";

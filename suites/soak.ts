@@ -1,11 +1,12 @@
 // The reboot-loop soak (`slmc-check soak`): per cycle, optional kill -9 of LocalAI and nginx with
 // measured recovery, then a reboot cycle with drift comparison; a light streaming load may run
 // throughout and is judged last: a request may fail only while the soak itself broke service.
-import { defineCheck, fail, pass, type Check, type CheckResult, type Suite } from "../src/core/check.ts";
+import { fail, pass, type Check, type CheckResult, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { median } from "../src/bench/metrics.ts";
 import type { RunningLoad } from "../src/soak/load.ts";
 import type { LoadSample, SoakPlan, SoakTimeline } from "../src/soak/timeline.ts";
-import { rebootCycleCheck } from "./reboot.ts";
+import { rebootCycleCheck } from "./reboot/check.ts";
 import { recoveryCheck } from "./system.ts";
 
 export function killsInCycle(plan: SoakPlan, cycle: number): boolean {

@@ -3,14 +3,12 @@
 // The soak itself runs against the lab VM in test/lab.test.ts.
 import t from "tap";
 import type { CheckResult } from "../src/core/check.ts";
-import type { Access } from "../src/core/access.ts";
 import { progressLine } from "../src/commands/soak.ts";
 import { SoakTimeline, type SoakPlan } from "../src/soak/timeline.ts";
 import { serveUi, uiApp } from "../src/soak/ui.ts";
 import { describeFigures, figuresFrom, soakSuite } from "../suites/soak.ts";
 
 const plan: SoakPlan = { reboots: 3, killEvery: 2, loadStreams: 1, readyBudgetS: 60 };
-const access = {} as Access;
 
 function result(
   id: string,
@@ -86,25 +84,22 @@ t.test("load failures count only outside the soak's own disruptions", async (t) 
     interruptedByDisruption: 2,
     unexpectedFailures: [],
   };
-  t.match(load.judge(healthy, access), {
+  t.match(load.judge(healthy), {
     status: "pass",
     message:
       /8 of 10 streamed requests completed over 1 stream\(s\); 2 cut by the soak's own kills and reboots/,
   });
   t.match(
-    load.judge(
-      {
-        ...healthy,
-        completed: 7,
-        unexpectedFailures: [{ startMs: 5100, endMs: 5900, status: 502, error: "HTTP 502" }],
-      },
-      access,
-    ).message,
+    load.judge({
+      ...healthy,
+      completed: 7,
+      unexpectedFailures: [{ startMs: 5100, endMs: 5900, status: 502, error: "HTTP 502" }],
+    }).message,
     /1 of 10 streamed requests failed outside any kill or reboot \(first at 5\.1 s: HTTP 502\)/,
   );
-  t.match(load.judge({ ...healthy, completed: 0 }, access).message, /none of 10 streamed requests completed/);
+  t.match(load.judge({ ...healthy, completed: 0 }).message, /none of 10 streamed requests completed/);
   t.match(
-    load.judge({ ...healthy, startError: "could not learn the model id: 401" }, access).message,
+    load.judge({ ...healthy, startError: "could not learn the model id: 401" }).message,
     /could not start: could not learn the model id/,
   );
 });
@@ -132,7 +127,7 @@ t.test("the load check stops the load and attributes each failure", async (t) =>
   t.ok(stopped, "the load was stopped before judging");
   t.match(evidence, { requests: 3, completed: 1, interruptedByDisruption: 1 });
   t.match(
-    check.judge(evidence, access).message,
+    check.judge(evidence).message,
     /1 of 3 streamed requests failed outside any kill or reboot \(first at 2\.1 s: HTTP 503\)/,
   );
 });

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { isDefect, type Defect } from "../sim/defects.ts";
 import { SUITE_NAMES } from "../../suites/index.ts";
 import { FORMATS } from "../reporters/index.ts";
-import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot.ts";
+import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 import { usageError } from "./exit-codes.ts";
 
