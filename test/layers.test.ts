@@ -41,7 +41,11 @@ export const RULES: Rule[] = [
     to: /^src\/(commands|cli)\//,
     why: "libraries must not import commands or the CLI",
   },
-  { from: /^src\/schemas\//, to: /^src\/(core|probes)\//, why: "schemas are data definitions only" },
+  {
+    from: /^src\/schemas\//,
+    to: /^src\/(core|probes|reporters|bench|soak|sim)\//,
+    why: "schemas are data definitions only",
+  },
 ];
 
 export function violations(edges: Edge[]): string[] {

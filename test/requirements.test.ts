@@ -47,6 +47,11 @@ t.test("every check of every suite names a requirement of the table", async (t) 
   const checks = suites.flatMap((suite) => suite.checks);
   t.ok(checks.length > 50, `${checks.length} checks walked`);
   t.same(unknownRequirements(suites), []);
+  t.same(
+    checks.filter((check) => check.judge.length > 1).map((check) => check.id),
+    [],
+    "every judge takes the evidence alone",
+  );
   const used = new Set(checks.map((check) => check.requirement));
   const unused = Object.keys(REQUIREMENTS).filter((id) => !used.has(id));
   t.comment(
