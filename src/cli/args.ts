@@ -87,14 +87,18 @@ function normalise(argv: string[]): string[] {
     const short = /^-([A-Za-z])$/.exec(word)?.[1];
     if (short) {
       if (!FLAGS.some((f) => "short" in f && f.short === short))
-        throw usageError(`unknown option '${word}'; "slmc-check --help" lists the options`);
+        throw usageError(
+          `unknown option '${word}'; "slmc-check COMMAND --help" lists each command's options`,
+        );
       words.push(word);
       continue;
     }
     const [name = "", inline] = word.replace(/^--?/, "").split(/=(.*)/s);
     const spec = word.startsWith("--") ? flagByName(name) : undefined;
     if (!spec)
-      throw usageError(`unknown option '--${name}'; "slmc-check COMMAND --help" lists each command's options`);
+      throw usageError(
+        `unknown option '--${name}'; "slmc-check COMMAND --help" lists each command's options`,
+      );
     if (!isValueFlag(spec)) {
       if (inline !== undefined) throw usageError(`--${name} takes no value, got '${inline}'`);
       words.push(word);
@@ -170,10 +174,11 @@ function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOp
 }
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
+  const words = normalise(argv);
   let parsed;
   try {
     parsed = parseArgs({
-      args: normalise(argv),
+      args: words,
       options: PARSE_OPTIONS,
       allowPositionals: true,
       strict: true,
@@ -202,7 +207,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   const target = command === "check" ? first : rest[0];
   if (command === "reboot" && !target)
     throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
-  if (command === "soak" && !target) throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
+  if (command === "soak" && !target)
+    throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
   if (command === "bench" && !target)
     throw usageError(
       'missing host: run "slmc-check bench <host>" or "slmc-check bench --compare old.json new.json"',
@@ -216,7 +222,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   // A longer --stream-timeout (a slow appliance) moves the default along: three whole streams.
   if (command === "check" || command === "demo")
     options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
-  if (options.ca && options.insecure) throw usageError("--ca and --insecure contradict each other; choose one");
+  if (options.ca && options.insecure)
+    throw usageError("--ca and --insecure contradict each other; choose one");
   if (command === "demo") return { kind: "demo", options };
   const host = hostSchema.safeParse((target ?? "").replace(/^\[(.*)\]$/, "$1"));
   if (!host.success)

@@ -69,11 +69,7 @@ const STREAM_COMMANDS = ["check", "demo", "soak", "bench", "bench-demo"] as cons
 const ALL: readonly CommandName[] = COMMAND_NAMES;
 
 const whole = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 const seconds = (max: number) =>
   z
     .string()
@@ -504,7 +500,7 @@ one be refused), everything else must not`,
     value: "FILE",
     schema: text.optional(),
     expects: "a file name",
-    defaultText: "./slmc-soak-<UTC time>.json, bench: ./slmc-bench-<time>.json",
+    defaultText: "soak: ./slmc-soak-<UTC time>.json, bench: ./slmc-bench-<time>.json",
     commands: ["soak", "bench", "bench-demo"],
     group: "Output",
     help: "where the JSON report goes (soak: written also when interrupted; Ctrl-C once\nfinishes the step in flight, twice stops now)",
