@@ -106,7 +106,7 @@ const concurrency = z
   .string()
   .regex(/^\d+(,\d+)*$/)
   .transform((v) => v.split(",").map(Number))
-  .refine((levels) => levels.every((c) => c >= 1 && c <= 256));
+  .pipe(z.array(z.number().int().min(1).max(256)));
 
 export const FLAGS = [
   flag({
