@@ -116,7 +116,7 @@ export const FLAGS = [
     schema: z.boolean(),
     commands: ALL,
     group: "General",
-    help: "this page (every command has its own: slmc-check COMMAND --help)",
+    help: "print this command's help, with its flags and their defaults",
   }),
   flag({
     name: "version",
