@@ -62,8 +62,9 @@ t.test("usage errors from the binary name the flag and exit 2", async (t) => {
   }
 });
 
-t.test("--out never holds colour codes, whatever the terminal or --no-color", async (t) => {
-  if (!existsSync("/usr/bin/script")) return t.skip("util-linux script (a pseudo-terminal) not installed");
+const noPty = existsSync("/usr/bin/script") ? false : "util-linux script (a pseudo-terminal) not installed";
+
+t.test("--out never holds colour codes, whatever the terminal or --no-color", { skip: noPty }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-cli-out-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const cases: [string, string[]][] = [

@@ -121,12 +121,12 @@ t.test("defaults come from the table", async (t) => {
 });
 
 const numeric = FLAGS.filter(
-  (f) => "expects" in f && /^a (whole number|port number|number of seconds|percentage)/.test(f.expects),
+  (f) => "expects" in f && /^a (whole number|port number|number of seconds|percentage)/.test(f.expects ?? ""),
 );
 
 t.test("a bad number names the flag, the accepted range and the value given", async (t) => {
   for (const f of FLAGS)
-    if ("default" in f && /^\d+$/.test(f.default) && f.name !== "concurrency")
+    if ("default" in f && /^\d+$/.test(f.default ?? "") && f.name !== "concurrency")
       t.ok(numeric.includes(f), `--${f.name} is checked as a number`);
   t.ok(
     numeric.some((f) => f.name === "deadline"),
