@@ -97,7 +97,7 @@ function normalise(argv: string[]): string[] {
     const spec = word.startsWith("--") ? flagByName(name) : undefined;
     if (!spec)
       throw usageError(
-        `unknown option '--${name}'; "slmc-check COMMAND --help" lists each command's options`,
+        `unknown option '${word.split("=")[0]}'; "slmc-check COMMAND --help" lists each command's options`,
       );
     if (!isValueFlag(spec)) {
       if (inline !== undefined) throw usageError(`--${name} takes no value, got '${inline}'`);
