@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps system-deps build-cli demo test test-fast lint format clean lab-image lab-appliance lab-up lab-down \
+.PHONY: help deps system-deps build-cli install demo test test-fast lint format clean lab-image lab-appliance lab-up lab-down \
 	build check checksum distclean lab-release
 
 CONTEXT ?= fixtures/lab/contexts/default.env
@@ -13,12 +13,16 @@ NET ?= restricted
 BUILD_CONFIG ?= packer/release/release.env
 BUILD_OUT ?= out
 CHECK_ARGS ?=
+# make install: $(DESTDIR)$(PREFIX)/bin/slmc-check (DESTDIR stages it for packaging).
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 help:
 	@echo "make demo        install, build and run slmc-check against the embedded simulated appliance"
 	@echo "make test        install what is missing, build, and run every test and lint step"
 	@echo "make test-fast   the same without any VM (SLMC_SKIP_LAB=1: lab and image-boot tests reported as skipped)"
 	@echo "make build-cli   compile dist/slmc-check, dist/slmc-check-baseline and dist/local-ai-stand-in"
+	@echo "make install [PREFIX=/usr/local] [DESTDIR=]  copy dist/slmc-check to \$$(DESTDIR)\$$(PREFIX)/bin"
 	@echo "make test VM_IP=ip [CHECK_ARGS=...]  instead: run slmc-check against the appliance at VM_IP (= make check)"
 	@echo "make lint        type check, format check, shellcheck, packer fmt/validate, marketplace schema"
 	@echo "make build [BUILD_CONFIG=file]  release image with build.sh (Packer, compress, checksums, marketplace YAML)"
@@ -41,6 +45,12 @@ system-deps:
 
 build-cli: deps
 	npm run --silent build
+
+# Does not build: run as root, it must not leave root-owned files in the checkout.
+install:
+	@test -x dist/slmc-check || { echo "dist/slmc-check is missing: run \"make build-cli\" first" >&2; exit 2; }
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 0755 dist/slmc-check "$(DESTDIR)$(PREFIX)/bin/slmc-check"
 
 demo: build-cli
 	dist/slmc-check demo

@@ -1,7 +1,7 @@
 // slmc-check entry point: parse, dispatch, map every failure to its documented exit code.
 import { parseCommandLine } from "./cli/args.ts";
 import { CliError, EXIT } from "./cli/exit-codes.ts";
-import { benchHelp, checksList, demoHelp, mainHelp } from "./cli/help.ts";
+import { checksList, helpPage } from "./cli/help.ts";
 import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { soakCommand } from "./commands/soak.ts";
@@ -13,9 +13,7 @@ export async function main(argv: string[]): Promise<number> {
     const command = parseCommandLine(argv, process.env);
     switch (command.kind) {
       case "help":
-        process.stdout.write(
-          command.topic === "demo" ? demoHelp() : command.topic === "bench" ? benchHelp() : mainHelp(),
-        );
+        process.stdout.write(helpPage(command.topic));
         return EXIT.ok;
       case "version":
         process.stdout.write(`slmc-check ${VERSION}\n`);

@@ -82,17 +82,20 @@ t.test("--help, --version and checks", async (t) => {
 
 t.test("bad command lines exit 2 with a clear message", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["--bogus"], /Unknown option '--bogus'/],
+    [["--bogus"], /unknown option '--bogus'/],
     [[], /missing host/],
-    [["host", "--https-port", "70000"], /--https-port must be 1-65535/],
-    [["host", "--format", "xml"], /--format must be one of pretty, tap, junit, json/],
-    [["host", "--suite", "nope"], /unknown suite "nope"/],
+    [["host", "--https-port", "70000"], /--https-port: expected a port number 1-65535, got '70000'/],
+    [["host", "--format", "xml"], /--format: expected one of pretty, tap, junit, json, got 'xml'/],
+    [["host", "--suite", "nope"], /--suite: expected one of tls, .*, got 'nope'/],
     [["https://host"], /not a URL/],
     [["host", "--password-file", "/nonexistent/pw"], /cannot read password file "\/nonexistent\/pw": ENOENT/],
     [["host", "--ca", "/nonexistent/ca.pem"], /cannot read CA file/],
     [["host", "--ca", "x.pem", "--insecure"], /contradict/],
-    [["demo", "--defect", "nope"], /unknown defect "nope"/],
-    [["host", "--defect", "buffered-sse"], /only applies to the simulator/],
+    [["demo", "--defect", "nope"], /--defect: expected a defect name .*, got 'nope'/],
+    [
+      ["host", "--defect", "buffered-sse"],
+      /--defect only applies to "slmc-check demo" or "slmc-check bench demo"/,
+    ],
   ];
   for (const [args, message] of cases) {
     const result = await slmc(args);

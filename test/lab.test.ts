@@ -115,7 +115,9 @@ function parseReport(run: Spawned): SlmcRun {
 }
 
 async function slmcCheck(args: string[]): Promise<SlmcRun> {
-  return parseReport(await runSlmc([...args, "--format", "json", "--max-tokens", "8"], 300_000));
+  // reboot sends no completion, so it refuses --max-tokens.
+  const tokens = args[0] === "reboot" ? [] : ["--max-tokens", "8"];
+  return parseReport(await runSlmc([...args, "--format", "json", ...tokens], 300_000));
 }
 
 interface SoakRun extends SlmcRun {

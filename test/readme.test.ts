@@ -1,6 +1,7 @@
 // The README's user-facing parts stay true to the code: the two setup commands at the top, the Cline,
 // Cline CLI and Continue snippets match what the appliance serves (keys of its report snippet, model id, /v1 base),
-// every context variable is documented, and the troubleshooting table covers every requirement id.
+// every context variable is documented, the troubleshooting table covers every requirement id, and the
+// options table has one row per flag of the flag table, with its commands and default.
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -8,6 +9,9 @@ import { parse as parseYaml } from "yaml";
 import { shellWords } from "../suites/integration.ts";
 import { REQUIREMENTS } from "../suites/requirements.ts";
 import { applianceParams } from "../src/schemas/marketplace.ts";
+import { COMMAND_NAMES, FLAGS, type CommandName } from "../src/cli/flags.ts";
+import { helpPage } from "../src/cli/help.ts";
+import type { HelpTopic } from "../src/cli/args.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const README = await readFile(join(ROOT, "README.md"), "utf8");
@@ -114,5 +118,61 @@ t.test(
       [],
       "no unknown requirement id",
     );
+  },
+);
+
+const README_LABELS: Record<CommandName, string> = {
+  check: "`<host>`",
+  demo: "`demo`",
+  reboot: "`reboot`",
+  soak: "`soak`",
+  bench: "`bench`",
+  "bench-demo": "`bench demo`",
+  compare: "`bench --compare`",
+  checks: "`checks`",
+};
+const HELP_TOPIC: Record<CommandName, HelpTopic> = {
+  check: "main",
+  demo: "demo",
+  reboot: "reboot",
+  soak: "soak",
+  bench: "bench",
+  "bench-demo": "bench",
+  compare: "bench",
+  checks: "checks",
+};
+
+t.test(
+  "every flag has one README row with its commands and default, and is in its commands' help",
+  async (t) => {
+    const using = section("Using slmc-check");
+    const rows = new Map<string, string[]>();
+    for (const match of using.matchAll(/^\| `--([a-z-]+)[^`]*` +\|(.*)\|$/gm)) {
+      t.notOk(rows.has(match[1] as string), `one row for --${match[1]}`);
+      rows.set(
+        match[1] as string,
+        (match[2] as string).split(/(?<!\\)\|/).map((cell) => cell.trim()),
+      );
+    }
+    t.same(
+      [...rows.keys()].sort(),
+      FLAGS.map((f) => f.name).sort(),
+      "the README's rows are the table's flags",
+    );
+    for (const f of FLAGS) {
+      const [commands, shown] = rows.get(f.name) ?? [];
+      const expected = COMMAND_NAMES.every((c) => (f.commands as readonly string[]).includes(c))
+        ? "every command"
+        : f.commands.map((c) => README_LABELS[c]).join(", ");
+      t.equal(commands, expected, `--${f.name}: commands`);
+      const defaultCell = "default" in f ? `\`${f.default}\`` : "defaultText" in f ? f.defaultText : "—";
+      t.equal(shown, defaultCell, `--${f.name}: default`);
+      for (const command of f.commands)
+        t.match(
+          helpPage(HELP_TOPIC[command]),
+          new RegExp(`^ {2}(?:-[A-Za-z], )?--${f.name}\\b`, "m"),
+          `--${f.name} in the help of ${command}`,
+        );
+    }
   },
 );

@@ -1,98 +1,54 @@
-// Command line → validated options. node:util parseArgs splits the words; zod checks the values so
-// every mistake is reported at once, with the flag it concerns.
-import { parseArgs } from "node:util";
+// Command line → validated options, all from the flag table (flags.ts): node:util parseArgs splits the
+// words, each flag's schema checks its value, and a flag the command does not take is refused.
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { isDefect, type Defect } from "../sim/defects.ts";
-import { SUITE_NAMES } from "../../suites/index.ts";
-import { FORMATS } from "../reporters/index.ts";
-import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
-import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 import { usageError } from "./exit-codes.ts";
+import {
+  COMMANDS,
+  DEFAULT_DEADLINE_S,
+  FLAGS,
+  flagByName,
+  type CommandName,
+  type Flag,
+  type FlagValues,
+} from "./flags.ts";
 
-const OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "V" },
-  "https-port": { type: "string" },
-  "http-port": { type: "string" },
-  user: { type: "string" },
-  "password-file": { type: "string" },
-  password: { type: "string" },
-  ca: { type: "string" },
-  insecure: { type: "boolean" },
-  servername: { type: "string" },
-  suite: { type: "string", multiple: true },
-  "max-tokens": { type: "string" },
-  timeout: { type: "string" },
-  "stream-timeout": { type: "string" },
-  "stream-idle": { type: "string" },
-  deadline: { type: "string" },
-  format: { type: "string" },
-  out: { type: "string" },
-  "show-secrets": { type: "boolean" },
-  "no-color": { type: "boolean" },
-  defect: { type: "string", multiple: true },
-  "ssh-user": { type: "string" },
-  "ssh-key": { type: "string", multiple: true },
-  "ssh-port": { type: "string" },
-  jump: { type: "string" },
-  "accept-new-host-key": { type: "boolean" },
-  "known-hosts": { type: "string" },
-  "no-ssh": { type: "boolean" },
-  "engine-port": { type: "string" },
-  count: { type: "string" },
-  "ready-timeout": { type: "string" },
-  "expect-change": { type: "string" },
-  "expect-offline": { type: "boolean" },
-  "outbound-probe": { type: "string" },
-  reboots: { type: "string" },
-  "kill-every": { type: "string" },
-  load: { type: "string" },
-  ui: { type: "boolean" },
-  "ui-port": { type: "string" },
-  json: { type: "string" },
-  concurrency: { type: "string" },
-  sweep: { type: "boolean" },
-  "max-concurrency": { type: "string" },
-  requests: { type: "string" },
-  warmup: { type: "string" },
-  "prompt-set": { type: "string" },
-  "fixed-length": { type: "boolean" },
-  html: { type: "string" },
-  compare: { type: "boolean" },
-  "regression-threshold": { type: "string" },
-} as const;
+export { DEFAULT_DEADLINE_S } from "./flags.ts";
 
-/** Default --deadline: a whole check run, every stream included, ends within this many seconds. */
-export const DEFAULT_DEADLINE_S = 900;
+export type CliOptions = Omit<FlagValues, "defects" | "noColor" | "help" | "version"> & {
+  defects: Defect[];
+  color: boolean;
+  /** An SSH flag was given: SSH failing is then fatal instead of skipping the SSH checks. */
+  sshExplicit: boolean;
+};
 
-const jumpSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_\[\]-]+?(:\d{1,5})?$/, "--jump must be user@host or user@host:port")
-  .transform((value) => {
-    const [user = "", rest = ""] = value.split("@");
-    const match = /^(.*?)(?::(\d+))?$/.exec(rest.replace(/^\[(.*)\](:\d+)?$/, "$1$2"));
-    return { user, host: match?.[1] ?? rest, port: Number(match?.[2] ?? 22) };
-  });
+export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks";
 
-const port = (flag: string) =>
-  z.coerce
-    .number({ error: `${flag} must be a number` })
-    .int(`${flag} must be a whole number`)
-    .min(1, `${flag} must be 1-65535`)
-    .max(65535, `${flag} must be 1-65535`);
+export type Command =
+  | { kind: "help"; topic: HelpTopic }
+  | { kind: "version" }
+  | { kind: "checks" }
+  | { kind: "demo"; options: CliOptions }
+  | { kind: "check"; host: string; options: CliOptions }
+  | { kind: "reboot"; host: string; options: CliOptions }
+  | { kind: "soak"; host: string; options: CliOptions }
+  | { kind: "bench"; host: string; options: CliOptions }
+  | { kind: "bench-compare"; files: [string, string]; options: CliOptions };
 
-const seconds = (flag: string, max: number) =>
-  z.coerce
-    .number({ error: `${flag} must be a number of seconds` })
-    .positive(`${flag} must be positive`)
-    .max(max, `${flag} must be at most ${max}`);
+const PARSE_OPTIONS = Object.fromEntries(
+  FLAGS.map((f) => [
+    f.name,
+    {
+      type: "value" in f ? "string" : "boolean",
+      ...("short" in f ? { short: f.short } : {}),
+      ...("multiple" in f ? { multiple: true } : {}),
+    },
+  ]),
+) as NonNullable<ParseArgsConfig["options"]>;
 
-const whole = (flag: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${flag} must be a number` })
-    .int(`${flag} must be a whole number`)
-    .min(min, `${flag} must be at least ${min}`)
-    .max(max, `${flag} must be at most ${max}`);
+const SSH_FLAGS = ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"];
+const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks"];
 
 const hostSchema = z
   .string()
@@ -103,268 +59,175 @@ const hostSchema = z
     "host contains characters no host name or IP address has",
   );
 
-const optionsSchema = z.object({
-  httpsPort: port("--https-port").default(443),
-  httpPort: port("--http-port").default(80),
-  user: z.string().min(1, "--user is empty").default("copilot"),
-  passwordFile: z.string().optional(),
-  password: z.string().optional(),
-  ca: z.string().optional(),
-  insecure: z.boolean().default(false),
-  servername: z.string().optional(),
-  suites: z
-    .array(
-      z.string().refine((s) => SUITE_NAMES.includes(s), {
-        error: (i) => `--suite: unknown suite "${String(i.input)}"; known: ${SUITE_NAMES.join(", ")}`,
-      }),
-    )
-    .default([]),
-  maxTokens: z.coerce
-    .number()
-    .int("--max-tokens must be a whole number")
-    .min(4, "--max-tokens must be at least 4")
-    .max(4096)
-    .default(24),
-  timeoutS: seconds("--timeout", 3600).default(15),
-  streamTimeoutS: seconds("--stream-timeout", 7200).default(300),
-  streamIdleS: seconds("--stream-idle", 3600).default(60),
-  /** Only for a check run (`<host>`, `demo`); reboot, soak and bench have their own bounds. */
-  deadlineS: seconds("--deadline", 86400).optional(),
-  format: z.enum(FORMATS, { error: `--format must be one of ${FORMATS.join(", ")}` }).default("pretty"),
-  out: z.string().optional(),
-  showSecrets: z.boolean().default(false),
-  color: z.boolean(),
-  defects: z.array(z.string()).default([]),
-  sshUser: z.string().min(1).default("root"),
-  sshKeys: z.array(z.string()).default([]),
-  sshPort: port("--ssh-port").default(22),
-  jump: jumpSchema.optional(),
-  acceptNewHostKey: z.boolean().default(false),
-  knownHosts: z.string().optional(),
-  noSsh: z.boolean().default(false),
-  sshExplicit: z.boolean(),
-  enginePort: port("--engine-port").default(8080),
-  count: z.coerce
-    .number()
-    .int("--count must be a whole number")
-    .min(1, "--count must be at least 1")
-    .max(1000)
-    .default(1),
-  readyTimeoutS: seconds("--ready-timeout", 7200).default(900),
-  expectChange: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      const names = (value ?? "").split(",").filter(Boolean);
-      const unknown = names.filter((n) => !(EXPECTABLE_CHANGES as readonly string[]).includes(n));
-      if (unknown.length)
-        ctx.addIssue({
-          code: "custom",
-          message: `--expect-change: unknown "${unknown.join(", ")}"; choose from ${EXPECTABLE_CHANGES.join(", ")} (comma-separated)`,
-        });
-      return [...new Set(names)] as ExpectedChange[];
-    }),
-  expectOffline: z.boolean().default(false),
-  outboundProbe: z
-    .string()
-    .regex(
-      /^https?:\/\/[A-Za-z0-9.:[\]\/_-]+$/,
-      "--outbound-probe must be a plain http:// or https:// URL (host, port, path)",
-    )
-    .default("http://deb.debian.org/"),
-  reboots: whole("--reboots", 1, 1000).default(3),
-  killEvery: whole("--kill-every", 0, 1000).default(1),
-  load: whole("--load", 0, 16).default(0),
-  ui: z.boolean().default(false),
-  uiPort: z.coerce
-    .number({ error: "--ui-port must be a number" })
-    .int("--ui-port must be a whole number")
-    .min(0, "--ui-port must be 0-65535")
-    .max(65535, "--ui-port must be 0-65535")
-    .default(0),
-  json: z.string().min(1, "--json is empty").optional(),
-  concurrency: z
-    .string()
-    .regex(/^\d+(,\d+)*$/, "--concurrency must be a comma-separated list of whole numbers, e.g. 1,2,4")
-    .default("1")
-    .transform((v) => v.split(",").map(Number))
-    .refine((levels) => levels.every((c) => c >= 1 && c <= 256), "--concurrency levels must be 1-256"),
-  sweep: z.boolean().default(false),
-  maxConcurrency: whole("--max-concurrency", 1, 256).default(8),
-  requests: whole("--requests", 1, 10000).default(3),
-  warmup: whole("--warmup", 0, 100).default(1),
-  promptSet: z
-    .enum(PROMPT_SET_NAMES, { error: `--prompt-set must be one of ${PROMPT_SET_NAMES.join(", ")}` })
-    .default("coding"),
-  fixedLength: z.boolean().default(false),
-  html: z.string().min(1, "--html is empty").optional(),
-  compare: z.boolean().default(false),
-  regressionThreshold: z.coerce
-    .number({ error: "--regression-threshold must be a number (percent)" })
-    .positive("--regression-threshold must be positive")
-    .max(1000)
-    .default(10),
-});
+const isValueFlag = (f: Flag) => "value" in f;
+const quoted = (list: string[]) =>
+  list.length === 1
+    ? `"${list[0]}"`
+    : `${list
+        .slice(0, -1)
+        .map((u) => `"${u}"`)
+        .join(", ")} or "${list.at(-1)}"`;
 
-export type CliOptions = z.infer<typeof optionsSchema> & { defects: Defect[] };
+/**
+ * Joins `--flag value` into `--flag=value` so a value that starts with a dash (`--timeout -1`) reaches
+ * validation, and names an unknown flag, a missing value or a value given to a switch.
+ */
+function normalise(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    if (word === "--") {
+      words.push(...argv.slice(i));
+      break;
+    }
+    if (!word.startsWith("-") || /^-\d/.test(word)) {
+      words.push(word);
+      continue;
+    }
+    const short = /^-([A-Za-z])$/.exec(word)?.[1];
+    if (short) {
+      if (!FLAGS.some((f) => "short" in f && f.short === short))
+        throw usageError(
+          `unknown option '${word}'; "slmc-check COMMAND --help" lists each command's options`,
+        );
+      words.push(word);
+      continue;
+    }
+    const [name = "", inline] = word.replace(/^--?/, "").split(/=(.*)/s);
+    const spec = word.startsWith("--") ? flagByName(name) : undefined;
+    if (!spec)
+      throw usageError(
+        `unknown option '${word.split("=")[0]}'; "slmc-check COMMAND --help" lists each command's options`,
+      );
+    if (!isValueFlag(spec)) {
+      if (inline !== undefined) throw usageError(`--${name} takes no value, got '${inline}'`);
+      words.push(word);
+      continue;
+    }
+    if (inline !== undefined) {
+      words.push(word);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next === undefined || (next.startsWith("-") && !/^-\d/.test(next)))
+      throw usageError(`--${name}: missing value; expected ${"expects" in spec ? spec.expects : spec.value}`);
+    words.push(`--${name}=${next}`);
+    i++;
+  }
+  return words;
+}
 
-export type Command =
-  | { kind: "help"; topic: "main" | "demo" | "bench" }
-  | { kind: "version" }
-  | { kind: "checks" }
-  | { kind: "demo"; options: CliOptions }
-  | { kind: "check"; host: string; options: CliOptions }
-  | { kind: "reboot"; host: string; options: CliOptions }
-  | { kind: "soak"; host: string; options: CliOptions }
-  | { kind: "bench"; host: string; options: CliOptions }
-  | { kind: "bench-compare"; files: [string, string]; options: CliOptions };
+function issueMessage(spec: Flag, raw: unknown, issue: z.core.$ZodIssue): string {
+  if (issue.code === "custom") return `--${spec.name}: ${issue.message}`;
+  const index = issue.path.find((p) => typeof p === "number");
+  const value = Array.isArray(raw) && typeof index === "number" ? raw[index] : raw;
+  const expects = "expects" in spec ? spec.expects : "a value";
+  return `--${spec.name}: expected ${expects}, got '${String(value)}'`;
+}
 
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => issue.message).join("\n");
+function commandOf(first: string | undefined, rest: string[], compare: boolean): CommandName {
+  if (first === "checks") return "checks";
+  if (first === "demo") return "demo";
+  if (first === "reboot" || first === "soak") return first;
+  if (first === "bench") return compare ? "compare" : rest[0] === "demo" ? "bench-demo" : "bench";
+  return "check";
+}
+
+/** Refuses every given flag that `command` does not take, naming the commands that do. */
+function refuseForeignFlags(given: Flag[], command: CommandName, values: Record<string, unknown>): void {
+  const problems = given.flatMap((f) => {
+    const commands = f.commands as readonly CommandName[];
+    if (!commands.includes(command))
+      return [
+        `--${f.name} only applies to ${quoted(commands.map((c) => COMMANDS[c]))}, not to "${COMMANDS[command]}"`,
+      ];
+    if ("requires" in f && values[f.requires as string] === undefined)
+      return [`--${f.name} only applies with --${f.requires}`];
+    return [];
+  });
+  if (problems.length) throw usageError(problems.join("\n"));
+}
+
+function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOptions {
+  const parsed: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const spec of FLAGS) {
+    const raw =
+      given[spec.name] ??
+      ("default" in spec ? spec.default : "multiple" in spec ? [] : isValueFlag(spec) ? undefined : false);
+    const result = (spec.schema as z.ZodType).safeParse(raw);
+    if (result.success) parsed[spec.key] = result.data;
+    else problems.push(...result.error.issues.map((issue) => issueMessage(spec, raw, issue)));
+  }
+  if (problems.length) throw usageError(problems.join("\n"));
+  const unknownDefect = (parsed.defects as string[]).find((d) => !isDefect(d));
+  if (unknownDefect)
+    throw usageError(
+      `--defect: expected a defect name ("slmc-check demo --help" lists them), got '${unknownDefect}'`,
+    );
+  const { help: _help, version: _version, noColor, ...options } = parsed;
+  return {
+    ...(options as Omit<CliOptions, "color" | "sshExplicit">),
+    color: !noColor && !env.NO_COLOR,
+    sshExplicit: SSH_FLAGS.some((name) => given[name] !== undefined),
+  };
 }
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
+  const words = normalise(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: words,
+      options: PARSE_OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw usageError(`${(error as Error).message}\nRun "slmc-check --help" for usage.`);
   }
-  const { values, positionals } = parsed;
-  const [first, ...rest] = positionals;
+  const values = parsed.values as Record<string, unknown>;
+  const [first, ...rest] = parsed.positionals;
   if (values.version) return { kind: "version" };
-  const topic = (word: string | undefined) => (word === "demo" || word === "bench" ? word : "main");
+  const topic = (word: string | undefined): HelpTopic =>
+    word && HELP_TOPICS.includes(word) ? (word as HelpTopic) : "main";
   if (first === "help") return { kind: "help", topic: topic(rest[0]) };
   if (values.help) return { kind: "help", topic: topic(first) };
-  if (first === "checks") return { kind: "checks" };
+
+  const command = commandOf(first, rest, values.compare === true);
+  const given = FLAGS.filter((f) => values[f.name] !== undefined);
+  refuseForeignFlags(given, command, values);
+  if (command === "checks") {
+    if (rest.length) throw usageError(`unexpected argument "${rest[0]}": "slmc-check checks" takes none`);
+    return { kind: "checks" };
+  }
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
-  const subcommand = first === "reboot" || first === "soak" || first === "bench" ? first : undefined;
-  const isReboot = subcommand !== undefined;
-  const target = isReboot ? rest[0] : first;
-  const comparing = subcommand === "bench" && values.compare === true;
-  if (comparing && rest.length !== 2)
+  if (command === "compare" && rest.length !== 2)
     throw usageError("bench --compare needs two reports: slmc-check bench --compare old.json new.json");
-  if (values.compare && subcommand !== "bench")
-    throw usageError('--compare only applies to "slmc-check bench --compare old.json new.json"');
-  if (subcommand === "reboot" && !target)
+  const target = command === "check" ? first : rest[0];
+  if (command === "reboot" && !target)
     throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
-  if (subcommand === "soak" && !target)
+  if (command === "soak" && !target)
     throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
-  if (subcommand === "bench" && !target)
+  if (command === "bench" && !target)
     throw usageError(
       'missing host: run "slmc-check bench <host>" or "slmc-check bench --compare old.json new.json"',
     );
-  if (!comparing && rest.length > (isReboot ? 1 : 0))
-    throw usageError(`unexpected argument "${rest.at(-1)}"; give one host (see --help)`);
+  const extra = command === "compare" ? [] : command === "check" || command === "demo" ? rest : rest.slice(1);
+  if (extra.length) throw usageError(`unexpected argument "${extra.at(-1)}"; give one host (see --help)`);
 
-  const result = optionsSchema.safeParse({
-    httpsPort: values["https-port"],
-    httpPort: values["http-port"],
-    user: values.user,
-    passwordFile: values["password-file"],
-    password: values.password,
-    ca: values.ca,
-    insecure: values.insecure,
-    servername: values.servername,
-    suites: values.suite,
-    maxTokens: values["max-tokens"],
-    timeoutS: values.timeout,
-    streamTimeoutS: values["stream-timeout"],
-    streamIdleS: values["stream-idle"],
-    deadlineS: values.deadline,
-    format: values.format,
-    out: values.out,
-    showSecrets: values["show-secrets"],
-    color: !values["no-color"] && !env.NO_COLOR,
-    defects: values.defect,
-    sshUser: values["ssh-user"],
-    sshKeys: values["ssh-key"],
-    sshPort: values["ssh-port"],
-    jump: values.jump,
-    acceptNewHostKey: values["accept-new-host-key"],
-    knownHosts: values["known-hosts"],
-    noSsh: values["no-ssh"],
-    sshExplicit: ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"].some(
-      (flag) => values[flag as keyof typeof values] !== undefined,
-    ),
-    enginePort: values["engine-port"],
-    count: values.count,
-    readyTimeoutS: values["ready-timeout"],
-    expectChange: values["expect-change"],
-    expectOffline: values["expect-offline"],
-    outboundProbe: values["outbound-probe"],
-    reboots: values.reboots,
-    killEvery: values["kill-every"],
-    load: values.load,
-    ui: values.ui,
-    uiPort: values["ui-port"],
-    json: values.json,
-    concurrency: values.concurrency,
-    sweep: values.sweep,
-    maxConcurrency: values["max-concurrency"],
-    requests: values.requests,
-    warmup: values.warmup,
-    promptSet: values["prompt-set"],
-    fixedLength: values["fixed-length"],
-    html: values.html,
-    compare: values.compare,
-    regressionThreshold: values["regression-threshold"],
-  });
-  if (!result.success) throw usageError(formatIssues(result.error));
-  const options = result.data;
-  const unknownDefect = options.defects.find((d) => !isDefect(d));
-  if (unknownDefect)
-    throw usageError(`--defect: unknown defect "${unknownDefect}"; "slmc-check demo --help" lists them`);
-  const onlyFor = (flags: (keyof typeof values)[], command: string, allowed: boolean) => {
-    const given = flags.filter((flag) => values[flag] !== undefined);
-    if (given.length && !allowed)
-      throw usageError(`--${given.join(", --")} only applies to "slmc-check ${command}"`);
-  };
-  onlyFor(["reboots", "kill-every", "load", "ui", "ui-port"], "soak <host>", subcommand === "soak");
-  onlyFor(
-    ["json"],
-    'soak <host>" or "slmc-check bench <host>',
-    subcommand === "soak" || subcommand === "bench",
-  );
-  onlyFor(
-    ["concurrency", "sweep", "max-concurrency", "requests", "warmup", "prompt-set", "fixed-length", "html"],
-    "bench <host>",
-    subcommand === "bench",
-  );
-  onlyFor(["regression-threshold"], "bench --compare", comparing);
-  if (comparing)
-    return { kind: "bench-compare", files: [rest[0]!, rest[1]!], options: options as CliOptions };
-  onlyFor(["deadline"], '<host>" or "slmc-check demo', subcommand === undefined);
+  const options = validate(values, env);
+  if (command === "compare")
+    return { kind: "bench-compare", files: [rest[0] as string, rest[1] as string], options };
   // A longer --stream-timeout (a slow appliance) moves the default along: three whole streams.
-  if (subcommand === undefined)
+  if (command === "check" || command === "demo")
     options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
-  onlyFor(["expect-change"], "reboot <host>", subcommand === "reboot");
-  onlyFor(["count"], "reboot <host>", subcommand === "reboot");
   if (options.ca && options.insecure)
     throw usageError("--ca and --insecure contradict each other; choose one");
-
-  if (first === "demo") {
-    const conflicting = (
-      [
-        "https-port",
-        "http-port",
-        "password-file",
-        "password",
-        "ca",
-        "insecure",
-        "servername",
-        "user",
-      ] as const
-    ).filter((flag) => values[flag] !== undefined);
-    if (conflicting.length)
-      throw usageError(`demo chooses its own access settings; drop --${conflicting.join(", --")}`);
-    return { kind: "demo", options: options as CliOptions };
-  }
-  if (options.defects.length && !(subcommand === "bench" && target === "demo"))
-    throw usageError(
-      "--defect only applies to the simulator: slmc-check demo --defect NAME (or slmc-check bench demo --defect NAME)",
-    );
+  if (command === "demo") return { kind: "demo", options };
   const host = hostSchema.safeParse((target ?? "").replace(/^\[(.*)\]$/, "$1"));
-  if (!host.success) throw usageError(`host "${target}": ${formatIssues(host.error)}`);
-  return { kind: subcommand ?? "check", host: host.data, options: options as CliOptions };
+  if (!host.success)
+    throw usageError(`host "${target}": ${host.error.issues.map((issue) => issue.message).join("\n")}`);
+  const kind = command === "bench-demo" ? "bench" : command;
+  return { kind, host: host.data, options };
 }

@@ -1,71 +1,82 @@
 import { ALL_DEFECTS } from "../sim/defects.ts";
 import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from "../probes/http.ts";
 import { MAX_SSE_EVENT_BYTES, MAX_SSE_EVENTS, MAX_SSE_STREAM_BYTES } from "../probes/sse-limits.ts";
-import { DEFAULT_DEADLINE_S } from "./args.ts";
+import type { HelpTopic } from "./args.ts";
+import { FLAGS, shownDefault, type CommandName, type Flag, type Group } from "./flags.ts";
 import { SUITES } from "../../suites/index.ts";
 import { REQUIREMENTS } from "../../suites/requirements.ts";
-import { FORMATS } from "../reporters/index.ts";
+import { rebootSuite } from "../../suites/reboot/check.ts";
+import { soakSuite } from "../../suites/soak.ts";
+import { SoakTimeline } from "../soak/timeline.ts";
+import type { Suite } from "../core/check.ts";
 import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
-import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 
-const ACCESS_OPTIONS = `Access:
-  --https-port N           HTTPS port (default 443)
-  --http-port N            HTTP port, for the redirect check (default 80)
-  --user NAME              API user (default copilot)
-  --password-file FILE     read the appliance password from FILE (first line)
-  --password PASSWORD      the password itself (visible in the process list; a warning is printed)
-                           (environment: SLMC_PASSWORD)
-  --ca FILE                trust the PEM certificate(s) in FILE (the appliance's self-signed cert works)
-  --insecure               accept any certificate; reported in every output, never hidden
-  --servername NAME        TLS server name / host to expect in the certificate (default: the host)
+const GROUP_TITLES: Record<Group, string> = {
+  General: "General",
+  Access: "Access",
+  SSH: "SSH (used when a key is available; the SSH suites need it, and the password is then read from the VM)",
+  Run: "Run",
+  Output: "Output",
+  Simulator: "Simulator",
+  Reboot: "Reboot (SSH required)",
+  Soak: "Soak (SSH required)",
+  "Host checks": "Host checks (SSH)",
+  Bench: "Bench",
+  Compare: "Compare (bench --compare old.json new.json)",
+};
 
-SSH (used when a key is available; the SSH suites need it, and the password is then read from the VM):
-  --ssh-user NAME          (default root)
-  --ssh-key FILE           private key (repeatable); default: SSH agent (SSH_AUTH_SOCK), then ~/.ssh/id_*
-  --ssh-port N             (default 22)
-  --jump USER@HOST[:PORT]  reach the VM through a jump host (e.g. the OpenNebula front-end)
-  --known-hosts FILE       where first-seen host keys are recorded (default ~/.config/slmc-check/known_hosts;
-                           ~/.ssh/known_hosts is also consulted)
-  --accept-new-host-key    accept and record a CHANGED host key (after a redeploy)
-  --no-ssh                 never use SSH
-  --engine-port N          the engine port as reachable from here, for the outside binding check (default 8080)`;
+const HELP_COLUMN = 27;
+const HELP_WIDTH = 106;
 
-const REBOOT_OPTIONS = `Reboot, soak and host checks (SSH required):
-  --ready-timeout SECONDS  longest wait for SSH, and then for bootstrap_success, after a reboot (default 900)
-  --count N                reboot: cycles (default 1)
-  --expect-change LIST     reboot: a new context was given (e.g. onevm updateconf) and must take effect:
-                           comma-separated password, context-size, threads. Those must change (a new
-                           password must open the API and the old one be refused), everything else must not
-  --reboots N              soak: reboot cycles (default 3)
-  --kill-every K           soak: kill -9 LocalAI and nginx before every K-th reboot (default 1; 0 = never)
-  --load STREAMS           soak: concurrent streamed completions kept running throughout (default 0);
-                           a request may fail only while the soak itself kills or reboots something
-  --ui                     soak: serve a live timeline page on 127.0.0.1 (--ui-port N, default a free port)
-  --json FILE              soak: where the JSON report goes (default ./slmc-soak-<UTC time>.json); written
-                           also when interrupted. Ctrl-C once: finish the step in flight (a reboot waits
-                           until the appliance is ready) and skip the rest; twice: stop now
-  --expect-offline         fail host.serves-offline when the VM has outbound network (else it is skipped)
-  --outbound-probe URL     what the VM tries to reach to detect outbound network (default http://deb.debian.org/)`;
+function wrap(text: string, width: number): string[] {
+  return text.split("\n").flatMap((paragraph) => {
+    const lines: string[] = [];
+    let line = "";
+    for (const word of paragraph.split(" ")) {
+      if (line && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    return [...lines, line];
+  });
+}
 
-const RUN_OPTIONS = `Run:
-  --suite NAME             run only this suite (repeatable): ${SUITES.map((s) => s.name).join(", ")}
-  --max-tokens N           tokens asked for in test completions (default 24)
-  --timeout SECONDS        per-request timeout (default 15)
-  --stream-timeout SECONDS whole-completion timeout (default 300; CPU inference is slow)
-  --stream-idle SECONDS    longest silence tolerated inside a stream, and after a response's headers
-                           (default 60)
-  --deadline SECONDS       the whole run ends within this time, whatever the target trickles (default
-                           ${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger); the check in flight
-                           errors, later ones are skipped
-Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
+function flagLine(f: Flag): string {
+  const name = `${"short" in f ? `-${f.short}, ` : ""}--${f.name}${"value" in f ? ` ${f.value}` : ""}`;
+  const shown = shownDefault(f);
+  const text = `${f.help.replace(/\n/g, " ")}${shown === undefined ? "" : ` (default ${shown})`}`;
+  const indent = " ".repeat(HELP_COLUMN);
+  const lines = wrap(text, HELP_WIDTH - HELP_COLUMN);
+  const lead = `  ${name}`;
+  const head = lead.length < HELP_COLUMN ? [`${lead.padEnd(HELP_COLUMN)}${lines.shift() ?? ""}`] : [lead];
+  return [...head, ...lines.map((line) => indent + line)].join("\n");
+}
+
+/** Every flag the commands take, grouped as in the table: the option part of a help page. */
+export function flagSections(commands: readonly CommandName[]): string {
+  const flags = FLAGS.filter((f) => commands.some((c) => (f.commands as readonly CommandName[]).includes(c)));
+  const groups = [...new Set(flags.map((f) => f.group))];
+  return groups
+    .map((group) =>
+      [`${GROUP_TITLES[group]}:`, ...flags.filter((f) => f.group === group).map(flagLine)].join("\n"),
+    )
+    .join("\n\n");
+}
+
+/** The commands whose flags each help page lists. */
+export const HELP_PAGES: Record<HelpTopic, readonly CommandName[]> = {
+  main: ["check"],
+  demo: ["demo"],
+  reboot: ["reboot"],
+  soak: ["soak"],
+  bench: ["bench", "bench-demo", "compare"],
+  checks: ["checks"],
+};
+
+const LIMITS = `Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
   event, ${MAX_SSE_STREAM_BYTES} bytes and ${MAX_SSE_EVENTS} events per stream, ${MAX_BODY_BYTES} bytes per non-streamed body,
-  ${MAX_HEAD_BYTES} bytes of response headers; past one, the check fails naming it
-
-Output:
-  --format FORMAT          ${FORMATS.join(" | ")} (default pretty)
-  --out FILE               write the report to FILE instead of standard output
-  --show-secrets           do not mask the password in output
-  --no-color               plain text (also when NO_COLOR is set or output is not a terminal)`;
+  ${MAX_HEAD_BYTES} bytes of response headers; past one, the check fails naming it`;
 
 const EXIT_CODES = `Exit codes:
   0  all checks passed (skipped checks do not fail a run)
@@ -79,27 +90,30 @@ export function mainHelp(): string {
   return `slmc-check — conformance gate for the SLM-Copilot appliance
 
 Usage:
-  slmc-check <host> [options]     check an appliance over HTTPS/SSE
+  slmc-check <host> [options]     check an appliance over HTTPS/SSE (and over SSH with a key)
   slmc-check demo [options]       run every check against the embedded simulated appliance
-  slmc-check reboot <host> [--count N] [--ready-timeout S] [--expect-change LIST]
+  slmc-check reboot <host> [options]
                                   reboot over SSH N times; each cycle proves a new boot_id, waits for this
                                   boot's bootstrap_success, and fails on any drift (shown as a diff)
-  slmc-check soak <host> [--reboots N] [--kill-every K] [--load STREAMS] [--ui] [--json FILE]
+  slmc-check soak <host> [options]
                                   reboot-loop soak: kill -9 LocalAI and nginx (measured recovery) every K
                                   cycles, then reboot with drift check; optional streaming load throughout
-  slmc-check bench <host|demo> [--concurrency 1,2,4] [--sweep] [--fixed-length] [--json F] [--html F]
-                                  benchmark tokens/s over HTTPS/SSE ("slmc-check bench --help": metrics)
+  slmc-check bench <host|demo> [options]
+                                  benchmark tokens/s over HTTPS/SSE
   slmc-check bench --compare old.json new.json [--regression-threshold PCT]
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 
-${ACCESS_OPTIONS}
+Every command has its own page: slmc-check demo|reboot|soak|bench|checks --help. A flag a command
+does not take is refused (exit 2).
 
-${RUN_OPTIONS}
+Options of "slmc-check <host>":
+
+${flagSections(HELP_PAGES.main)}
+
+${LIMITS}
 
 ${EXIT_CODES}
-
-Run "slmc-check demo --help" for the simulator's defect switches.
 `;
 }
 
@@ -111,16 +125,61 @@ export function demoHelp(): string {
 
 Starts, on free loopback ports, a LocalAI stand-in (synthetic tokens; NOT LocalAI, no inference) behind a
 simulated front (TLS, Basic + Bearer auth, CORS, redirect, SSE; NOT nginx), then runs every check
-against it. Everything it prints says it used the simulator.
+against it. Everything it prints says it used the simulator. It chooses its own access settings, so
+access and SSH flags are refused.
 
-Usage: slmc-check demo [--defect NAME ...] [run and output options of "slmc-check --help"]
+Usage: slmc-check demo [options]
+
+${flagSections(HELP_PAGES.demo)}
+
+${LIMITS}
 
 Defects (each breaks one requirement; the report must show which check catches it):
 ${defects}
 
-${RUN_OPTIONS}
+${EXIT_CODES}
+`;
+}
+
+export function rebootHelp(): string {
+  return `slmc-check reboot — reboot the appliance over SSH and prove nothing drifted
+
+Each cycle snapshots the rendered configuration, secret digests, certificate fingerprint, sockets and
+units; reboots; requires a new boot_id; waits for this boot's bootstrap_success; and compares (any
+drift fails, shown as a diff). With --expect-change the named settings must change instead.
+
+Usage: slmc-check reboot <host> [options]
+
+${flagSections(HELP_PAGES.reboot)}
 
 ${EXIT_CODES}
+`;
+}
+
+export function soakHelp(): string {
+  return `slmc-check soak — reboot-loop soak over SSH
+
+Every K-th cycle kills LocalAI and nginx with kill -9 and measures recovery, then reboots with the drift
+comparison; --load keeps streamed completions running throughout. Live progress goes to stderr; the
+usual report plus the soak's plan, figures and timeline go to --json.
+
+Usage: slmc-check soak <host> [options]
+
+${flagSections(HELP_PAGES.soak)}
+
+${EXIT_CODES}
+`;
+}
+
+export function checksHelp(): string {
+  return `slmc-check checks — list every check with its requirement id, and the requirements
+
+Usage: slmc-check checks
+
+Lists the HTTPS/SSE suites, the SSH suites (need a key), and the checks "slmc-check reboot" and
+"slmc-check soak" create per cycle (N is the cycle number).
+
+${flagSections(HELP_PAGES.checks)}
 `;
 }
 
@@ -131,8 +190,8 @@ export function benchHelp(): string {
   return `slmc-check bench — tokens/s you can trust, over HTTPS/SSE
 
 Usage:
-  slmc-check bench <host> [access options] [bench options]
-  slmc-check bench demo [--defect NAME]     against the embedded SIMULATED appliance
+  slmc-check bench <host> [options]
+  slmc-check bench demo [options]           against the embedded SIMULATED appliance (no access or SSH flags)
   slmc-check bench --compare old.json new.json [--regression-threshold PCT]
                                             change per metric and level; exit 1 on a regression
 
@@ -142,18 +201,7 @@ parsing. Warm-up requests are excluded; each level is a closed loop at fixed con
 the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
 bandwidth probe and the model file size give the decode roofline.
 
-Bench options:
-  --concurrency LIST       closed-loop levels, e.g. 1,2,4 (default 1)
-  --sweep                  keep doubling concurrency until aggregate tok/s grows < 10% (saturation)
-  --max-concurrency N      sweep limit (default 8)
-  --requests N             measured requests per level (default 3; CPU servers do a few tok/s)
-  --warmup N               requests sent first and excluded (default 1)
-  --prompt-set NAME        ${PROMPT_SET_NAMES.join(" | ")} (default coding: short question, file refactor, multi-turn)
-  --max-tokens N           tokens asked per request (default 24)
-  --fixed-length           ask for exactly max-tokens (ignore_eos, min_tokens); early stops are flagged
-  --json FILE              JSON report: every sample, aggregates, findings (default ./slmc-bench-<time>.json)
-  --html FILE              HTML report with SVG charts, opens offline (default ./slmc-bench-<time>.html)
-  --stream-timeout S       whole-request timeout (default 300); --stream-idle S: longest silence (default 60)
+${flagSections(HELP_PAGES.bench)}
 
 Metrics (the definitions below are the ones every report embeds):
 ${definitions}
@@ -163,8 +211,43 @@ with --fixed-length) or a regression (--compare); 2 usage; 3 unreachable.
 `;
 }
 
+export function helpPage(topic: HelpTopic): string {
+  const pages: Record<HelpTopic, () => string> = {
+    main: mainHelp,
+    demo: demoHelp,
+    reboot: rebootHelp,
+    soak: soakHelp,
+    bench: benchHelp,
+    checks: checksHelp,
+  };
+  return pages[topic]();
+}
+
+/** The checks reboot and soak create per cycle, with the cycle number shown as N. */
+function perCycleSuites(): Suite[] {
+  const plan = { reboots: 1, killEvery: 1, loadStreams: 1, readyBudgetS: 900 };
+  const perCycle = (suite: Suite): Suite => ({
+    ...suite,
+    checks: suite.checks.map((check) => ({
+      ...check,
+      id: check.id.replace(/cycle-1\b/, "cycle-N"),
+      title: check.title.replace(/ 1 of 1\b/, " N"),
+    })),
+  });
+  const reboot = perCycle(rebootSuite(1, plan.readyBudgetS));
+  const contextChange = rebootSuite(1, plan.readyBudgetS, ["password"]).checks.map((check) => ({
+    ...check,
+    title:
+      "reboot with a new context (--expect-change): the named settings changed, everything else identical",
+  }));
+  return [
+    { ...reboot, checks: [...reboot.checks, ...contextChange] },
+    perCycle(soakSuite(plan, new SoakTimeline(plan), () => undefined)),
+  ];
+}
+
 export function checksList(): string {
-  const lines = SUITES.flatMap((suite) => [
+  const lines = [...SUITES, ...perCycleSuites()].flatMap((suite) => [
     suite.name,
     ...suite.checks.map((check) => `  ${check.requirement.padEnd(9)} ${check.id.padEnd(36)} ${check.title}`),
   ]);

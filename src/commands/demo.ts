@@ -4,6 +4,8 @@ import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
 import { startSimulator } from "../sim/simulator.ts";
 import { runAndReport } from "./run.ts";
+import { flagByName, flagsFor, type Flag } from "../cli/flags.ts";
+import type { Report } from "../core/check.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -48,9 +50,38 @@ export async function withSimulator<T>(
   }
 }
 
+/**
+ * A failure's advice may name a flag the demo refuses (expired-certificate: "pass --ca FILE"): one note
+ * per such advice says what it means on a real appliance, and that here the failure is the injected defect.
+ */
+export function demoAdviceNotes(report: Report, defects: readonly string[]): string[] {
+  if (!defects.length) return [];
+  const demoTakes = new Set(flagsFor("demo").map((f) => f.name));
+  const byAdvice = new Map<string, string[]>();
+  for (const check of report.checks) {
+    if (check.status !== "fail" && check.status !== "error") continue;
+    const refused = [...new Set([...check.message.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1] as string))]
+      .filter((name) => flagByName(name) && !demoTakes.has(name))
+      .join(" ");
+    if (refused) byAdvice.set(refused, [...(byAdvice.get(refused) ?? []), check.id]);
+  }
+  return [...byAdvice].map(([names, ids]) => {
+    const flags = names.split(" ").map((name) => flagByName(name) as Flag);
+    const shown =
+      ids.length > 3 ? `${ids.slice(0, 3).join(", ")} and ${ids.length - 3} more` : ids.join(", ");
+    return (
+      `${shown} advise ${flags.map((f) => `--${f.name}`).join(", ")}, which "slmc-check demo" does not take ` +
+      `(it chooses its own access settings). On a real appliance you would fix the appliance or pass ` +
+      `${flags.map((f) => `--${f.name} (${f.help.split("\n")[0]})`).join(" / ")} to "slmc-check <host>"; ` +
+      `in the demo the failure is the injected defect ${defects.join(", ")}, which no flag undoes: ` +
+      `run without --defect to see these checks pass`
+    );
+  });
+}
+
 export async function demoCommand(options: CliOptions): Promise<number> {
-  return withSimulator(
-    options,
-    async (access, notes) => (await runAndReport(access, options, notes)).exitCode,
-  );
+  return withSimulator(options, async (access, notes) => {
+    const decorate = (report: Report) => report.notes.push(...demoAdviceNotes(report, options.defects));
+    return (await runAndReport(access, options, notes, undefined, undefined, { decorate })).exitCode;
+  });
 }

@@ -136,10 +136,16 @@ export async function runAndReport(
     checks,
   });
   extras.decorate?.(report);
-  const lateNotes = checkNotes.map((note) => style.yellow(`note: ${note}`) + "\n").join("");
+  // The header already showed the notes given at the start; what checks and decorate added comes last.
+  const lateNotes = report.notes
+    .slice(notes.length)
+    .map((note) => style.yellow(`note: ${note}`) + "\n")
+    .join("");
+  // A file never gets colour codes, whatever terminal the summary goes to.
+  const fileColor = style === COLOR && !options.out;
   const text = liveReport
     ? lateNotes + renderPrettySummary(report, style)
-    : render(options.format, report, { color: style === COLOR });
+    : render(options.format, report, { color: fileColor });
   if (options.out) {
     try {
       await writeFile(options.out, mask(text));

@@ -1,0 +1,646 @@
+// The one table of command-line flags. parseArgs options, value validation, the refusal of a flag a
+// command does not take, every command's --help and the README's flag table (test/readme.test.ts)
+// all come from FLAGS.
+import { z } from "zod";
+import { SUITE_NAMES } from "../../suites/index.ts";
+import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
+import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
+import { FORMATS } from "../reporters/index.ts";
+
+/** What a command line asks for; `check` is `slmc-check <host>`, `bench-demo` is `slmc-check bench demo`. */
+export const COMMANDS = {
+  check: "slmc-check <host>",
+  demo: "slmc-check demo",
+  reboot: "slmc-check reboot <host>",
+  soak: "slmc-check soak <host>",
+  bench: "slmc-check bench <host>",
+  "bench-demo": "slmc-check bench demo",
+  compare: "slmc-check bench --compare old.json new.json",
+  checks: "slmc-check checks",
+} as const;
+export type CommandName = keyof typeof COMMANDS;
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+
+/** Default --deadline: a whole check run, every stream included, ends within this many seconds. */
+export const DEFAULT_DEADLINE_S = 900;
+
+export type Group =
+  | "General"
+  | "Access"
+  | "SSH"
+  | "Run"
+  | "Output"
+  | "Simulator"
+  | "Reboot"
+  | "Soak"
+  | "Host checks"
+  | "Bench"
+  | "Compare";
+
+interface FlagSpec<K extends string, S extends z.ZodType> {
+  /** The flag without its dashes. */
+  name: string;
+  /** Its key in the parsed options. */
+  key: K;
+  short?: string;
+  /** A value flag names its value in help (`--timeout SECONDS`); a switch has none. */
+  value?: string;
+  multiple?: boolean;
+  /** Validates the raw text (a value flag), the list of texts (multiple) or the boolean (a switch). */
+  schema: S;
+  /** The accepted values, for "--flag: expected …, got '…'" and for help. */
+  expects?: string;
+  /** Parsed like a given value when the flag is absent, and shown in help. */
+  default?: string;
+  /** Shown in help as the default when it is not a literal value. */
+  defaultText?: string;
+  commands: readonly CommandName[];
+  group: Group;
+  help: string;
+  /** Another switch without which this flag means nothing (refused without it). */
+  requires?: string;
+}
+
+const flag = <K extends string, S extends z.ZodType>(spec: FlagSpec<K, S>) => spec;
+
+const HOST_COMMANDS = ["check", "reboot", "soak", "bench"] as const;
+const RUN_COMMANDS = ["check", "demo", "reboot", "soak"] as const;
+const STREAM_COMMANDS = ["check", "demo", "soak", "bench", "bench-demo"] as const;
+const ALL: readonly CommandName[] = COMMAND_NAMES;
+
+const whole = (min: number, max: number) =>
+  z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+const seconds = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .transform(Number)
+    .pipe(z.number().positive().max(max));
+const text = z.string().min(1);
+const secondsExpect = (max: number) => `a number of seconds > 0 and at most ${max}`;
+
+const jump = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_[\]-]+?(:\d{1,5})?$/)
+  .transform((value) => {
+    const [user = "", rest = ""] = value.split("@");
+    const match = /^(.*?)(?::(\d+))?$/.exec(rest.replace(/^\[(.*)\](:\d+)?$/, "$1$2"));
+    return { user, host: match?.[1] ?? rest, port: Number(match?.[2] ?? 22) };
+  });
+
+const expectChange = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const names = (value ?? "").split(",").filter(Boolean);
+    const unknown = names.filter((n) => !(EXPECTABLE_CHANGES as readonly string[]).includes(n));
+    if (unknown.length)
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown "${unknown.join(", ")}"; choose from ${EXPECTABLE_CHANGES.join(", ")} (comma-separated)`,
+      });
+    return [...new Set(names)] as ExpectedChange[];
+  });
+
+const concurrency = z
+  .string()
+  .regex(/^\d+(,\d+)*$/)
+  .transform((v) => v.split(",").map(Number))
+  .pipe(z.array(z.number().int().min(1).max(256)));
+
+export const FLAGS = [
+  flag({
+    name: "help",
+    key: "help",
+    short: "h",
+    schema: z.boolean(),
+    commands: ALL,
+    group: "General",
+    help: "print this command's help, with its flags and their defaults",
+  }),
+  flag({
+    name: "version",
+    key: "version",
+    short: "V",
+    schema: z.boolean(),
+    commands: ALL,
+    group: "General",
+    help: "print the version",
+  }),
+  flag({
+    name: "https-port",
+    key: "httpsPort",
+    value: "N",
+    schema: whole(1, 65535),
+    expects: "a port number 1-65535",
+    default: "443",
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "HTTPS port",
+  }),
+  flag({
+    name: "http-port",
+    key: "httpPort",
+    value: "N",
+    schema: whole(1, 65535),
+    expects: "a port number 1-65535",
+    default: "80",
+    commands: ["check", "reboot", "soak"],
+    group: "Access",
+    help: "HTTP port: the redirect check probes it, reports record it",
+  }),
+  flag({
+    name: "user",
+    key: "user",
+    value: "NAME",
+    schema: text,
+    expects: "a user name",
+    default: "copilot",
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "API user",
+  }),
+  flag({
+    name: "password-file",
+    key: "passwordFile",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "read the appliance password from FILE (first line)",
+  }),
+  flag({
+    name: "password",
+    key: "password",
+    value: "PASSWORD",
+    schema: z.string().optional(),
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "the password itself (visible in the process list; a warning is printed)\n(environment: SLMC_PASSWORD)",
+  }),
+  flag({
+    name: "ca",
+    key: "ca",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    defaultText: "the system store",
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "trust the PEM certificate(s) in FILE (the appliance's self-signed cert works)",
+  }),
+  flag({
+    name: "insecure",
+    key: "insecure",
+    schema: z.boolean(),
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "accept any certificate; reported in every output, never hidden",
+  }),
+  flag({
+    name: "servername",
+    key: "servername",
+    value: "NAME",
+    schema: text.optional(),
+    expects: "a host name",
+    defaultText: "the host",
+    commands: HOST_COMMANDS,
+    group: "Access",
+    help: "TLS server name / host to expect in the certificate",
+  }),
+  flag({
+    name: "ssh-user",
+    key: "sshUser",
+    value: "NAME",
+    schema: text,
+    expects: "a user name",
+    default: "root",
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "SSH user",
+  }),
+  flag({
+    name: "ssh-key",
+    key: "sshKeys",
+    value: "FILE",
+    multiple: true,
+    schema: z.array(text),
+    expects: "a file name",
+    defaultText: "the SSH agent (SSH_AUTH_SOCK), then ~/.ssh/id_*",
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "private key (repeatable)",
+  }),
+  flag({
+    name: "ssh-port",
+    key: "sshPort",
+    value: "N",
+    schema: whole(1, 65535),
+    expects: "a port number 1-65535",
+    default: "22",
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "SSH port",
+  }),
+  flag({
+    name: "jump",
+    key: "jump",
+    value: "USER@HOST[:PORT]",
+    schema: jump.optional(),
+    expects: "USER@HOST or USER@HOST:PORT",
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "reach the VM through a jump host (e.g. the OpenNebula front-end)",
+  }),
+  flag({
+    name: "known-hosts",
+    key: "knownHosts",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    defaultText: "~/.config/slmc-check/known_hosts",
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "where first-seen host keys are recorded (~/.ssh/known_hosts is also consulted)",
+  }),
+  flag({
+    name: "accept-new-host-key",
+    key: "acceptNewHostKey",
+    schema: z.boolean(),
+    commands: HOST_COMMANDS,
+    group: "SSH",
+    help: "accept and record a CHANGED host key (after a redeploy)",
+  }),
+  flag({
+    name: "no-ssh",
+    key: "noSsh",
+    schema: z.boolean(),
+    commands: ["check", "bench"],
+    group: "SSH",
+    help: "never use SSH",
+  }),
+  flag({
+    name: "engine-port",
+    key: "enginePort",
+    value: "N",
+    schema: whole(1, 65535),
+    expects: "a port number 1-65535",
+    default: "8080",
+    commands: ["check", "reboot", "soak"],
+    group: "SSH",
+    help: "the engine port as reachable from here, for the outside binding check",
+  }),
+  flag({
+    name: "suite",
+    key: "suites",
+    value: "NAME",
+    multiple: true,
+    schema: z.array(z.enum(SUITE_NAMES as [string, ...string[]])),
+    expects: `one of ${SUITE_NAMES.join(", ")}`,
+    defaultText: "all",
+    commands: ["check", "demo"],
+    group: "Run",
+    help: `run only this suite (repeatable): ${SUITE_NAMES.join(", ")}`,
+  }),
+  flag({
+    name: "max-tokens",
+    key: "maxTokens",
+    value: "N",
+    schema: whole(4, 4096),
+    expects: "a whole number 4-4096",
+    default: "24",
+    commands: STREAM_COMMANDS,
+    group: "Run",
+    help: "tokens asked for in each test completion",
+  }),
+  flag({
+    name: "timeout",
+    key: "timeoutS",
+    value: "SECONDS",
+    schema: seconds(3600),
+    expects: secondsExpect(3600),
+    default: "15",
+    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo"],
+    group: "Run",
+    help: "per-request timeout (also SSH connect)",
+  }),
+  flag({
+    name: "stream-timeout",
+    key: "streamTimeoutS",
+    value: "SECONDS",
+    schema: seconds(7200),
+    expects: secondsExpect(7200),
+    default: "300",
+    commands: STREAM_COMMANDS,
+    group: "Run",
+    help: "whole-completion timeout (CPU inference is slow)",
+  }),
+  flag({
+    name: "stream-idle",
+    key: "streamIdleS",
+    value: "SECONDS",
+    schema: seconds(3600),
+    expects: secondsExpect(3600),
+    default: "60",
+    commands: STREAM_COMMANDS,
+    group: "Run",
+    help: "longest silence tolerated inside a stream, and after a response's headers",
+  }),
+  flag({
+    name: "deadline",
+    key: "deadlineS",
+    value: "SECONDS",
+    schema: seconds(86400).optional(),
+    expects: secondsExpect(86400),
+    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger`,
+    commands: ["check", "demo"],
+    group: "Run",
+    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped",
+  }),
+  flag({
+    name: "format",
+    key: "format",
+    value: "FORMAT",
+    schema: z.enum(FORMATS),
+    expects: `one of ${FORMATS.join(", ")}`,
+    default: "pretty",
+    commands: RUN_COMMANDS,
+    group: "Output",
+    help: FORMATS.join(" | "),
+  }),
+  flag({
+    name: "out",
+    key: "out",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    defaultText: "standard output",
+    commands: RUN_COMMANDS,
+    group: "Output",
+    help: "write the report to FILE, never with colour codes (a summary still goes to a terminal's stderr)",
+  }),
+  flag({
+    name: "show-secrets",
+    key: "showSecrets",
+    schema: z.boolean(),
+    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo"],
+    group: "Output",
+    help: "do not mask the password in output",
+  }),
+  flag({
+    name: "no-color",
+    key: "noColor",
+    schema: z.boolean(),
+    commands: RUN_COMMANDS,
+    group: "Output",
+    help: "plain text (also when NO_COLOR is set or output is not a terminal)",
+  }),
+  flag({
+    name: "defect",
+    key: "defects",
+    value: "NAME",
+    multiple: true,
+    schema: z.array(text),
+    expects: 'a defect name ("slmc-check demo --help" lists them)',
+    commands: ["demo", "bench-demo"],
+    group: "Simulator",
+    help: "break the simulated appliance this way (repeatable; the defects are listed below)",
+  }),
+  flag({
+    name: "ready-timeout",
+    key: "readyTimeoutS",
+    value: "SECONDS",
+    schema: seconds(7200),
+    expects: secondsExpect(7200),
+    default: "900",
+    commands: ["reboot", "soak"],
+    group: "Reboot",
+    help: "longest wait for SSH, and then for bootstrap_success, after a reboot",
+  }),
+  flag({
+    name: "count",
+    key: "count",
+    value: "N",
+    schema: whole(1, 1000),
+    expects: "a whole number 1-1000",
+    default: "1",
+    commands: ["reboot"],
+    group: "Reboot",
+    help: "reboot cycles",
+  }),
+  flag({
+    name: "expect-change",
+    key: "expectChange",
+    value: "LIST",
+    schema: expectChange,
+    expects: `a comma-separated list of ${EXPECTABLE_CHANGES.join(", ")}`,
+    commands: ["reboot"],
+    group: "Reboot",
+    help: `a new context was given (e.g. onevm updateconf) and must take effect: comma-separated
+${EXPECTABLE_CHANGES.join(", ")}. Those must change (a new password must open the API and the old
+one be refused), everything else must not`,
+  }),
+  flag({
+    name: "reboots",
+    key: "reboots",
+    value: "N",
+    schema: whole(1, 1000),
+    expects: "a whole number 1-1000",
+    default: "3",
+    commands: ["soak"],
+    group: "Soak",
+    help: "reboot cycles",
+  }),
+  flag({
+    name: "kill-every",
+    key: "killEvery",
+    value: "K",
+    schema: whole(0, 1000),
+    expects: "a whole number 0-1000 (0 = never)",
+    default: "1",
+    commands: ["soak"],
+    group: "Soak",
+    help: "kill -9 LocalAI and nginx before every K-th reboot (0 = never)",
+  }),
+  flag({
+    name: "load",
+    key: "load",
+    value: "STREAMS",
+    schema: whole(0, 16),
+    expects: "a whole number 0-16",
+    default: "0",
+    commands: ["soak"],
+    group: "Soak",
+    help: "concurrent streamed completions kept running throughout; a request may fail only\nwhile the soak itself kills or reboots something",
+  }),
+  flag({
+    name: "ui",
+    key: "ui",
+    schema: z.boolean(),
+    commands: ["soak"],
+    group: "Soak",
+    help: "serve a live timeline page on 127.0.0.1",
+  }),
+  flag({
+    name: "ui-port",
+    key: "uiPort",
+    value: "N",
+    schema: whole(0, 65535),
+    expects: "a port number 0-65535 (0 = a free port)",
+    default: "0",
+    commands: ["soak"],
+    requires: "ui",
+    group: "Soak",
+    help: "port of the --ui page (0 = a free port)",
+  }),
+  flag({
+    name: "json",
+    key: "json",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    defaultText: "soak: ./slmc-soak-<UTC time>.json, bench: ./slmc-bench-<time>.json",
+    commands: ["soak", "bench", "bench-demo"],
+    group: "Output",
+    help: "where the JSON report goes (soak: written also when interrupted; Ctrl-C once\nfinishes the step in flight, twice stops now)",
+  }),
+  flag({
+    name: "expect-offline",
+    key: "expectOffline",
+    schema: z.boolean(),
+    commands: ["check"],
+    group: "Host checks",
+    help: "fail host.serves-offline when the VM has outbound network (else it is skipped)",
+  }),
+  flag({
+    name: "outbound-probe",
+    key: "outboundProbe",
+    value: "URL",
+    schema: z.string().regex(/^https?:\/\/[A-Za-z0-9.:[\]/_-]+$/),
+    expects: "a plain http:// or https:// URL (host, port, path)",
+    default: "http://deb.debian.org/",
+    commands: ["check"],
+    group: "Host checks",
+    help: "what the VM tries to reach to detect outbound network",
+  }),
+  flag({
+    name: "concurrency",
+    key: "concurrency",
+    value: "LIST",
+    schema: concurrency,
+    expects: "a comma-separated list of whole numbers 1-256, e.g. 1,2,4",
+    default: "1",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "closed-loop levels, e.g. 1,2,4",
+  }),
+  flag({
+    name: "sweep",
+    key: "sweep",
+    schema: z.boolean(),
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "keep doubling concurrency until aggregate tok/s grows < 10% (saturation)",
+  }),
+  flag({
+    name: "max-concurrency",
+    key: "maxConcurrency",
+    value: "N",
+    schema: whole(1, 256),
+    expects: "a whole number 1-256",
+    default: "8",
+    commands: ["bench", "bench-demo"],
+    requires: "sweep",
+    group: "Bench",
+    help: "sweep limit",
+  }),
+  flag({
+    name: "requests",
+    key: "requests",
+    value: "N",
+    schema: whole(1, 10000),
+    expects: "a whole number 1-10000",
+    default: "3",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "measured requests per level (CPU servers do a few tok/s)",
+  }),
+  flag({
+    name: "warmup",
+    key: "warmup",
+    value: "N",
+    schema: whole(0, 100),
+    expects: "a whole number 0-100",
+    default: "1",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "requests sent first and excluded",
+  }),
+  flag({
+    name: "prompt-set",
+    key: "promptSet",
+    value: "NAME",
+    schema: z.enum(PROMPT_SET_NAMES),
+    expects: `one of ${PROMPT_SET_NAMES.join(", ")}`,
+    default: "coding",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: `${PROMPT_SET_NAMES.join(" | ")} (coding: short question, file refactor, multi-turn)`,
+  }),
+  flag({
+    name: "fixed-length",
+    key: "fixedLength",
+    schema: z.boolean(),
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "ask for exactly max-tokens (ignore_eos, min_tokens); early stops are flagged",
+  }),
+  flag({
+    name: "html",
+    key: "html",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a file name",
+    defaultText: "./slmc-bench-<time>.html",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "HTML report with SVG charts, opens offline",
+  }),
+  flag({
+    name: "compare",
+    key: "compare",
+    schema: z.boolean(),
+    commands: ["compare"],
+    group: "Compare",
+    help: "compare two bench JSON reports: change per metric and level; exit 1 on a regression",
+  }),
+  flag({
+    name: "regression-threshold",
+    key: "regressionThreshold",
+    value: "PCT",
+    schema: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/)
+      .transform(Number)
+      .pipe(z.number().positive().max(1000)),
+    expects: "a percentage > 0 and at most 1000",
+    default: "10",
+    commands: ["compare"],
+    group: "Compare",
+    help: "a metric worse by more than this percentage is a regression",
+  }),
+] as const;
+
+export type Flag = (typeof FLAGS)[number];
+export type FlagValues = { [F in Flag as F["key"]]: z.output<F["schema"]> };
+
+export const flagByName = (name: string): Flag | undefined => FLAGS.find((f) => f.name === name);
+
+/** The flags `command` takes, in table order. */
+export const flagsFor = (command: CommandName): Flag[] =>
+  FLAGS.filter((f) => (f.commands as readonly CommandName[]).includes(command));
+
+/** The default as help and the README show it, or undefined. */
+export const shownDefault = (f: Flag): string | undefined =>
+  "default" in f ? f.default : "defaultText" in f ? f.defaultText : undefined;
