@@ -239,6 +239,6 @@ t.test(
     t.match(md, /- \*\*boot\.to-ready\*\* \(not required\): reboot\.cycle-1: 70 s, over 60 s/);
     const healthy = renderVerdictMarkdown(evaluate(testPolicy(), healthyInputs()));
     t.match(healthy, /^# Gate verdict: PASS\n/);
-    t.notMatch(healthy, /What to fix|stand-in/);
+    t.notMatch(healthy, /What to fix|Lab stand-in/);
   },
 );

@@ -43,6 +43,7 @@ t.test("healthy evidence: every clause passes, and every pointer leads to what w
     "target",
     "appliance.version",
     "appliance.image-sha256",
+    "appliance.release-build",
     "checks.tls.protocol",
     "checks.tls.certificate",
     "checks.clients.cline-shaped-request",
@@ -256,6 +257,28 @@ t.test("the wrong appliance version or image checksum fails", async (t) => {
     /carries no image checksum/,
   );
   t.equal(SHA.length, 64);
+});
+
+t.test("an image built from stand-ins fails a release policy and passes a lab policy", async (t) => {
+  const lab = healthyInputs();
+  lab.build = { ...lab.build!, profile: "lab", stand_ins: "one-apps, one-context, base image" };
+  let verdict = evaluate(testPolicy(), lab);
+  t.same(failing(verdict), ["appliance.release-build"]);
+  t.match(
+    clause(verdict, "appliance.release-build").message,
+    /built with stand-ins \(one-apps, one-context, base image\)/,
+  );
+  t.same(clause(verdict, "appliance.release-build").evidence, {
+    file: BUNDLE.buildRecord,
+    pointer: "/stand_ins",
+  });
+  verdict = evaluate(testPolicy({ stand_in: "lab VM" }), lab);
+  t.same(failing(verdict), []);
+  t.match(clause(verdict, "appliance.release-build").message, /accepted by a lab policy: lab VM/);
+
+  const profileOnly = healthyInputs();
+  profileOnly.build!.profile = "lab";
+  t.same(failing(evaluate(testPolicy(), profileOnly)), ["appliance.release-build"]);
 });
 
 t.test("soak: a smaller plan, a failed step or an interrupted soak fails", async (t) => {

@@ -453,7 +453,11 @@ function bootClauses(policy: NonNullable<Policy["boot"]>, inputs: GateInputs): D
 
 // --- appliance identity -------------------------------------------------------------------------------
 
-function applianceClauses(policy: NonNullable<Policy["appliance"]>, build: BuildRecord | undefined): Draft[] {
+function applianceClauses(
+  policy: NonNullable<Policy["appliance"]>,
+  build: BuildRecord | undefined,
+  standInPolicy: string | undefined,
+): Draft[] {
   const versionTitle = "the appliance version is the one released";
   const out: Draft[] = [];
   const fix = "no build record was read from the VM; the appliance must keep build.sh's manifest";
@@ -474,6 +478,30 @@ function applianceClauses(policy: NonNullable<Policy["appliance"]>, build: Build
         ? `version ${build.version}`
         : `the VM was built as version ${build.version}, the policy releases ${policy.version}: gate the image that is being released (or update the policy)`,
     evidence: pointerTo(BUNDLE.buildRecord, "version"),
+  });
+  const standIns = build.stand_ins
+    ? build.stand_ins
+    : build.profile && build.profile !== "release"
+      ? `profile ${build.profile}`
+      : null;
+  out.push({
+    id: "appliance.release-build",
+    title: "the image is a release build, not built from stand-ins",
+    measured: standIns ?? build.profile ?? "release",
+    threshold:
+      standIns && standInPolicy !== undefined
+        ? "stand-ins accepted (lab policy)"
+        : "release profile, no stand-ins",
+    status: !standIns || standInPolicy !== undefined ? "pass" : "fail",
+    message: !standIns
+      ? "built with the release inputs"
+      : standInPolicy !== undefined
+        ? `stand-in build (${standIns}), accepted by a lab policy: ${standInPolicy}`
+        : `the image was built with stand-ins (${standIns}): build it with packer/release/release.env's verified inputs`,
+    evidence: pointerTo(
+      BUNDLE.buildRecord,
+      build.stand_ins ? "stand_ins" : build.profile ? "profile" : "version",
+    ),
   });
   if (policy.image_sha256) {
     const sum = build.sha256 ?? null;
@@ -552,7 +580,10 @@ function targetClause(policy: Policy, inputs: GateInputs): Draft {
 export function evaluate(policy: Policy, inputs: GateInputs, sources: string[] = []): Verdict {
   const groups: [boolean, Draft[]][] = [[true, [targetClause(policy, inputs)]]];
   if (policy.appliance)
-    groups.push([policy.appliance.required, applianceClauses(policy.appliance, inputs.build)]);
+    groups.push([
+      policy.appliance.required,
+      applianceClauses(policy.appliance, inputs.build, policy.stand_in),
+    ]);
   if (policy.checks) groups.push([policy.checks.required, checkClauses(policy.checks, inputs.checks)]);
   if (policy.reboot) groups.push([policy.reboot.required, rebootClauses(policy.reboot, inputs.reboot)]);
   if (policy.soak) groups.push([policy.soak.required, soakClauses(policy.soak, inputs.soak)]);
