@@ -3,6 +3,7 @@
 import t from "tap";
 import {
   evaluate,
+  parseBuildRecord,
   verdictExitCode,
   type Clause,
   type GateInputs,
@@ -351,3 +352,24 @@ t.test("simulated or mixed-host evidence fails a release policy; a lab policy sa
     pointer: "/target",
   });
 });
+
+t.test(
+  "the build record is parsed from the VM's JSON, with the source named when it is not one",
+  async (t) => {
+    const record = parseBuildRecord(
+      JSON.stringify({
+        name: "slm-copilot",
+        version: "0.1.0",
+        sha256: "a".repeat(64),
+        profile: "release",
+        extra: 1,
+      }),
+      "/etc/x.json",
+    );
+    t.equal(record.version, "0.1.0");
+    t.equal(record.extra, 1, "fields the gate does not judge are kept for the bundle");
+    t.throws(() => parseBuildRecord("{", "/etc/x.json"), /the build record \/etc\/x\.json is not JSON/);
+    t.throws(() => parseBuildRecord('{"name":"x"}', "/etc/x.json"), /not a build manifest: version: /);
+    t.throws(() => parseBuildRecord("[]", "/etc/x.json"), /not a build manifest: \(top level\)/);
+  },
+);

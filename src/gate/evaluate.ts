@@ -19,6 +19,24 @@ export const buildRecordSchema = z.looseObject({
 });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
+/** The build record as read from the VM (JSON text); the error names the source and the bad field. */
+export function parseBuildRecord(text: string, source: string): BuildRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the build record ${source} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = buildRecordSchema.safeParse(value);
+  if (!parsed.success)
+    throw new Error(
+      `the build record ${source} is not a build manifest: ${parsed.error.issues
+        .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
+        .join("; ")}`,
+    );
+  return parsed.data;
+}
+
 export interface GateInputs {
   /** `slmc-check <host>`: every suite. */
   checks?: Report;
