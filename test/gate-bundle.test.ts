@@ -185,6 +185,23 @@ t.test("writeBundle refuses a used directory and a key it cannot sign with", asy
   );
 });
 
+t.test("a key with a passphrase and no agent fails at once, saying so, without prompting", async (t) => {
+  const key = join(dir, "locked");
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "correct horse", "-f", key], { timeout: 15_000 });
+  const started = Date.now();
+  const saved = process.env.SSH_AUTH_SOCK;
+  delete process.env.SSH_AUTH_SOCK;
+  try {
+    await t.rejects(
+      writeBundle(join(dir, "locked-bundle"), contents(), { signWith: key }),
+      /cannot sign with ".*locked": .*passphrase.*\(a key with a passphrase signs through ssh-agent: ssh-add it first\)$/,
+    );
+  } finally {
+    if (saved !== undefined) process.env.SSH_AUTH_SOCK = saved;
+  }
+  t.ok(Date.now() - started < 10_000, "no wait for a passphrase nobody can type");
+});
+
 t.test("the mask reaches every file of the bundle", async (t) => {
   const inputs = healthyInputs();
   inputs.checks!.checks.push(result("auth.leaky", "SEC-03", { header: `Bearer ${SECRET}` }));

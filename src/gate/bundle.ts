@@ -118,7 +118,8 @@ function sshKeygen(args: string[], stdin?: string): Promise<ToolRun> {
     // SSH_AUTH_SOCK: a key with a passphrase signs through the agent. Nothing else of ours leaks in.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() };
     if (process.env.SSH_AUTH_SOCK) env.SSH_AUTH_SOCK = process.env.SSH_AUTH_SOCK;
-    const child = spawn("ssh-keygen", args, { stdio: ["pipe", "pipe", "pipe"], env });
+    // detached: a session of its own, without a controlling terminal, so it cannot prompt on ours.
+    const child = spawn("ssh-keygen", args, { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
     const keep = (chunk: Buffer) => {
       if (output.length < MAX_TOOL_OUTPUT)
         output += chunk.toString("utf8").slice(0, MAX_TOOL_OUTPUT - output.length);
@@ -154,12 +155,16 @@ export async function signBundle(dir: string, keyFile: string): Promise<void> {
     SIGNATURE_NAMESPACE,
     join(dir, BUNDLE.sums),
   ]);
-  if (run.code !== 0)
+  if (run.code === 0) return;
+  const agentHint = "a key with a passphrase signs through ssh-agent: ssh-add it first";
+  if (run.timedOut)
     throw new BundleError(
-      run.timedOut
-        ? `signing with "${keyFile}" took over ${SSH_KEYGEN_TIMEOUT_MS / 1000} s (a key with a passphrase needs ssh-agent: ssh-add it first)`
-        : `cannot sign with "${keyFile}": ${run.output || `ssh-keygen exited ${run.code}`}`,
+      `signing with "${keyFile}" took over ${SSH_KEYGEN_TIMEOUT_MS / 1000} s (${agentHint})`,
     );
+  const said = run.output.replace(/^Enter passphrase:\s*/, "") || `ssh-keygen exited ${run.code}`;
+  throw new BundleError(
+    `cannot sign with "${keyFile}": ${said}${/passphrase/i.test(said) ? ` (${agentHint})` : ""}`,
+  );
 }
 
 async function isEmptyOrAbsent(dir: string): Promise<boolean> {
