@@ -1,9 +1,10 @@
 // IDE-02..05: what coding agents (Cline, Continue) send beyond a plain chat: OpenAI tool calls and
 // their round trip, the turn shapes agent conversations produce, requests of their real shape and
 // size (headers, compression they accept, tools, no max_tokens), and a file-sized request body.
-import { defineCheck, fail, pass, type CheckContext } from "../src/core/check.ts";
+import { fail, pass, type CheckContext } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { chatCompletion, describeIssues } from "../src/schemas/openai.ts";
-import { bodyProblem, modelId } from "./shared.ts";
+import { bodyProblem, modelId } from "../src/core/requests.ts";
 import { arrivalPattern, burstGapFor, INCREMENTAL_THRESHOLDS } from "./streaming.ts";
 import { clineShaped, continueShaped, ROUND_TRIP_TOOLS, type ClientShape } from "./client-shapes.ts";
 import { argumentProblem, assembleToolCalls, summarizeChatStream, type AssembledCall } from "./tool-calls.ts";

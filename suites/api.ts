@@ -1,5 +1,6 @@
 // INFER-01 / INFER-05: the OpenAI-compatible API answers, lists its model, and completes a chat.
-import { defineCheck, fail, pass, skip, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, skip, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
 import {
   authorization,
@@ -9,9 +10,8 @@ import {
   modelId,
   observeModels,
   SHORT_PROMPT,
-} from "./shared.ts";
-
-export const STAND_IN_MARK = "stand-in";
+  STAND_IN_MARK,
+} from "../src/core/requests.ts";
 
 const modelsListed = defineCheck({
   id: "api.models-listed",

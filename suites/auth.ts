@@ -2,7 +2,8 @@
 // tricks do not slip past the auth layer, /health and /readyz stay open (JSON readiness, GET only), and
 // the password works as Basic and as Bearer.
 import { basicAuthorization, bearerAuthorization } from "../src/core/access.ts";
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 
 interface Probe {
   method: string;

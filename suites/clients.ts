@@ -3,8 +3,8 @@
 // (baseURL + apiKey), completes and streams.
 import OpenAI from "openai";
 import { VERSION as OPENAI_SDK_VERSION } from "openai/version";
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
-import { createFetch } from "../src/probes/fetch.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { formatHostForUrl } from "../src/probes/http.ts";
 import { chatCompletion, describeIssues, TEMPLATE_TOKENS } from "../src/schemas/openai.ts";
 import { analyzeEvents } from "./streaming.ts";
@@ -17,7 +17,7 @@ import {
   modelId,
   observeStream,
   SHORT_PROMPT,
-} from "./shared.ts";
+} from "../src/core/requests.ts";
 
 interface TurnObservation {
   status: number;
@@ -116,17 +116,7 @@ function openAiClient(ctx: CheckContext): OpenAI {
     apiKey: ctx.access.password ?? "",
     maxRetries: 0,
     timeout: ctx.access.streamTimeoutMs,
-    fetch: createFetch({
-      host: ctx.access.host,
-      tls: {
-        insecure: ctx.access.insecure,
-        ...(ctx.access.ca ? { ca: ctx.access.ca } : {}),
-        ...(ctx.access.servername ? { servername: ctx.access.servername } : {}),
-      },
-      timeoutMs: ctx.access.streamTimeoutMs,
-      idleTimeoutMs: ctx.access.streamIdleTimeoutMs,
-      ...(ctx.runSignal ? { signal: ctx.runSignal } : {}),
-    }),
+    fetch: ctx.probes.fetch,
   });
 }
 

@@ -1,7 +1,8 @@
 // SEC-04 / SEC-05: browsers (and Electron-based IDEs) only see responses that carry CORS headers, and
 // only send credentials after a preflight that allows Authorization without asking for it.
 import { basicAuthorization } from "../src/core/access.ts";
-import { defineCheck, fail, pass, type Suite } from "../src/core/check.ts";
+import { fail, pass, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 
 const ORIGIN = "https://ide.example";
 

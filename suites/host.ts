@@ -2,7 +2,8 @@
 // model that hides AVX2 makes llama.cpp ~20x slower), and RAM and disk headroom for the model plus
 // the KV cache of the configured context (localai-and-llm-serving.md §11).
 import { shellQuote } from "../src/probes/ssh.ts";
-import { defineCheck, fail, pass, skip, type Suite } from "../src/core/check.ts";
+import { fail, pass, skip, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 
 /** Devstral Small 2: 40 layers × 8 KV heads × 128 dims × 2 (K and V) elements per token. */
 export const KV_ELEMENTS_PER_TOKEN = 2 * 40 * 8 * 128;

@@ -2,7 +2,8 @@
 // (whose Cline settings, Continue config.yaml and Cline CLI commands must work as pasted), per-step
 // log, login banner, and the effective LocalAI configuration matching the context variables.
 import { parse as parseYaml } from "yaml";
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { parseContextFiles, READ_CONTEXT_COMMAND } from "../src/probes/one-context.ts";
 
 export const REPORT_FILE = "/etc/one-appliance/config";

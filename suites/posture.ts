@@ -4,7 +4,8 @@
 //
 // Every command sent here is a constant string: nothing read from the target is ever put into a
 // command, sourced or expanded. Outputs are parsed as data (suites/nginx-conf.ts) and judged purely.
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import {
   inherited,
   nginxBytes,

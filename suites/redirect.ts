@@ -1,7 +1,8 @@
 // SEC-09: plain HTTP is only a doorway to HTTPS: it keeps where the user was going, it serves nothing
 // else (no content, no auth challenge, no proxied answer), and a forged Host header cannot choose
 // where the redirect points.
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { ConnectError, formatHostForUrl } from "../src/probes/http.ts";
 import { PATH_TRICKS, PROTECTED_ROUTES } from "./auth.ts";
 

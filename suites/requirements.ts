@@ -1,4 +1,7 @@
 // Requirement ids from the appliance specification, with the one-line meaning each check reports.
+// A check can only name an id of this table: the suites' defineCheck takes a RequirementId.
+import type { Check, Evidence } from "../src/core/check.ts";
+
 export const REQUIREMENTS = {
   "SEC-01": "TLS 1.2/1.3 only, with a certificate that matches the appliance",
   "SEC-02": "every route except /health, /readyz and CORS preflights requires authentication",
@@ -38,3 +41,7 @@ export const REQUIREMENTS = {
 } as const;
 
 export type RequirementId = keyof typeof REQUIREMENTS;
+
+export function defineCheck<E extends Evidence>(check: Check<E, RequirementId>): Check<E, RequirementId> {
+  return check;
+}

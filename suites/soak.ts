@@ -1,11 +1,12 @@
 // The reboot-loop soak (`slmc-check soak`): per cycle, optional kill -9 of LocalAI and nginx with
 // measured recovery, then a reboot cycle with drift comparison; a light streaming load may run
 // throughout and is judged last: a request may fail only while the soak itself broke service.
-import { defineCheck, fail, pass, type Check, type CheckResult, type Suite } from "../src/core/check.ts";
+import { fail, pass, type Check, type CheckResult, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { median } from "../src/bench/metrics.ts";
 import type { RunningLoad } from "../src/soak/load.ts";
-import type { LoadSample, SoakPlan, SoakTimeline } from "../src/soak/timeline.ts";
-import { rebootCycleCheck } from "./reboot.ts";
+import type { LoadSample, SoakPlan, SoakStep, SoakTimeline } from "../src/soak/timeline.ts";
+import { rebootCycleCheck } from "./reboot/check.ts";
 import { recoveryCheck } from "./system.ts";
 
 export function killsInCycle(plan: SoakPlan, cycle: number): boolean {
@@ -63,19 +64,33 @@ function loadCheck(timeline: SoakTimeline, load: () => RunningLoad | undefined):
   });
 }
 
+const KILLED_UNITS = ["local-ai", "nginx"] as const;
+
+/** The soak's checks, and for each check id the step it is (cycle, kind, unit) for the timeline. */
+export interface SoakSuite extends Suite {
+  steps: ReadonlyMap<string, SoakStep>;
+}
+
 export function soakSuite(
   plan: SoakPlan,
   timeline: SoakTimeline,
   load: () => RunningLoad | undefined,
-): Suite {
+): SoakSuite {
   const checks: Check<any>[] = [];
+  const steps = new Map<string, SoakStep>();
+  const add = (check: Check<any>, step: Omit<SoakStep, "id">) => {
+    checks.push(check);
+    steps.set(check.id, { id: check.id, ...step });
+  };
   for (let cycle = 1; cycle <= plan.reboots; cycle++) {
     if (killsInCycle(plan, cycle))
-      checks.push(
-        recoveryCheck("local-ai.service", `soak.cycle-${cycle}.kill-local-ai`),
-        recoveryCheck("nginx.service", `soak.cycle-${cycle}.kill-nginx`),
-      );
-    checks.push(
+      for (const unit of KILLED_UNITS)
+        add(recoveryCheck(`${unit}.service`, `soak.cycle-${cycle}.kill-${unit}`), {
+          cycle,
+          kind: "kill",
+          unit,
+        });
+    add(
       rebootCycleCheck({
         id: `soak.cycle-${cycle}.reboot`,
         cycle,
@@ -83,10 +98,18 @@ export function soakSuite(
         readyBudgetS: plan.readyBudgetS,
         onPhase: (phase) => timeline.phase(phase),
       }),
+      { cycle, kind: "reboot" },
     );
   }
-  if (plan.loadStreams > 0) checks.push(loadCheck(timeline, load));
-  return { name: "soak", title: "Reboot-loop soak (SSH)", requiresVm: true, checks };
+  if (plan.loadStreams > 0) add(loadCheck(timeline, load), { cycle: 0, kind: "load" });
+  return { name: "soak", title: "Reboot-loop soak (SSH)", requiresVm: true, checks, steps };
+}
+
+/** The planned step a check id belongs to (every check of a SoakSuite has one). */
+export function stepOf(suite: SoakSuite, id: string): SoakStep {
+  const step = suite.steps.get(id);
+  if (!step) throw new Error(`${id} is not a step of this soak`);
+  return step;
 }
 
 export interface SoakFigures {
@@ -118,21 +141,32 @@ export function describeFigures(figures: SoakFigures): string {
   ].join("; ");
 }
 
-export function figuresFrom(results: CheckResult[], plan: SoakPlan, timeline: SoakTimeline): SoakFigures {
-  const numbers = (id: RegExp, key: string) =>
-    results
-      .filter((r) => id.test(r.id) && typeof r.evidence[key] === "number")
-      .map((r) => r.evidence[key] as number);
-  const reboots = results.filter((r) => /^soak\.cycle-\d+\.reboot$/.test(r.id));
+export function figuresFrom(
+  results: CheckResult[],
+  suite: SoakSuite,
+  plan: SoakPlan,
+  timeline: SoakTimeline,
+): SoakFigures {
+  const of = (where: (step: SoakStep) => boolean) => results.filter((r) => where(stepOf(suite, r.id)));
+  const numbers = (picked: CheckResult[], key: string) =>
+    picked.filter((r) => typeof r.evidence[key] === "number").map((r) => r.evidence[key] as number);
+  const reboots = of((step) => step.kind === "reboot");
   return {
     cyclesPlanned: plan.reboots,
     cyclesCompleted: reboots.filter((r) => typeof r.evidence.secondsToReady === "number").length,
-    secondsToSsh: numbers(/\.reboot$/, "secondsToSsh"),
-    secondsToReady: numbers(/\.reboot$/, "secondsToReady"),
+    secondsToSsh: numbers(reboots, "secondsToSsh"),
+    secondsToReady: numbers(reboots, "secondsToReady"),
     recoverySeconds: Object.fromEntries(
-      ["local-ai", "nginx"]
-        .map((unit) => [unit, numbers(new RegExp(`\\.kill-${unit}$`), "secondsToServingOverHttps")] as const)
-        .filter(([, values]) => values.length),
+      KILLED_UNITS.map(
+        (unit) =>
+          [
+            unit,
+            numbers(
+              of((step) => step.kind === "kill" && step.unit === unit),
+              "secondsToServingOverHttps",
+            ),
+          ] as const,
+      ).filter(([, values]) => values.length),
     ),
     loadRequests: timeline.load.length,
     loadCompleted: timeline.load.filter((s) => s.ok).length,

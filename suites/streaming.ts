@@ -1,9 +1,10 @@
 // INFER-02 / SEC-08: a streamed chat completion is well-formed SSE, and its chunks arrive while the
 // model generates them (a buffering proxy delivers them all in one burst at the end).
-import { defineCheck, fail, pass, type Suite } from "../src/core/check.ts";
+import { fail, pass, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import { chatCompletionChunk, describeIssues, type ChatCompletionChunk } from "../src/schemas/openai.ts";
 import type { SseObservation } from "../src/probes/sse.ts";
-import { observeStream } from "./shared.ts";
+import { observeStream } from "../src/core/requests.ts";
 
 export interface StreamAnalysis {
   events: number;

@@ -2,8 +2,9 @@
 // restart policies, recovery after kill -9 measured end to end, and the engine bound to loopback only
 // (checked from both sides: a TCP connect alone proves nothing behind NAT or slirp).
 import { performance } from "node:perf_hooks";
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
-import { authorization, chatBody, modelId, SHORT_PROMPT } from "./shared.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
+import { authorization, chatBody, modelId, SHORT_PROMPT } from "../src/core/requests.ts";
 
 export const RECOVERY_LIMIT_S = 30;
 const ENGINE_PORT = 8080;

@@ -1,5 +1,6 @@
 // SEC-01: what the TLS handshake shows, and whether legacy protocol versions are refused.
-import { defineCheck, fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { fail, pass, type CheckContext, type Suite } from "../src/core/check.ts";
+import { defineCheck } from "./requirements.ts";
 import type { HandshakeFacts } from "../src/probes/tls.ts";
 import { isIpLiteral } from "../src/probes/http.ts";
 

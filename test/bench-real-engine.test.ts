@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
+import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { writeModel } from "../fixtures/gguf/model.ts";

@@ -1,8 +1,8 @@
 // Every defect switch breaks one requirement; the check for that requirement must flag it with the
 // requirement id and a message that tells the operator what to fix.
 import t from "tap";
-import { ALL_DEFECTS, type Defect } from "../fixtures/defects.ts";
-import type { SimulatorOptions } from "../fixtures/simulator.ts";
+import { ALL_DEFECTS, type Defect } from "../src/sim/defects.ts";
+import type { SimulatorOptions } from "../src/sim/simulator.ts";
 import type { Access } from "../src/core/access.ts";
 import { accessFor, runAgainst, simulator } from "./helpers.ts";
 import OpenAI from "openai";

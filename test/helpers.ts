@@ -5,7 +5,7 @@ import { createContext, runSuites } from "../src/core/runner.ts";
 import { createProbes } from "../src/probes/index.ts";
 import { SUITES } from "../suites/index.ts";
 import { httpRequest } from "../src/probes/http.ts";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../fixtures/simulator.ts";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../src/sim/simulator.ts";
 
 /** waitReady false: start checking while the stand-in engine is still loading its model. */
 export async function simulator(

@@ -5,7 +5,7 @@ import t from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
+import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { writeModel } from "../fixtures/gguf/model.ts";

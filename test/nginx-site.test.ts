@@ -9,7 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
-import { createEngine, DEFAULT_SCHEDULE } from "../fixtures/engine/app.ts";
+import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import {
   NGINX_BIN,
   NGINX_MUTATIONS,

@@ -5,7 +5,6 @@
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Access } from "../src/core/access.ts";
 import type { Check, Evidence } from "../src/core/check.ts";
 import {
   ENGINE_ARGV_COMMAND,
@@ -27,13 +26,12 @@ import { SUITES } from "../suites/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NGINX_T = await readFile(join(ROOT, "fixtures/lab/recorded/nginx-T.txt"), "utf8");
-const access = {} as Access;
 const check = (id: string): Check<Evidence> => {
   const found = postureSuite.checks.find((c) => c.id === id);
   if (!found) throw new Error(`no check ${id}`);
   return found as Check<Evidence>;
 };
-const judge = (id: string, evidence: Evidence) => check(id).judge(evidence, access);
+const judge = (id: string, evidence: Evidence) => check(id).judge(evidence);
 
 // Recorded on the lab VM (Debian 12, nginx 1.22.1) with the commands below.
 const STATS_RECORDED = [

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { NGINX_BIN, startRealNginx } from "../fixtures/nginx/real-nginx.ts";
-import { createCertificate } from "../fixtures/pki/x509.ts";
+import { createCertificate } from "../src/sim/x509.ts";
 import {
   clientsInstalled,
   clineAuthArgs,

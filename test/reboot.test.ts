@@ -1,9 +1,16 @@
 // The reboot command's comparison: snapshots parse, identical ones show no drift, and every kind of
 // drift (rendered file, secret, certificate, socket, unit) is reported, files as a line diff.
 import t from "tap";
-import { parseCommandLine } from "../src/cli/args.ts";
+import { parseCommandLine, type CliOptions } from "../src/cli/args.ts";
+import { applyNewPassword } from "../src/commands/check.ts";
+import { maskerFor } from "../src/commands/run.ts";
 import type { Access } from "../src/core/access.ts";
-import { contextChangeDrift, drift, lineDiff, parseSnapshot, rebootCycleCheck } from "../suites/reboot.ts";
+import type { CheckContext, CheckResult } from "../src/core/check.ts";
+import type { RequestSpec } from "../src/probes/index.ts";
+import { rebootCycleCheck } from "../suites/reboot/check.ts";
+import { lineDiff } from "../suites/reboot/diff.ts";
+import { contextChangeDrift, drift } from "../suites/reboot/drift.ts";
+import { parseSnapshot } from "../suites/reboot/snapshot.ts";
 
 const SNAPSHOT = [
   "@@file /etc/nginx/sites-available/slm-copilot.conf",
@@ -130,38 +137,55 @@ t.test("context change verdicts", async (t) => {
     applied: ["password"],
     notApplied: [],
     passwordSwap: { newAccepted: 200, oldRefused: 401 },
+    newPassword: "Changed.Password-7",
     effectiveConfig: null,
   };
-  const access = {} as Access;
-  t.match(check.judge(base, access), {
+  const configuration = {
+    contextSource: "/var/run/one-context/context.sh.network" as const,
+    contextVariable: "16384",
+    threadsVariable: "",
+    physicalCores: "4",
+    yaml_ctx: "16384",
+    yaml_threads: "4",
+    cmdline: "local-ai run --context-size 16384 --threads 4",
+    expectedContext: "16384",
+    expectedThreads: "4",
+  };
+  t.match(check.judge(base), {
     status: "pass",
     message: /applied: password \(new password accepted, old refused\)/,
   });
   t.match(
-    check.judge({ ...base, passwordSwap: { newAccepted: 200, oldRefused: 200 } }, access).message,
+    check.judge({ ...base, passwordSwap: { newAccepted: 200, oldRefused: 200 } }).message,
     /previous password still answers HTTP 200/,
   );
   t.match(
-    check.judge({ ...base, passwordSwap: { newAccepted: 401, oldRefused: 401 } }, access).message,
+    check.judge({ ...base, passwordSwap: { newAccepted: 401, oldRefused: 401 } }).message,
     /new password is refused \(HTTP 401\)/,
   );
   t.match(
-    check.judge({ ...base, applied: [], notApplied: ["password"] }, access).message,
+    check.judge({ ...base, applied: [], notApplied: ["password"] }).message,
     /new context was not applied: password/,
   );
   t.match(
-    check.judge({ ...base, drift: ["certificate changed: A → B"] }, access).message,
+    check.judge({ ...base, drift: ["certificate changed: A → B"] }).message,
     /drift beyond the expected change: certificate changed/,
   );
+  t.equal(check.judge({ ...base, effectiveConfig: configuration }).status, "pass", "configuration as asked");
   t.match(
-    check.judge({ ...base, effectiveConfig: "model YAML context_size 4096, expected 16384" }, access).message,
-    /effective configuration: model YAML context_size 4096/,
+    check.judge({
+      ...base,
+      effectiveConfig: {
+        ...configuration,
+        yaml_ctx: "4096",
+        cmdline: "local-ai run --context-size 4096 --threads 4",
+      },
+    }).message,
+    /effective configuration: model YAML context_size 4096, expected 16384; running engine lacks --context-size 16384/,
   );
   t.match(
-    check.judge(
-      { ...base, bootIdAfter: null, secondsToSsh: null, secondsToReady: null, statusAfter: null },
-      access,
-    ).message,
+    check.judge({ ...base, bootIdAfter: null, secondsToSsh: null, secondsToReady: null, statusAfter: null })
+      .message,
     /no new boot within 60 s .*the VM did not come back/,
   );
 });
@@ -203,5 +227,52 @@ t.test("reboot and soak command lines", async (t) => {
   t.throws(
     () => parseCommandLine(["soak", "h", "--count", "3"], {}),
     /--count only applies to "slmc-check reboot <host>"/,
+  );
+});
+
+t.test("a password change: the check reports the new password, the reboot command applies it", async (t) => {
+  const after = SNAPSHOT.replace(/1{64}/, "2".repeat(64));
+  let bootId = "boot-a";
+  let snapshots = 0;
+  const ssh = async (command: string) => {
+    if (command.startsWith("bash -c")) return { stdout: snapshots++ === 0 ? SNAPSHOT : after };
+    if (command === "systemctl reboot") return ((bootId = "boot-b"), { stdout: "" });
+    if (command.includes("boot_id")) return { stdout: `${bootId}\n` };
+    if (command.includes("/etc/one-appliance/status")) return { stdout: "bootstrap_success\n" };
+    if (command === "cat /var/lib/slm-copilot/password") return { stdout: "Changed.Password-7\n" };
+    throw new Error(`unexpected command ${command}`);
+  };
+  const https = async (spec: RequestSpec) => ({
+    status: spec.headers?.authorization === "Bearer Changed.Password-7" ? 200 : 401,
+  });
+  // Frozen: a check that assigned to its access would throw here.
+  const access = Object.freeze({ user: "copilot", password: "Old.Password-1" }) as Access;
+  const ctx = { access, probes: { ssh, https }, memo: () => Promise.reject() } as unknown as CheckContext;
+  const check = rebootCycleCheck({
+    id: "reboot.context-change",
+    cycle: 1,
+    count: 1,
+    readyBudgetS: 30,
+    expected: ["password"],
+  });
+  const evidence = await check.observe(ctx);
+  t.equal(evidence.newPassword, "Changed.Password-7", "the new password is evidence");
+  t.same(evidence.passwordSwap, { newAccepted: 200, oldRefused: 401 });
+  t.match(check.judge(evidence), { status: "pass", message: /applied: password/ });
+
+  const runAccess = { user: "copilot", password: "Old.Password-1" } as Access;
+  const mask = maskerFor(runAccess, { showSecrets: false } as CliOptions);
+  const listener = applyNewPassword(runAccess).listener!;
+  const result = (evidence: Record<string, unknown>) =>
+    ({ id: "reboot.context-change", evidence }) as unknown as CheckResult;
+  listener.checkFinished!(result({ passwordSwap: null, newPassword: null }));
+  t.equal(runAccess.password, "Old.Password-1", "no new password: the access is kept");
+  t.equal(mask("Old.Password-1"), "********");
+  listener.checkFinished!(result(evidence));
+  t.equal(runAccess.password, "Changed.Password-7", "later checks authenticate with the new password");
+  t.equal(
+    mask(JSON.stringify({ old: "Old.Password-1", new: "Changed.Password-7" })),
+    '{"old":"********","new":"********"}',
+    "the report masks both passwords",
   );
 });

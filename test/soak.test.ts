@@ -3,14 +3,12 @@
 // The soak itself runs against the lab VM in test/lab.test.ts.
 import t from "tap";
 import type { CheckResult } from "../src/core/check.ts";
-import type { Access } from "../src/core/access.ts";
 import { progressLine } from "../src/commands/soak.ts";
 import { SoakTimeline, type SoakPlan } from "../src/soak/timeline.ts";
 import { serveUi, uiApp } from "../src/soak/ui.ts";
-import { describeFigures, figuresFrom, soakSuite } from "../suites/soak.ts";
+import { describeFigures, figuresFrom, soakSuite, stepOf } from "../suites/soak.ts";
 
 const plan: SoakPlan = { reboots: 3, killEvery: 2, loadStreams: 1, readyBudgetS: 60 };
-const access = {} as Access;
 
 function result(
   id: string,
@@ -30,7 +28,8 @@ function result(
 }
 
 t.test("a plan becomes kill, reboot and load steps", async (t) => {
-  const ids = soakSuite(plan, new SoakTimeline(plan), () => undefined).checks.map((c) => c.id);
+  const suite = soakSuite(plan, new SoakTimeline(plan), () => undefined);
+  const ids = suite.checks.map((c) => c.id);
   t.same(ids, [
     "soak.cycle-1.reboot",
     "soak.cycle-2.kill-local-ai",
@@ -39,6 +38,19 @@ t.test("a plan becomes kill, reboot and load steps", async (t) => {
     "soak.cycle-3.reboot",
     "soak.load",
   ]);
+  // Each step's cycle and kind are data the timeline and figures read, not parsed from its id.
+  t.same(
+    ids.map((id) => suite.steps.get(id)),
+    [
+      { id: "soak.cycle-1.reboot", cycle: 1, kind: "reboot" },
+      { id: "soak.cycle-2.kill-local-ai", cycle: 2, kind: "kill", unit: "local-ai" },
+      { id: "soak.cycle-2.kill-nginx", cycle: 2, kind: "kill", unit: "nginx" },
+      { id: "soak.cycle-2.reboot", cycle: 2, kind: "reboot" },
+      { id: "soak.cycle-3.reboot", cycle: 3, kind: "reboot" },
+      { id: "soak.load", cycle: 0, kind: "load" },
+    ],
+  );
+  t.throws(() => stepOf(suite, "soak.cycle-9.reboot"), /soak\.cycle-9\.reboot is not a step of this soak/);
   const noLoad = soakSuite(
     { ...plan, killEvery: 0, loadStreams: 0 },
     new SoakTimeline(plan),
@@ -86,25 +98,22 @@ t.test("load failures count only outside the soak's own disruptions", async (t) 
     interruptedByDisruption: 2,
     unexpectedFailures: [],
   };
-  t.match(load.judge(healthy, access), {
+  t.match(load.judge(healthy), {
     status: "pass",
     message:
       /8 of 10 streamed requests completed over 1 stream\(s\); 2 cut by the soak's own kills and reboots/,
   });
   t.match(
-    load.judge(
-      {
-        ...healthy,
-        completed: 7,
-        unexpectedFailures: [{ startMs: 5100, endMs: 5900, status: 502, error: "HTTP 502" }],
-      },
-      access,
-    ).message,
+    load.judge({
+      ...healthy,
+      completed: 7,
+      unexpectedFailures: [{ startMs: 5100, endMs: 5900, status: 502, error: "HTTP 502" }],
+    }).message,
     /1 of 10 streamed requests failed outside any kill or reboot \(first at 5\.1 s: HTTP 502\)/,
   );
-  t.match(load.judge({ ...healthy, completed: 0 }, access).message, /none of 10 streamed requests completed/);
+  t.match(load.judge({ ...healthy, completed: 0 }).message, /none of 10 streamed requests completed/);
   t.match(
-    load.judge({ ...healthy, startError: "could not learn the model id: 401" }, access).message,
+    load.judge({ ...healthy, startError: "could not learn the model id: 401" }).message,
     /could not start: could not learn the model id/,
   );
 });
@@ -132,7 +141,7 @@ t.test("the load check stops the load and attributes each failure", async (t) =>
   t.ok(stopped, "the load was stopped before judging");
   t.match(evidence, { requests: 3, completed: 1, interruptedByDisruption: 1 });
   t.match(
-    check.judge(evidence, access).message,
+    check.judge(evidence).message,
     /1 of 3 streamed requests failed outside any kill or reboot \(first at 2\.1 s: HTTP 503\)/,
   );
 });
@@ -146,7 +155,12 @@ t.test("figures and progress lines", async (t) => {
     result("soak.cycle-2.reboot", "pass", { secondsToSsh: 30, secondsToReady: 62 }),
     result("soak.cycle-3.reboot", "fail", { secondsToSsh: null, secondsToReady: null }),
   ];
-  const figures = figuresFrom(results, plan, timeline);
+  const figures = figuresFrom(
+    results,
+    soakSuite(plan, timeline, () => undefined),
+    plan,
+    timeline,
+  );
   t.match(figures, {
     cyclesPlanned: 3,
     cyclesCompleted: 2,
@@ -161,9 +175,10 @@ t.test("figures and progress lines", async (t) => {
 
   const lines: string[] = [];
   timeline.onStep((step, event) => lines.push(progressLine(step, event, timeline)));
-  timeline.stepStarted("soak.cycle-2.reboot");
+  const reboot = { id: "soak.cycle-2.reboot", cycle: 2, kind: "reboot" as const };
+  timeline.stepStarted(reboot);
   timeline.phase("wait-ssh");
-  timeline.stepFinished(result("soak.cycle-2.reboot", "fail"));
+  timeline.stepFinished(reboot, result("soak.cycle-2.reboot", "fail"));
   t.match(lines[0], /cycle 2\/3 {2}reboot: started/);
   t.match(lines[1], /cycle 2\/3 {2}reboot: waiting for SSH \(new boot_id\)/);
   t.match(
@@ -174,7 +189,7 @@ t.test("figures and progress lines", async (t) => {
 
 t.test("the --ui page and its state feed", async (t) => {
   const timeline = new SoakTimeline(plan);
-  timeline.stepStarted("soak.cycle-1.kill-local-ai");
+  timeline.stepStarted({ id: "soak.cycle-1.kill-local-ai", cycle: 1, kind: "kill", unit: "local-ai" });
   const app = uiApp(() => timeline.view());
   const page = await app.request("/");
   t.equal(page.status, 200);

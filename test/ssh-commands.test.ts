@@ -17,7 +17,7 @@ import {
 import { shellQuote } from "../src/probes/ssh.ts";
 import { effectiveConfig } from "../suites/integration.ts";
 import { SUITES } from "../suites/index.ts";
-import { takeSnapshot } from "../suites/reboot.ts";
+import { takeSnapshot } from "../suites/reboot/snapshot.ts";
 
 const payload = (tag: string) => [`$(touch /root/slmc-pwned-${tag})`, `\`touch /root/slmc-pwned-${tag}-bt\``];
 
@@ -168,7 +168,7 @@ async function effectiveVerdict(context: string, yamlContext: string, cores = "2
         : `cores=${cores}\nyaml_ctx=${yamlContext}\nyaml_threads=${cores}\ncmdline=/usr/local/bin/local-ai run --threads ${cores} --context-size ${yamlContext} \n`,
   });
   const evidence = await effectiveConfig.observe(ctx);
-  return effectiveConfig.judge(evidence, ctx.access);
+  return effectiveConfig.judge(evidence);
 }
 
 t.test("effective-config judges hostile values as the appliance does: refused, so defaults", async (t) => {

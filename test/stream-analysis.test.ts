@@ -2,7 +2,6 @@
 import t from "tap";
 import type { SseObservation } from "../src/probes/sse.ts";
 import { analyzeEvents, arrivalPattern, burstGapFor, streamingSuite } from "../suites/streaming.ts";
-import type { Access } from "../src/core/access.ts";
 
 t.test("bursts split on gaps of at least gapMs", async (t) => {
   t.match(arrivalPattern([100, 125, 150, 175], 5), { chunks: 4, bursts: 4, largestBurst: 1, spreadMs: 75 });
@@ -82,13 +81,10 @@ t.test("the burst gap follows the stream's own chunk interval, within 0.2-5 ms",
 const incremental = streamingSuite.checks.find((c) => c.id === "streaming.incremental")!;
 function judgeArrivals(arrivals: number[]) {
   const gap = burstGapFor(arrivals);
-  return incremental.judge(
-    {
-      thresholds: { burstGapMs: gap, minChunksToJudge: 4, minBurstFraction: 0.5, minBursts: 3 },
-      pattern: arrivalPattern(arrivals, gap),
-    },
-    {} as Access,
-  );
+  return incremental.judge({
+    thresholds: { burstGapMs: gap, minChunksToJudge: 4, minBurstFraction: 0.5, minBursts: 3 },
+    pattern: arrivalPattern(arrivals, gap),
+  });
 }
 
 t.test("a 500 tok/s engine passes; the same tokens buffered by a proxy fail", async (t) => {

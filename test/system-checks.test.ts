@@ -1,7 +1,6 @@
 // Verdicts of the SSH-side checks on recorded observations (the lab test runs them for real): each
 // failure path a sabotaged appliance would take, and its message.
 import t from "tap";
-import type { Access } from "../src/core/access.ts";
 import { systemSuite, parseListeners } from "../suites/system.ts";
 import { hostSuite, kvCacheBytes } from "../suites/host.ts";
 import {
@@ -12,7 +11,6 @@ import {
   shellWords,
 } from "../suites/integration.ts";
 
-const access = {} as Access;
 const check = (suite: typeof systemSuite, id: string) => {
   const found = suite.checks.find((c) => c.id === id);
   if (!found) throw new Error(`no check ${id}`);
@@ -27,28 +25,22 @@ LISTEN 0 511 [::]:443 [::]:* users:(("nginx",pid=600,fd=8))`;
 
 t.test("binding inside: healthy, engine exposed, extra public port", async (t) => {
   const judge = check(systemSuite, "system.binding-inside").judge;
-  t.equal(judge({ listeners: parseListeners(SS), allowedPublicPorts: [22, 80, 443] }, access).status, "pass");
-  const exposed = judge(
-    {
-      listeners: parseListeners(SS.replace("127.0.0.1:8080", "0.0.0.0:8080")),
-      allowedPublicPorts: [22, 80, 443],
-    },
-    access,
-  );
+  t.equal(judge({ listeners: parseListeners(SS), allowedPublicPorts: [22, 80, 443] }).status, "pass");
+  const exposed = judge({
+    listeners: parseListeners(SS.replace("127.0.0.1:8080", "0.0.0.0:8080")),
+    allowedPublicPorts: [22, 80, 443],
+  });
   t.equal(exposed.status, "fail");
   t.match(
     exposed.message,
     /the engine listens on 0\.0\.0\.0:8080 \(local-ai\): run it with --address 127\.0\.0\.1:8080/,
   );
-  const extra = judge(
-    {
-      listeners: parseListeners(
-        `${SS}\nLISTEN 0 4096 0.0.0.0:5355 0.0.0.0:* users:(("systemd-resolve",pid=300,fd=12))`,
-      ),
-      allowedPublicPorts: [22, 80, 443],
-    },
-    access,
-  );
+  const extra = judge({
+    listeners: parseListeners(
+      `${SS}\nLISTEN 0 4096 0.0.0.0:5355 0.0.0.0:* users:(("systemd-resolve",pid=300,fd=12))`,
+    ),
+    allowedPublicPorts: [22, 80, 443],
+  });
   t.match(extra.message, /unexpected public listeners: 0\.0\.0\.0:5355 \(systemd-resolve\)/);
 });
 
@@ -72,7 +64,7 @@ t.test("services: Restart=no and a disabled unit are named", async (t) => {
       NRestarts: 0,
     },
   ];
-  const verdict = judge({ units }, access);
+  const verdict = judge({ units });
   t.equal(verdict.status, "fail");
   t.match(verdict.message, /local-ai\.service has Restart=no \(designed: always\)/);
   t.match(verdict.message, /nginx\.service is disabled, not enabled/);
@@ -89,17 +81,13 @@ t.test("recovery: too slow, never back", async (t) => {
     limitSeconds: 30,
     budgetSeconds: 90,
   };
-  t.equal(
-    judge({ ...base, secondsToNewProcessReady: 3, secondsToServingOverHttps: 4 }, access).status,
-    "pass",
-  );
+  t.equal(judge({ ...base, secondsToNewProcessReady: 3, secondsToServingOverHttps: 4 }).status, "pass");
   t.match(
-    judge({ ...base, secondsToNewProcessReady: 35, secondsToServingOverHttps: 36 }, access).message,
+    judge({ ...base, secondsToNewProcessReady: 35, secondsToServingOverHttps: 36 }).message,
     /over the 30 s limit/,
   );
   t.match(
-    judge({ ...base, newPid: 0, secondsToNewProcessReady: null, secondsToServingOverHttps: null }, access)
-      .message,
+    judge({ ...base, newPid: 0, secondsToNewProcessReady: null, secondsToServingOverHttps: null }).message,
     /did not come back within 90 s after kill -9 of PID 10/,
   );
 });
@@ -122,13 +110,13 @@ t.test("recovery: /health during the restart window must follow the engine's own
     { atS: 1.2, health: 503, engineReadyz: "503" },
     { atS: 3, health: 200, engineReadyz: "200" },
   ];
-  t.equal(judge({ ...base, healthDuringRecovery: honest }, access).status, "pass");
+  t.equal(judge({ ...base, healthDuringRecovery: honest }).status, "pass");
   const lying = [
     { atS: 0.1, health: 200, engineReadyz: "000" },
     { atS: 1.2, health: 200, engineReadyz: "503" },
     { atS: 3, health: 200, engineReadyz: "200" },
   ];
-  const verdict = judge({ ...base, healthDuringRecovery: lying }, access);
+  const verdict = judge({ ...base, healthDuringRecovery: lying });
   t.equal(verdict.status, "fail");
   t.match(
     verdict.message,
@@ -138,25 +126,25 @@ t.test("recovery: /health during the restart window must follow the engine's own
 
 t.test("host fitness: no AVX2, too little RAM", async (t) => {
   t.match(
-    check(hostSuite, "host.cpu-flags").judge(
-      { avx2: false, avx512f: false, fma: false, modelName: "QEMU Virtual CPU", vcpus: 4 },
-      access,
-    ).message,
+    check(hostSuite, "host.cpu-flags").judge({
+      avx2: false,
+      avx512f: false,
+      fma: false,
+      modelName: "QEMU Virtual CPU",
+      vcpus: 4,
+    }).message,
     /host-passthrough/,
   );
-  const memory = check(hostSuite, "host.memory-disk").judge(
-    {
-      memTotalGiB: 16,
-      modelGiB: 13.35,
-      contextSize: 32768,
-      kvCacheQ8GiB: 2.66,
-      overheadGiB: 2,
-      neededGiB: 18.01,
-      diskFreeGiB: 10,
-      formula: "",
-    },
-    access,
-  );
+  const memory = check(hostSuite, "host.memory-disk").judge({
+    memTotalGiB: 16,
+    modelGiB: 13.35,
+    contextSize: 32768,
+    kvCacheQ8GiB: 2.66,
+    overheadGiB: 2,
+    neededGiB: 18.01,
+    diskFreeGiB: 10,
+    formula: "",
+  });
   t.match(memory.message, /16 GiB RAM < 18\.01 GiB needed .*lower ONEAPP_COPILOT_CONTEXT_SIZE/);
   t.equal(
     Math.round((kvCacheBytes(32768, "f16") / 1024 ** 3) * 100) / 100,
@@ -168,13 +156,11 @@ t.test("host fitness: no AVX2, too little RAM", async (t) => {
 t.test("report: mode and fingerprint mismatches", async (t) => {
   const judge = check(integrationSuite, "one.report").judge;
   t.match(
-    judge({ mode: "644", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "A" }, access)
-      .message,
+    judge({ mode: "644", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "A" }).message,
     /mode 644.*chmod 600/,
   );
   t.match(
-    judge({ mode: "600", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "B" }, access)
-      .message,
+    judge({ mode: "600", present: [], missing: [], reportFingerprint: "A", servedFingerprint: "B" }).message,
     /fingerprint A is not the served certificate's B/,
   );
   t.same(reportFields("[X]\nendpoint = https://h\napi_password = p\n"), {
@@ -238,9 +224,9 @@ t.test(
     const judge = check(integrationSuite, "one.client-snippets").judge;
     const problems = (report: string) => clientSnippetProblems(parseClientSnippets(report));
     t.same(problems(REPORT), [], "the report as written has no problem");
-    t.equal(judge({ problems: [], status: 200 }, access).status, "pass");
+    t.equal(judge({ problems: [], status: 200 }).status, "pass");
     t.match(
-      judge({ problems: [], status: 401 }, access).message,
+      judge({ problems: [], status: 401 }).message,
       /a chat completion with the Continue snippet's apiBase, apiKey and model answered 401/,
     );
     const parsed = parseClientSnippets(REPORT);
@@ -250,7 +236,7 @@ t.test(
     t.same(shellWords(`A=1 cline -k 'a b' "c \\"d\\"" e\\ f`), ["A=1", "cline", "-k", "a b", 'c "d"', "e f"]);
 
     const staleCline = REPORT.replace("-k 'Pass.Word-1234567'", "-k 'stale-key-from-an-old-boot'");
-    const stale = judge({ problems: problems(staleCline), status: 200 }, access);
+    const stale = judge({ problems: problems(staleCline), status: 200 });
     t.equal(stale.status, "fail");
     t.match(
       stale.message,

@@ -3,7 +3,7 @@
 import t from "tap";
 import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
-import { createCertificate } from "../fixtures/pki/x509.ts";
+import { createCertificate } from "../src/sim/x509.ts";
 
 t.test("1500 certificates in a row parse, verify and load into a TLS context", async (t) => {
   const ca = createCertificate({ commonName: "Test CA", organization: "SLM", isCA: true });

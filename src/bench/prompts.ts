@@ -1,7 +1,7 @@
-// The coding prompt set (fixtures/prompts/coding.ts): what a copilot sends, so figures reflect that
+// The coding prompt set (coding-prompts.ts): what a copilot sends, so figures reflect that
 // use: a short question, a long file to refactor (long prefill), and a multi-turn exchange.
 import { z } from "zod";
-import { CODING_PROMPTS } from "../../fixtures/prompts/coding.ts";
+import { CODING_PROMPTS } from "./coding-prompts.ts";
 
 const promptSchema = z.object({
   name: z.string().min(1),

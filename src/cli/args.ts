@@ -2,10 +2,10 @@
 // every mistake is reported at once, with the flag it concerns.
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { isDefect, type Defect } from "../../fixtures/defects.ts";
+import { isDefect, type Defect } from "../sim/defects.ts";
 import { SUITE_NAMES } from "../../suites/index.ts";
 import { FORMATS } from "../reporters/index.ts";
-import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot.ts";
+import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 import { usageError } from "./exit-codes.ts";
 

@@ -1,4 +1,4 @@
-import { ALL_DEFECTS } from "../../fixtures/defects.ts";
+import { ALL_DEFECTS } from "../sim/defects.ts";
 import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from "../probes/http.ts";
 import { MAX_SSE_EVENT_BYTES, MAX_SSE_EVENTS, MAX_SSE_STREAM_BYTES } from "../probes/sse-limits.ts";
 import { DEFAULT_DEADLINE_S } from "./args.ts";

@@ -25,8 +25,7 @@ import {
 import { runBench, type BenchPlan, type BenchProgress } from "../bench/runner.ts";
 import { createSender } from "../bench/send.ts";
 import { VERSION } from "../version.ts";
-import { modelId, observeModels } from "../../suites/shared.ts";
-import { STAND_IN_MARK } from "../../suites/api.ts";
+import { modelId, observeModels, STAND_IN_MARK } from "../core/requests.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";

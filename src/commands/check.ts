@@ -4,8 +4,8 @@ import type { Access } from "../core/access.ts";
 import { SshError, SshSession } from "../probes/ssh.ts";
 import { resolveAccess } from "./access.ts";
 import { preflight } from "./preflight.ts";
-import { runAndReport } from "./run.ts";
-import { rebootSuite } from "../../suites/reboot.ts";
+import { runAndReport, type RunExtras } from "./run.ts";
+import { rebootSuite } from "../../suites/reboot/check.ts";
 
 const PASSWORD_SOURCES =
   "cat /var/lib/slm-copilot/password 2>/dev/null || sed -n 's/^api_password = //p' /etc/one-appliance/config";
@@ -52,6 +52,21 @@ export async function passwordFromAppliance(
   }
 }
 
+/**
+ * A reboot that changed the password reports the new one in its evidence; the checks after it
+ * authenticate with it (checks only read the access).
+ */
+export function applyNewPassword(access: Access): RunExtras {
+  return {
+    listener: {
+      checkFinished: (result) => {
+        const password = result.evidence.newPassword;
+        if (typeof password === "string" && password) access.password = password;
+      },
+    },
+  };
+}
+
 export async function checkCommand(
   host: string,
   options: CliOptions,
@@ -73,7 +88,8 @@ export async function checkCommand(
       mode === "reboot"
         ? [rebootSuite(options.count, options.readyTimeoutS, options.expectChange)]
         : undefined;
-    return (await runAndReport(access, options, notes, session, suites)).exitCode;
+    const extras = mode === "reboot" ? applyNewPassword(access) : {};
+    return (await runAndReport(access, options, notes, session, suites, extras)).exitCode;
   } finally {
     session?.close();
   }

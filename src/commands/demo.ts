@@ -2,7 +2,7 @@
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
-import { startSimulator } from "../../fixtures/simulator.ts";
+import { startSimulator } from "../sim/simulator.ts";
 import { runAndReport } from "./run.ts";
 
 const READY_TIMEOUT_MS = 15_000;

@@ -47,8 +47,19 @@ export interface RunExtras {
   decorate?(report: Report): void;
 }
 
-export function maskerFor(access: Access, options: CliOptions): (text: string) => string {
-  return options.showSecrets ? (text) => text : createMasker(secretForms(access).flatMap(jsonForms));
+/** Masks every password the run has used, one applied mid-run (`slmc-check reboot`'s new password) too. */
+export function maskerFor(access: Readonly<Access>, options: CliOptions): (text: string) => string {
+  if (options.showSecrets) return (text) => text;
+  const known = new Set<string>();
+  let mask = (text: string) => text;
+  return (text) => {
+    const forms = secretForms(access).flatMap(jsonForms);
+    if (forms.some((form) => !known.has(form))) {
+      for (const form of forms) known.add(form);
+      mask = createMasker([...known]);
+    }
+    return mask(text);
+  };
 }
 
 export async function runAndReport(

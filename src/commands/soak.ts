@@ -14,7 +14,7 @@ import { startLoad, type RunningLoad } from "../soak/load.ts";
 import { SoakTimeline, type SoakPlan, type TimelineStep } from "../soak/timeline.ts";
 import { serveUi } from "../soak/ui.ts";
 import { VERSION } from "../version.ts";
-import { describeFigures, figuresFrom, soakSuite } from "../../suites/soak.ts";
+import { describeFigures, figuresFrom, soakSuite, stepOf, type SoakSuite } from "../../suites/soak.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
@@ -41,8 +41,8 @@ export function progressLine(step: TimelineStep, event: string, timeline: SoakTi
   return `${head}: ${step.status}${took}: ${step.detail}  [failures so far: ${timeline.failures()}]`;
 }
 
-function decorate(report: Report, timeline: SoakTimeline, interrupted: boolean): void {
-  const figures = figuresFrom(report.checks, timeline.plan, timeline);
+function decorate(report: Report, suite: SoakSuite, timeline: SoakTimeline, interrupted: boolean): void {
+  const figures = figuresFrom(report.checks, suite, timeline.plan, timeline);
   timeline.state = interrupted ? "interrupted" : "finished";
   report.notes.push(describeFigures(figures));
   if (interrupted) {
@@ -69,6 +69,9 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
     readyBudgetS: options.readyTimeoutS,
   };
   const timeline = new SoakTimeline(plan);
+  const results: CheckResult[] = [];
+  let load: RunningLoad | undefined;
+  const suite = soakSuite(plan, timeline, () => load);
   const jsonPath = options.json ?? `slmc-soak-${fileStamp(timeline.startedAt)}.json`;
   const mask = () => maskerFor(access, options);
   const liveStdout = options.format === "pretty" && !options.out && Boolean(process.stdout.isTTY);
@@ -76,9 +79,7 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
     if (event === "finished" && liveStdout) return;
     process.stderr.write(mask()(progressLine(step, event, timeline)) + "\n");
   });
-  const results: CheckResult[] = [];
   const controller = new AbortController();
-  let load: RunningLoad | undefined;
   let ui: Served | undefined;
   let interrupts = 0;
   const writeJson = (report: Report) => writeFile(jsonPath, mask()(render("json", report, { color: false })));
@@ -106,7 +107,7 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
       ],
       checks: results,
     });
-    decorate(report, timeline, true);
+    decorate(report, suite, timeline, true);
     void writeJson(report).finally(() => {
       process.stderr.write(`slmc-check: partial report written to ${jsonPath}\n`);
       process.exit(EXIT.interrupted);
@@ -121,28 +122,21 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
       ui = await serveUi(() => timeline.view(), options.uiPort);
       process.stderr.write(`slmc-check: live soak view on http://${ui.host}:${ui.port}/ (loopback only)\n`);
     }
-    const outcome = await runAndReport(
-      access,
-      options,
-      notes,
-      session,
-      [soakSuite(plan, timeline, () => load)],
-      {
-        signal: controller.signal,
-        listener: {
-          checkStarted: (_suite, check) => timeline.stepStarted(check.id),
-          checkFinished: (result) => {
-            results.push(result);
-            timeline.stepFinished(result);
-          },
+    const outcome = await runAndReport(access, options, notes, session, [suite], {
+      signal: controller.signal,
+      listener: {
+        checkStarted: (_suite, check) => timeline.stepStarted(stepOf(suite, check.id)),
+        checkFinished: (result) => {
+          results.push(result);
+          timeline.stepFinished(stepOf(suite, result.id), result);
         },
-        beforeChecks: async (context) => {
-          if (plan.loadStreams > 0 && access.password)
-            load = await startLoad(context, plan.loadStreams, timeline);
-        },
-        decorate: (report) => decorate(report, timeline, controller.signal.aborted),
       },
-    );
+      beforeChecks: async (context) => {
+        if (plan.loadStreams > 0 && access.password)
+          load = await startLoad(context, plan.loadStreams, timeline);
+      },
+      decorate: (report) => decorate(report, suite, timeline, controller.signal.aborted),
+    });
     try {
       await writeJson(outcome.report);
     } catch (error) {
@@ -152,7 +146,7 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
       );
     }
     process.stderr.write(
-      `slmc-check: ${mask()(describeFigures(figuresFrom(outcome.report.checks, plan, timeline)))}\n`,
+      `slmc-check: ${mask()(describeFigures(figuresFrom(outcome.report.checks, suite, plan, timeline)))}\n`,
     );
     process.stderr.write(`slmc-check: JSON report written to ${jsonPath}\n`);
     return controller.signal.aborted ? EXIT.interrupted : outcome.exitCode;

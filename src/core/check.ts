@@ -1,6 +1,6 @@
 // The vocabulary every suite speaks. A check names the requirement it verifies, observes the target
-// through probes (producing evidence), and judges that evidence (a pure function). Reporters only ever
-// see CheckResult values.
+// through probes (producing evidence), and judges that evidence alone (a pure function: no context,
+// probes, clock or mutable state). Reporters only ever see CheckResult values.
 import type { Access } from "./access.ts";
 import type { Probes } from "../probes/index.ts";
 
@@ -16,7 +16,8 @@ export interface Verdict {
 export type Need = "password" | "ssh";
 
 export interface CheckContext {
-  access: Access;
+  /** Read-only for checks: a value a check learns (a new password) goes into its evidence instead. */
+  readonly access: Readonly<Access>;
   probes: Probes;
   /** Observations shared between checks of one run (e.g. the advertised model id). */
   memo<T>(key: string, produce: () => Promise<T>): Promise<T>;
@@ -24,14 +25,15 @@ export interface CheckContext {
   runSignal?: AbortSignal;
 }
 
-export interface Check<E extends Evidence = Evidence> {
+/** `R`: the requirement ids a check may name (suites/requirements.ts narrows it to its table). */
+export interface Check<E extends Evidence = Evidence, R extends string = string> {
   id: string;
-  requirement: string;
+  requirement: R;
   title: string;
   needs?: Need[];
   timeoutMs?: number;
   observe(ctx: CheckContext): Promise<E>;
-  judge(evidence: E, access: Access): Verdict;
+  judge(evidence: E): Verdict;
 }
 
 export interface Suite {
@@ -72,10 +74,6 @@ export interface Report {
   interrupted?: boolean;
   /** Added by `slmc-check soak`: plan, measured figures and the whole timeline. */
   soak?: Record<string, unknown>;
-}
-
-export function defineCheck<E extends Evidence>(check: Check<E>): Check<E> {
-  return check;
 }
 
 export const pass = (message: string): Verdict => ({ status: "pass", message });

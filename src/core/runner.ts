@@ -58,7 +58,7 @@ export async function runCheck(suite: Suite, check: Check, context: CheckContext
     const runDeadline = deadlineReached(context.runSignal);
     if (runDeadline) observed.catch(() => {}); // settles later, after the run moved on
     const evidence = await (runDeadline ? Promise.race([observed, runDeadline]) : observed);
-    const verdict = check.judge(evidence, context.access);
+    const verdict = check.judge(evidence);
     return { ...base, status: verdict.status, duration_ms: elapsed(), message: verdict.message, evidence };
   } catch (error) {
     if (error instanceof PrerequisiteMissing)

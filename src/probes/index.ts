@@ -1,6 +1,7 @@
 // Binds the raw probes to one target's access settings, so checks ask for "GET /v1/models over HTTPS"
 // and never handle sockets, ports or trust options themselves.
-import type { Access } from "../core/access.ts";
+import type { Access } from "./access.ts";
+import { createFetch } from "./fetch.ts";
 import { httpRequest, type HttpResponse } from "./http.ts";
 import { readSse, type SseObservation } from "./sse.ts";
 import { SshError, SshSession, type ExecResult } from "./ssh.ts";
@@ -32,6 +33,11 @@ export interface Probes {
   httpTo(port: number, spec: RequestSpec): Promise<HttpResponse>;
   /** A command on the target over the run's shared SSH connection (throws if SSH is not configured). */
   ssh(command: string, timeoutMs?: number): Promise<ExecResult>;
+  /**
+   * A WHATWG fetch for third-party clients (the openai SDK) with this target's trust settings, the
+   * stream timeouts and the run's deadline.
+   */
+  fetch: typeof fetch;
   /** The SSH session, for connection accounting and reconnects; undefined without SSH access. */
   sshSession?: SshSession;
 }
@@ -82,6 +88,13 @@ export function createProbes(access: Access, existingSession?: SshSession, runSi
         idleTimeoutMs: spec.idleTimeoutMs ?? access.streamIdleTimeoutMs,
         ...(spec.acceptEncoding ? { acceptEncoding: spec.acceptEncoding } : {}),
       }),
+    fetch: createFetch({
+      host: access.host,
+      tls: tlsOptions,
+      timeoutMs: access.streamTimeoutMs,
+      idleTimeoutMs: access.streamIdleTimeoutMs,
+      ...(runSignal ? { signal: runSignal } : {}),
+    }),
     handshake: () => observeHandshake(endpoint),
     legacyTls: (version) => probeLegacyVersion(endpoint, version),
   };

@@ -2,7 +2,7 @@
 // after another, recording every outcome with its start and end time on the soak timeline. Failures
 // are judged later against the disruptions the soak caused (suites/soak.ts).
 import type { CheckContext } from "../core/check.ts";
-import { authorization, chatBody, modelId, SHORT_PROMPT } from "../../suites/shared.ts";
+import { authorization, chatBody, modelId, SHORT_PROMPT } from "../core/requests.ts";
 import type { LoadSample, SoakTimeline } from "./timeline.ts";
 
 /** Short enough that a stream cut by a reboot is noticed quickly; long enough for a CPU engine's first token. */

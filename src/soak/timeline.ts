@@ -4,10 +4,20 @@
 import { performance } from "node:perf_hooks";
 import type { CheckResult } from "../core/check.ts";
 
+/** One soak step as planned: which check, in which cycle, doing what (never parsed from the id). */
+export interface SoakStep {
+  id: string;
+  /** 1-based reboot cycle; 0 for the load verdict after the last cycle. */
+  cycle: number;
+  kind: "kill" | "reboot" | "load";
+  /** For a kill: the service killed ("local-ai", "nginx"). */
+  unit?: string;
+}
+
 export interface TimelineStep {
   id: string;
   cycle: number;
-  kind: "kill" | "reboot" | "load" | "other";
+  kind: SoakStep["kind"];
   startMs: number;
   endMs: number | null;
   status: "running" | CheckResult["status"];
@@ -45,17 +55,6 @@ export interface SoakPlan {
 
 type Listener = (step: TimelineStep, event: "started" | "phase" | "finished") => void;
 
-export function cycleOf(checkId: string): number {
-  return Number(/^soak\.cycle-(\d+)\./.exec(checkId)?.[1] ?? 0);
-}
-
-function kindOf(checkId: string): TimelineStep["kind"] {
-  if (/\.kill-/.test(checkId)) return "kill";
-  if (/\.reboot$/.test(checkId)) return "reboot";
-  if (/\.load$/.test(checkId)) return "load";
-  return "other";
-}
-
 export class SoakTimeline {
   readonly startedAt = new Date();
   readonly steps: TimelineStep[] = [];
@@ -74,11 +73,11 @@ export class SoakTimeline {
     this.listeners.push(listener);
   }
 
-  stepStarted(id: string): void {
+  stepStarted({ id, cycle, kind }: SoakStep): void {
     const step: TimelineStep = {
       id,
-      cycle: cycleOf(id),
-      kind: kindOf(id),
+      cycle,
+      kind,
       startMs: this.now(),
       endMs: null,
       status: "running",
@@ -95,15 +94,15 @@ export class SoakTimeline {
     this.emit(step, "phase");
   }
 
-  stepFinished(result: CheckResult): void {
+  stepFinished({ cycle, kind }: SoakStep, result: CheckResult): void {
     const step = this.steps.findLast((s) => s.id === result.id && s.status === "running");
     if (!step) {
       // Skipped without starting (interrupted run): still part of the timeline.
       const at = this.now();
       const skipped: TimelineStep = {
         id: result.id,
-        cycle: cycleOf(result.id),
-        kind: kindOf(result.id),
+        cycle,
+        kind,
         startMs: at,
         endMs: at,
         status: result.status,

@@ -35,7 +35,7 @@ svg text{font:11px system-ui,sans-serif}
 <svg id="timeline" width="960" height="150" role="img" aria-label="soak timeline"></svg>
 <table><thead><tr><th>step</th><th>status</th><th>start</th><th>duration</th><th>detail</th></tr></thead><tbody id="steps"></tbody></table>
 <script>
-const colors={kill:"#e07b00",reboot:"#3366cc",load:"#888",other:"#888"};
+const colors={kill:"#e07b00",reboot:"#3366cc",load:"#888"};
 const statusColor={pass:"#17702f",fail:"#b00020",error:"#b00020",running:"#8a5a00",skip:"#999"};
 const esc=(s)=>String(s).replace(/[&<>"]/g,(c)=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
 function draw(v){

@@ -1,10 +1,11 @@
-// Observations several suites build on: the authenticated request, the advertised model id, and the
-// standard chat requests (one short prompt, one Cline-like multi-turn conversation).
-import { basicAuthorization } from "../src/core/access.ts";
-import { PrerequisiteMissing, type CheckContext } from "../src/core/check.ts";
-import { modelList, describeIssues } from "../src/schemas/openai.ts";
-import type { SseObservation } from "../src/probes/sse.ts";
-import type { HttpResponse } from "../src/probes/http.ts";
+// Observations several suites, the bench and the soak's load build on: the authenticated request, the
+// advertised model id, and the standard chat requests (one short prompt, one Cline-like multi-turn
+// conversation).
+import { basicAuthorization } from "./access.ts";
+import { PrerequisiteMissing, type CheckContext } from "./check.ts";
+import { modelList, describeIssues } from "../schemas/openai.ts";
+import type { SseObservation } from "../probes/sse.ts";
+import type { HttpResponse } from "../probes/http.ts";
 
 /**
  * Why a response body is incomplete, in words that name the cause (cut short, shorter than its
@@ -16,6 +17,9 @@ export function bodyProblem(response: HttpResponse): string | undefined {
   if (problem.kind === "reset") return `body cut short: ${problem.message}`;
   return problem.message;
 }
+
+/** In a model's `owned_by`: the target serves the slmc stand-in engine, not LocalAI. */
+export const STAND_IN_MARK = "stand-in";
 
 export const INCOMPLETE_BODY_FIX =
   "the response was cut or stalled between the engine and this client: check the engine log (crash, out of memory) and the proxy's timeouts";
