@@ -20,7 +20,7 @@ interface Rule {
   why: string;
 }
 
-const SHIPPED_LOWER = /^src\/(core|probes|bench|soak|reporters|schemas|sim)\//;
+const SHIPPED_LOWER = /^src\/(core|probes|bench|soak|reporters|schemas|sim|gate)\//;
 
 export const RULES: Rule[] = [
   { from: SHIPPED_LOWER, to: /^suites\//, why: "library code must not depend on checks (suites/)" },
@@ -28,22 +28,27 @@ export const RULES: Rule[] = [
   { from: /^suites\//, to: /^fixtures\//, why: "a suite must not import test rigs (fixtures/)" },
   {
     from: /^src\/probes\//,
-    to: /^src\/(core|reporters|commands|cli|bench|soak|sim)\//,
+    to: /^src\/(core|reporters|commands|cli|bench|soak|sim|gate)\//,
     why: "probes are the lowest layer: they import no core, reporter, command or CLI code",
   },
   {
     from: /^src\/core\//,
-    to: /^src\/(reporters|commands|cli|bench|soak|sim)\//,
+    to: /^src\/(reporters|commands|cli|bench|soak|sim|gate)\//,
     why: "core must not import reporters, commands, the CLI or the commands' libraries",
   },
   {
-    from: /^src\/(reporters|bench|soak|schemas|sim)\//,
+    from: /^src\/(reporters|bench|soak|schemas|sim|gate)\//,
     to: /^src\/(commands|cli)\//,
     why: "libraries must not import commands or the CLI",
   },
   {
+    from: /^src\/(reporters|bench|soak|sim)\//,
+    to: /^src\/gate\//,
+    why: "the gate judges what reporters, bench and soak produce: they must not depend on it",
+  },
+  {
     from: /^src\/schemas\//,
-    to: /^src\/(core|probes|reporters|bench|soak|sim)\//,
+    to: /^src\/(core|probes|reporters|bench|soak|sim|gate)\//,
     why: "schemas are data definitions only",
   },
 ];
@@ -120,6 +125,9 @@ t.test("the rules flag each kind of layer breach", async (t) => {
     { from: "src/probes/index.ts", to: "src/core/access.ts" },
     { from: "src/core/runner.ts", to: "src/reporters/index.ts" },
     { from: "src/core/check.ts", to: "src/cli/args.ts" },
+    { from: "src/gate/evaluate.ts", to: "suites/soak.ts" },
+    { from: "src/gate/bundle.ts", to: "src/commands/run.ts" },
+    { from: "src/reporters/index.ts", to: "src/gate/layout.ts" },
   ];
   for (const edge of breaches) t.equal(violations([edge]).length, 1, `${edge.from} → ${edge.to} is flagged`);
   t.match(violations([breaches[0]!])[0], /src\/bench\/send\.ts imports suites\/api\.ts: .*suites/);
@@ -128,6 +136,8 @@ t.test("the rules flag each kind of layer breach", async (t) => {
     { from: "src/core/check.ts", to: "src/probes/index.ts" },
     { from: "fixtures/engine/main.ts", to: "src/sim/engine/app.ts" },
     { from: "test/defects.test.ts", to: "fixtures/lab/pebble.ts" },
+    { from: "src/gate/bundle.ts", to: "src/reporters/index.ts" },
+    { from: "src/gate/evaluate.ts", to: "src/bench/report.ts" },
   ];
   t.same(violations(allowed), [], "imports that follow the layers pass");
 });

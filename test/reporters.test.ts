@@ -4,7 +4,7 @@ import { Parser } from "tap-parser";
 import type { CheckResult, Report } from "../src/core/check.ts";
 import { secretForms, type Access } from "../src/core/access.ts";
 import { createMasker, jsonForms, MASK } from "../src/core/secrets.ts";
-import { FORMATS, render } from "../src/reporters/index.ts";
+import { FORMATS, parseReportOutput, render, renderMany } from "../src/reporters/index.ts";
 
 const PASSWORD = 'p@ss"w\\rd$(x)';
 
@@ -126,4 +126,111 @@ t.test("pretty output shows notes, evidence for failures, and the verdict", asyn
   t.match(text, /✗ SEC-02 +auth\.b/);
   t.match(text, /evidence: \{"sentHeader"/);
   t.match(text, /FAIL: 1 passed, 1 failed, 1 errored, 1 skipped/);
+});
+
+/** The demo's kind of run: simulated target, injected defects, a stand-in note spanning two lines. */
+const noted: Report = {
+  ...report,
+  target: { ...report.target, simulated: true, tls_verification: "disabled (--insecure)" },
+  notes: [
+    "--insecure: the TLS certificate is NOT verified in this run",
+    "defects injected: buffered-sse <&>",
+    "stand-in engine detected\nnot LocalAI",
+  ],
+};
+
+t.test(
+  "JUnit carries the run's notes and facts in every testsuite: <properties> and <system-out>",
+  async (t) => {
+    const text = render("junit", noted, { color: false });
+    const suites = text.split("<testsuite ").slice(1);
+    t.equal(suites.length, 2, "one testsuite per slmc suite");
+    for (const suite of suites) {
+      const name = /^name="([^"]+)"/.exec(suite)?.[1];
+      t.match(
+        suite,
+        /<property name="target\.tls_verification" value="disabled \(--insecure\)"\/>/,
+        `${name}: TLS`,
+      );
+      t.match(suite, /<property name="target\.simulated" value="true"\/>/, `${name}: simulated`);
+      t.match(
+        suite,
+        /<property name="note\.2" value="defects injected: buffered-sse &lt;&amp;&gt;"\/>/,
+        `${name}: notes`,
+      );
+      t.match(
+        suite,
+        /<system-out>TLS verification: disabled \(--insecure\)\nSIMULATED target: not a real appliance\nnote: --insecure: the TLS certificate is NOT verified in this run\nnote: defects injected: buffered-sse &lt;&amp;&gt;\nnote: stand-in engine detected\nnot LocalAI<\/system-out>/,
+        `${name}: system-out`,
+      );
+      // JUnit's schema orders a testsuite's children: properties, testcases, system-out (the testsuite's
+      // own, indented once; a passing testcase has one of its own inside).
+      const order = ["\n    <properties>", "\n    <testcase ", "\n    <system-out>"].map((tag) =>
+        suite.indexOf(tag),
+      );
+      t.ok(
+        order[0]! >= 0 && order[0]! < order[1]! && order[1]! < order[2]!,
+        `${name}: properties, testcases, system-out`,
+      );
+      t.ok(suite.lastIndexOf("</testcase>") < order[2]!, `${name}: system-out after the last testcase`);
+    }
+    const plain = render("junit", { ...report, notes: [] }, { color: false });
+    t.notMatch(plain, /SIMULATED|note\./, "no notes, no simulated target: none claimed");
+  },
+);
+
+t.test("JUnit with no check still carries the notes", async (t) => {
+  const empty: Report = { ...noted, checks: [], summary: { passed: 0, failed: 0, skipped: 0, errored: 0 } };
+  const text = render("junit", empty, { color: false });
+  t.match(text, /<testsuite name="slmc-check" tests="0"/);
+  t.match(text, /<property name="note\.1" value="--insecure/);
+  t.match(text, /<system-out>[^<]*note: defects injected/);
+});
+
+t.test("TAP carries the run's notes as comments, one per line, and still parses", async (t) => {
+  const text = render("tap", noted, { color: false });
+  const comments: string[] = [];
+  const parsed = await new Promise<{ ok: boolean; count: number; fail: number }>((done) => {
+    const parser = new Parser((r) => done(r as never));
+    parser.on("comment", (line: string) => comments.push(line.trim()));
+    parser.end(text);
+  });
+  t.equal(parsed.count, 4, "the notes add no test points");
+  t.equal(parsed.fail, 2);
+  for (const line of [
+    "# TLS verification: disabled (--insecure)",
+    "# note: SIMULATED target: not a real appliance",
+    "# note: --insecure: the TLS certificate is NOT verified in this run",
+    "# note: defects injected: buffered-sse <&>",
+    "# note: stand-in engine detected",
+    "# note: not LocalAI",
+  ])
+    t.ok(comments.includes(line), `comment: ${line}`);
+  t.notMatch(render("tap", report, { color: false }), /SIMULATED/, "a real target is not called simulated");
+});
+
+t.test("renderMany: several formats at once, each the same text render() gives", async (t) => {
+  const outputs = [
+    parseReportOutput("junit:out/slmc.xml"),
+    parseReportOutput("tap:out/slmc.tap"),
+    parseReportOutput("json:out/slmc.json"),
+    parseReportOutput("json:C:/archive/slmc.json"),
+  ];
+  t.same(outputs[3], { format: "json", file: "C:/archive/slmc.json" }, "only the first colon separates");
+  const rendered = renderMany(noted, outputs, { color: false });
+  t.same(
+    rendered.map((r) => [r.format, r.file]),
+    outputs.map((o) => [o.format, o.file]),
+  );
+  for (const r of rendered) t.equal(r.text, render(r.format, noted, { color: false }), `${r.file}`);
+  t.throws(
+    () => renderMany(noted, [parseReportOutput("json:a"), parseReportOutput("tap:a")], { color: false }),
+    /"a" is named by two report outputs/,
+  );
+  t.throws(
+    () => parseReportOutput("xml:out.xml"),
+    /"xml:out\.xml": the format before ":" must be one of pretty, tap, junit, json/,
+  );
+  t.throws(() => parseReportOutput("junit"), /"junit": give the file after the format, as junit:FILE/);
+  t.throws(() => parseReportOutput("junit:"), /give the file/);
 });

@@ -1,4 +1,6 @@
-// TAP version 14: one test point per check; failures and errors carry a YAML diagnostic block.
+// TAP version 14: one test point per check; failures and errors carry a YAML diagnostic block. The run's
+// facts and notes (TLS verification, a simulated target, injected defects, stand-ins) are comment lines
+// before the plan, one `# note:` per note line, so a TAP consumer's log keeps them.
 import type { CheckResult, Report } from "../core/check.ts";
 
 function yamlScalar(value: unknown): string {
@@ -24,8 +26,15 @@ function escapeDescription(text: string): string {
 }
 
 export function renderTap(report: Report): string {
-  const out = ["TAP version 14", `# slmc-check ${report.tool.version} against ${report.target.host}`];
-  for (const note of report.notes) out.push(`# note: ${note}`);
+  const t = report.target;
+  const out = [
+    "TAP version 14",
+    `# slmc-check ${report.tool.version} against https://${t.host}:${t.https_port}`,
+    `# TLS verification: ${t.tls_verification}`,
+  ];
+  if (t.simulated) out.push("# note: SIMULATED target: not a real appliance");
+  // A note spanning lines would end the comment at its first newline and corrupt the stream.
+  for (const note of report.notes) out.push(...note.split(/\r?\n/).map((line) => `# note: ${line}`));
   out.push(`1..${report.checks.length}`);
   report.checks.forEach((result, index) => {
     const description = escapeDescription(`[${result.requirement}] ${result.id}: ${result.title}`);
