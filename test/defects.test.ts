@@ -268,18 +268,24 @@ t.test("every defect switch has an expectation", async (t) => {
   t.same(Object.keys(EXPECTED).sort(), Object.keys(ALL_DEFECTS).sort());
 });
 
-for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
-  t.test(`defect ${defect} is flagged by ${expected.check}`, async (t) => {
-    const { waitReady = true, ...options } = expected.simulator ?? {};
-    const sim = await simulator(t, { ...options, defects: [defect] }, waitReady);
-    const results = await runAgainst(accessFor(sim, expected.access), expected.suites);
-    const result = results.get(expected.check);
-    t.equal(result?.status, "fail", `${expected.check} fails: ${result?.message}`);
-    t.equal(result?.requirement, expected.requirement);
-    t.match(result?.message, expected.message);
-    t.ok(Object.keys(result?.evidence ?? {}).length > 0, "the failure carries evidence");
-  });
-}
+// Each defect runs its own simulator on its own port; most of a run is waiting on simulated timings
+// (stalls, idle timeouts), so a few run side by side, and the tests after this one start when all
+// of them have ended.
+t.test("every defect is flagged by its check", async (t) => {
+  t.jobs = 4;
+  for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
+    t.test(`defect ${defect} is flagged by ${expected.check}`, { buffered: true }, async (t) => {
+      const { waitReady = true, ...options } = expected.simulator ?? {};
+      const sim = await simulator(t, { ...options, defects: [defect] }, waitReady);
+      const results = await runAgainst(accessFor(sim, expected.access), expected.suites);
+      const result = results.get(expected.check);
+      t.equal(result?.status, "fail", `${expected.check} fails: ${result?.message}`);
+      t.equal(result?.requirement, expected.requirement);
+      t.match(result?.message, expected.message);
+      t.ok(Object.keys(result?.evidence ?? {}).length > 0, "the failure carries evidence");
+    });
+  }
+});
 
 t.test("a wrong password fails both credential checks", async (t) => {
   const sim = await simulator(t);
@@ -329,8 +335,12 @@ t.test("each new defect fails its sibling checks too, and nothing else in client
   for (const [defect, failing] of cases) {
     const sim = await simulator(t, { defects: [defect] });
     const results = await runAgainst(accessFor(sim), ["clients"]);
-    const failed = [...results.values()].filter((r) => r.status !== "pass").map((r) => r.id);
-    t.same(failed, failing, `${defect}: exactly these clients checks fail`);
+    const notPassed = [...results.values()].filter((r) => r.status !== "pass");
+    t.same(
+      notPassed.map((r) => r.id),
+      failing,
+      `${defect}: exactly these clients checks fail (${notPassed.map((r) => `${r.id}: ${r.message}`).join("; ")})`,
+    );
   }
 });
 
