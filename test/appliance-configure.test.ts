@@ -61,14 +61,16 @@ async function scratch(): Promise<Scratch> {
 const stat = async (root: string, files: string[]): Promise<string[]> =>
   (await run("stat", ["-c", "%a %G", ...files.map((file) => join(root, file))])).stdout.trim().split("\n");
 
-const MODEL = ["var/lib/local-ai/models/devstral-small-2.yaml", "etc/systemd/system/local-ai.service"];
-const CREDENTIALS = [
-  "etc/nginx/slm-copilot.bearer-map",
-  "etc/nginx/slm-copilot.htpasswd",
-  "var/lib/slm-copilot/password",
-];
+const MODEL_CONFIG = "var/lib/local-ai/models/devstral-small-2.yaml";
+const LOCALAI_UNIT = "etc/systemd/system/local-ai.service";
+const MODEL = [MODEL_CONFIG, LOCALAI_UNIT];
+const BEARER_MAP = "etc/nginx/slm-copilot.bearer-map";
+const HTPASSWD = "etc/nginx/slm-copilot.htpasswd";
+const PASSWORD = "var/lib/slm-copilot/password";
+const CREDENTIALS = [BEARER_MAP, HTPASSWD, PASSWORD];
+const FAIL2BAN_FILTER = "etc/fail2ban/filter.d/slm-copilot-auth.conf";
 const FAIL2BAN = [
-  "etc/fail2ban/filter.d/slm-copilot-auth.conf",
+  FAIL2BAN_FILTER,
   "etc/fail2ban/jail.d/slm-copilot-auth.local",
   "etc/fail2ban/jail.d/slm-copilot-sshd-journal.local",
 ];
@@ -81,15 +83,16 @@ t.test(
     t.same(
       first.wrote,
       [
-        ...CREDENTIALS.slice(0, 2),
+        BEARER_MAP,
+        HTPASSWD,
         "etc/nginx/sites-available/slm-copilot.conf",
         "etc/slm-copilot/tls/self-signed.names",
-        MODEL[1],
+        LOCALAI_UNIT,
         ...FAIL2BAN,
         "var/lib/local-ai/chat-templates/devstral-small-2.jinja",
-        MODEL[0],
+        MODEL_CONFIG,
         "var/lib/slm-copilot/effective.env",
-        CREDENTIALS[2],
+        PASSWORD,
       ].sort(),
       "the first configure writes every file",
     );
@@ -99,7 +102,7 @@ t.test(
         "var/lib/slm-copilot/effective.env",
         "etc/nginx/sites-available/slm-copilot.conf",
         ...MODEL,
-        FAIL2BAN[0],
+        FAIL2BAN_FILTER,
       ]),
       ["600 root", "640 www-data", "600 root", "600 root", "644 root", "644 root", "644 root", "644 root"],
       "each file has the appliance's mode (the htpasswd file readable by the nginx workers' group)",
@@ -128,7 +131,7 @@ t.test(
     );
     t.notOk(context.calls.includes("systemctl restart fail2ban.service"), "fail2ban is left alone");
     t.match(
-      await readFile(join(root, MODEL[0]), "utf8"),
+      await readFile(join(root, MODEL_CONFIG), "utf8"),
       /^context_size: 16384$/m,
       "the new value is in the model config",
     );

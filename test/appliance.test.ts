@@ -254,6 +254,26 @@ t.test(
   },
 );
 
+t.test(
+  "write_file and render_to are only called as plain statements, where set -e sees them fail",
+  async (t) => {
+    const script = (await readFile(join(APPLIANCE, "appliance.sh"), "utf8")).replaceAll("\\\n", " ");
+    const calls = script
+      .split("\n")
+      .filter((line) => /\b(write_file|render_to)\b/.test(line))
+      .filter((line) => !/^\s*#/.test(line) && !/^(write_file|render_to)\(\)/.test(line));
+    t.ok(calls.length >= 15, `${calls.length} calls found`);
+    for (const line of calls) {
+      t.match(line, /^\s*(write_file|render_to) /, `a statement of its own: ${line.trim()}`);
+      t.notMatch(
+        line,
+        /\|\||&&|\|\s*(write_file|render_to)/,
+        `not under ||, && or in a pipe: ${line.trim()}`,
+      );
+    }
+  },
+);
+
 t.test("write_file under the driver's umask 0077 creates readable parent directories", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-umask-"));
   const target = join(dir, "new/sub/file.conf");
