@@ -25,35 +25,7 @@ ONE_SERVICE_PARAMS=(
   'ONEAPP_COPILOT_RATE_LIMIT' 'configure' 'API requests per minute per client address (burst: half of it), 60-60000, 0 = off; default: 600' 'O|number'
 )
 
-# --- fixed layout ---------------------------------------------------------------------------------
-SLMC_HOME="${SLMC_HOME:-/opt/one-appliance/slm-copilot}"
-SLMC_TEMPLATES="${SLMC_HOME}/templates"
-SLMC_RENDER="${SLMC_HOME}/render-template.sh"
-SLMC_STATE_DIR=/var/lib/slm-copilot
-SLMC_TLS_DIR=/etc/slm-copilot/tls
-SLMC_ACME_WEBROOT=/var/www/slm-copilot-acme
-SLMC_LOG=/var/log/one-appliance/slm-copilot.log
-SLMC_PASSWORD_FILE="${SLMC_STATE_DIR}/password"
-SLMC_HTPASSWD=/etc/nginx/slm-copilot.htpasswd
-SLMC_BEARER_MAP=/etc/nginx/slm-copilot.bearer-map
-SLMC_NGINX_SITE=/etc/nginx/sites-available/slm-copilot.conf
-SLMC_REPORT="${ONE_SERVICE_REPORT:-/etc/one-appliance/config}"
-SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
-SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
-SLMC_ACCESS_LOG=/var/log/nginx/access.log
-SLMC_AUTH_LOG=/var/log/nginx/slm-copilot-auth.log
-FAIL2BAN_DIR="${FAIL2BAN_DIR:-/etc/fail2ban}"
-FAIL2BAN_JAIL="${FAIL2BAN_DIR}/jail.d/slm-copilot-auth.local"
-FAIL2BAN_FILTER="${FAIL2BAN_DIR}/filter.d/slm-copilot-auth.conf"
-FAIL2BAN_SSHD_JOURNAL="${FAIL2BAN_DIR}/jail.d/slm-copilot-sshd-journal.local"
-SLMC_BANNER=/etc/profile.d/slm-copilot-banner.sh
-LOCALAI_BIN=/usr/local/bin/local-ai
-LOCALAI_HOME=/var/lib/local-ai
-LOCALAI_MODELS="${LOCALAI_HOME}/models"
-LOCALAI_BACKENDS="${LOCALAI_HOME}/backends"
-LOCALAI_CHAT_TEMPLATE="${LOCALAI_HOME}/chat-templates/devstral-small-2.jinja"
-LOCALAI_UNIT=/etc/systemd/system/local-ai.service
-NGINX_DROPIN=/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf
+# --- constants ------------------------------------------------------------------------------------
 ENGINE_PORT=8080
 API_USER=copilot
 # File names the report's client snippets use on the operator's machine (relative to the directory
@@ -67,9 +39,55 @@ DEFAULT_RATE_LIMIT=600
 RECOMMENDED_PASSWORD_LENGTH=16
 READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
 
+# --- file layout: every path the appliance reads or writes, defined here only ----------------------
+# SLMC_ROOT is empty on the appliance; the tests point it at a scratch directory so that install,
+# configure and bootstrap write there instead of under /. SLMC_HOME may point at a checkout of appliance/.
+readonly SLMC_ROOT="${SLMC_ROOT:-}"
+readonly SLMC_HOME="${SLMC_HOME:-${SLMC_ROOT}/opt/one-appliance/slm-copilot}"
+readonly SLMC_TEMPLATES="${SLMC_HOME}/templates"
+readonly SLMC_RENDER="${SLMC_HOME}/render-template.sh"
+readonly SLMC_CHAT_TEMPLATE_SOURCE="${SLMC_TEMPLATES}/devstral-small-2.jinja"
+readonly SLMC_STATE_DIR="${SLMC_ROOT}/var/lib/slm-copilot"
+readonly SLMC_PASSWORD_FILE="${SLMC_STATE_DIR}/password"
+readonly SLMC_EFFECTIVE_ENV="${SLMC_STATE_DIR}/effective.env"
+readonly SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
+readonly SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
+readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
+readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
+readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
+readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
+readonly SLMC_SELF_SIGNED_KEY="${SLMC_TLS_DIR}/self-signed.key"
+readonly SLMC_SELF_SIGNED_NAMES="${SLMC_TLS_DIR}/self-signed.names"
+readonly SLMC_ACME_WEBROOT="${SLMC_ROOT}/var/www/slm-copilot-acme"
+readonly LETSENCRYPT_LIVE_DIR="${SLMC_ROOT}/etc/letsencrypt/live"
+readonly CERTBOT_DEPLOY_HOOK="${SLMC_ROOT}/etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh"
+readonly SLMC_LOG_DIR="${SLMC_ROOT}/var/log/one-appliance"
+readonly SLMC_LOG="${SLMC_LOG_DIR}/slm-copilot.log"
+readonly SLMC_REPORT="${ONE_SERVICE_REPORT:-${SLMC_ROOT}/etc/one-appliance/config}"
+readonly SLMC_BANNER="${SLMC_ROOT}/etc/profile.d/slm-copilot-banner.sh"
+readonly SLMC_HTPASSWD="${SLMC_ROOT}/etc/nginx/slm-copilot.htpasswd"
+readonly SLMC_BEARER_MAP="${SLMC_ROOT}/etc/nginx/slm-copilot.bearer-map"
+readonly SLMC_NGINX_SITE="${SLMC_ROOT}/etc/nginx/sites-available/slm-copilot.conf"
+readonly SLMC_NGINX_SITE_ENABLED="${SLMC_ROOT}/etc/nginx/sites-enabled/slm-copilot.conf"
+readonly NGINX_DEFAULT_SITE_ENABLED="${SLMC_ROOT}/etc/nginx/sites-enabled/default"
+readonly NGINX_DROPIN="${SLMC_ROOT}/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf"
+readonly SLMC_ACCESS_LOG="${SLMC_ROOT}/var/log/nginx/access.log"
+readonly SLMC_AUTH_LOG="${SLMC_ROOT}/var/log/nginx/slm-copilot-auth.log"
+readonly FAIL2BAN_DIR="${SLMC_ROOT}/etc/fail2ban"
+readonly FAIL2BAN_JAIL="${FAIL2BAN_DIR}/jail.d/slm-copilot-auth.local"
+readonly FAIL2BAN_FILTER="${FAIL2BAN_DIR}/filter.d/slm-copilot-auth.conf"
+readonly FAIL2BAN_SSHD_JOURNAL="${FAIL2BAN_DIR}/jail.d/slm-copilot-sshd-journal.local"
+readonly RESOLVED_DROPIN="${SLMC_ROOT}/etc/systemd/resolved.conf.d/slm-copilot.conf"
+readonly LOCALAI_BIN="${SLMC_ROOT}/usr/local/bin/local-ai"
+readonly LOCALAI_HOME="${SLMC_ROOT}/var/lib/local-ai"
+readonly LOCALAI_MODELS="${LOCALAI_HOME}/models"
+readonly LOCALAI_MODEL_CONFIG="${LOCALAI_MODELS}/${MODEL_NAME}.yaml"
+readonly LOCALAI_BACKENDS="${LOCALAI_HOME}/backends"
+readonly LOCALAI_CHAT_TEMPLATE="${LOCALAI_HOME}/chat-templates/devstral-small-2.jinja"
+readonly LOCALAI_UNIT="${SLMC_ROOT}/etc/systemd/system/local-ai.service"
+
 # --- build-time inputs (Packer passes them to `service install`; the lab points them at file://) ----
 # install records what it installed in SLMC_BUILD_ENV; later boots read it back from there.
-SLMC_BUILD_ENV=/etc/slm-copilot/build.env
 if [[ -r "${SLMC_BUILD_ENV}" ]]; then
   # shellcheck source=/dev/null
   source "${SLMC_BUILD_ENV}"
@@ -82,6 +100,8 @@ SLMC_BACKEND_SOURCE="${SLMC_BACKEND_SOURCE:-quay.io/go-skynet/local-ai-backends:
 SLMC_MODEL_FILE="${SLMC_MODEL_FILE:-Devstral-Small-2-24B-Instruct-2512-Q4_K_M.gguf}"
 SLMC_MODEL_URL="${SLMC_MODEL_URL:-https://huggingface.co/unsloth/Devstral-Small-2-24B-Instruct-2512-GGUF/resolve/main/${SLMC_MODEL_FILE}}"
 SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
+# Where the model lives depends on the build input above.
+readonly LOCALAI_MODEL_PATH="${LOCALAI_MODELS}/${SLMC_MODEL_FILE}"
 SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd nftables)
 
 # --- logging --------------------------------------------------------------------------------------
@@ -90,7 +110,7 @@ log() {
   shift
   local line
   line="$(date -u '+%Y-%m-%dT%H:%M:%SZ') [${level}] $*"
-  mkdir -p "$(dirname "${SLMC_LOG}")"
+  mkdir -p "${SLMC_LOG_DIR}"
   printf '%s\n' "${line}" >>"${SLMC_LOG}"
   printf '%s\n' "${line}" >&2
 }
@@ -111,39 +131,51 @@ stage() {
 }
 
 # --- small helpers --------------------------------------------------------------------------------
-render() {
-  "${SLMC_RENDER}" "${SLMC_TEMPLATES}/$1" "${@:2}"
-}
+# Set by write_file (and the functions that write through it): "changed" or "unchanged", what the
+# caller's restart/reload decision reads.
+WRITTEN=""
 
-# Renders a template into a file only when the text changed. Returns 0 changed, 1 unchanged, and
-# 2 (writing nothing) when rendering fails: a broken template never replaces a working file.
-render_to() {
-  local target="$1" mode="$2" text
-  shift 2
-  if ! text="$(render "$@")"; then
-    log ERROR "rendering $1 for ${target} failed; ${target} left unchanged"
-    return 2
-  fi
-  install_if_changed "${target}" "${mode}" <<<"${text}"
-}
-
-# Writes stdin to a file only when the content differs; returns 0 if it changed, 1 if not.
-install_if_changed() {
-  local target="$1" mode="$2" tmp
-  tmp="$(mktemp)"
-  cat >"${tmp}"
-  if [[ -f "${target}" ]] && cmp -s "${tmp}" "${target}"; then
-    rm -f "${tmp}"
-    chmod "${mode}" "${target}"
+# Writes stdin (or the file $3) to TARGET with MODE when the content differs, and sets WRITTEN.
+# Any failure logs TARGET with the reason and returns 1. Callers never run it under if/||/&&, so
+# set -e ends the step right there.
+write_file() {
+  local target="$1" mode="$2" source="${3:--}" tmp error="" result
+  WRITTEN=""
+  if ! tmp="$(mktemp 2>&1)"; then
+    log ERROR "could not write ${target}: ${tmp}"
     return 1
   fi
-  # The one-apps driver runs with umask 0077: create missing parent directories world-readable, or
-  # daemons that are not root (systemd-resolved, nginx workers) silently cannot read what is inside.
-  (umask 022 && mkdir -p "$(dirname "${target}")")
-  install -m "${mode}" "${tmp}" "${target}"
+  if ! error="$(cat -- "${source}" 2>&1 >"${tmp}")"; then
+    result=failed
+  elif [[ -f "${target}" ]] && cmp -s "${tmp}" "${target}"; then
+    result=unchanged
+    error="$(chmod "${mode}" "${target}" 2>&1)" || result=failed
+  else
+    result=changed
+    # The one-apps driver runs with umask 0077: create missing parent directories world-readable, or
+    # daemons that are not root (systemd-resolved, nginx workers) silently cannot read what is inside.
+    error="$( (umask 022 && mkdir -p "${target%/*}" && install -T -m "${mode}" "${tmp}" "${target}") 2>&1)" ||
+      result=failed
+  fi
   rm -f "${tmp}"
-  info "wrote ${target}"
-  return 0
+  if [[ "${result}" == failed ]]; then
+    log ERROR "could not write ${target}: ${error:-no reason given}"
+    return 1
+  fi
+  if [[ "${result}" == changed ]]; then info "wrote ${target}"; fi
+  WRITTEN="${result}"
+}
+
+# Renders template $3 with the KEY=VALUE arguments into TARGET through write_file (sets WRITTEN). A
+# template that does not render fails the step and leaves TARGET as it was.
+render_to() {
+  local target="$1" mode="$2" template="$3" text
+  shift 3
+  if ! text="$("${SLMC_RENDER}" "${SLMC_TEMPLATES}/${template}" "$@")"; then
+    log ERROR "could not write ${target}: rendering ${template} failed; ${target} left unchanged"
+    return 1
+  fi
+  write_file "${target}" "${mode}" <<<"${text}"
 }
 
 download() {
@@ -348,13 +380,16 @@ install_backend() {
 
 install_model() {
   stage "installing model ${SLMC_MODEL_FILE}"
-  local target="${LOCALAI_MODELS}/${SLMC_MODEL_FILE}"
+  local target="${LOCALAI_MODEL_PATH}" present=""
   if [[ -z "${SLMC_MODEL_SHA256}" && "${SLMC_ALLOW_UNVERIFIED_MODEL:-no}" != yes ]]; then
     log ERROR "SLMC_MODEL_SHA256 is not set: refusing to bake an unverified model (take it from the file's Hugging Face page, or set SLMC_ALLOW_UNVERIFIED_MODEL=yes)"
     return 1
   fi
-  if [[ -f "${target}" ]] && [[ -n "${SLMC_MODEL_SHA256}" ]] && verify_sha256 "${target}" "${SLMC_MODEL_SHA256}"; then
-    info "model already present and verified"
+  if [[ -f "${target}" && -n "${SLMC_MODEL_SHA256}" ]]; then
+    present="$(sha256sum "${target}" | cut -d' ' -f1)"
+  fi
+  if [[ -n "${present}" && "${present}" == "${SLMC_MODEL_SHA256,,}" ]]; then
+    info "model already present and verified: ${present}"
   else
     download "${SLMC_MODEL_URL}" "${target}"
     if [[ -n "${SLMC_MODEL_SHA256}" ]]; then
@@ -369,15 +404,15 @@ install_model() {
 
 prewarm_model() {
   stage "pre-warm: proving the model loads"
-  local rc=0
-  render_model_config "${DEFAULT_CONTEXT_SIZE}" "$(physical_cores)" || rc=$?
-  ((rc <= 1)) || return "${rc}"
-  local log_file pid
+  local threads log_file pid
+  threads="$(physical_cores)"
+  render_model_config "${DEFAULT_CONTEXT_SIZE}" "${threads}"
   log_file="$(mktemp)"
   sudo_local_ai "${LOCALAI_BIN}" run --address "127.0.0.1:${ENGINE_PORT}" --models-path "${LOCALAI_MODELS}" \
     --backends-path "${LOCALAI_BACKENDS}" >"${log_file}" 2>&1 &
   pid=$!
-  if wait_for_engine_ready 900; then
+  wait_for_engine_ready 900
+  if [[ "${ENGINE_READY}" == yes ]]; then
     info "pre-warm: model loaded"
   else
     log ERROR "pre-warm: the model did not load within 900 s; engine log follows"
@@ -396,28 +431,34 @@ sudo_local_ai() {
 }
 
 install_static_files() {
-  install_if_changed "${NGINX_DROPIN}" 0644 <"${SLMC_TEMPLATES}/nginx-restart.conf" || true
-  install_if_changed /etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh 0755 <"${SLMC_TEMPLATES}/certbot-deploy-hook.sh" || true
-  install_if_changed /etc/systemd/resolved.conf.d/slm-copilot.conf 0644 <"${SLMC_TEMPLATES}/resolved-no-multicast.conf" || true
+  write_file "${NGINX_DROPIN}" 0644 "${SLMC_TEMPLATES}/nginx-restart.conf"
+  write_file "${CERTBOT_DEPLOY_HOOK}" 0755 "${SLMC_TEMPLATES}/certbot-deploy-hook.sh"
+  write_file "${RESOLVED_DROPIN}" 0644 "${SLMC_TEMPLATES}/resolved-no-multicast.conf"
   systemctl try-restart systemd-resolved.service >/dev/null 2>&1 || true
-  rm -f /etc/nginx/sites-enabled/default
+  rm -f "${NGINX_DEFAULT_SITE_ENABLED}"
   systemctl daemon-reload
 }
 
+build_env_text() {
+  echo "# What service_install put into this image (read by configure/bootstrap on every boot)."
+  printf 'SLMC_LOCALAI_VERSION=%q\n' "${SLMC_LOCALAI_VERSION}"
+  printf 'SLMC_LOCALAI_URL=%q\n' "${SLMC_LOCALAI_URL}"
+  printf 'SLMC_BACKEND_SOURCE=%q\n' "${SLMC_BACKEND_SOURCE}"
+  printf 'SLMC_MODEL_FILE=%q\n' "${SLMC_MODEL_FILE}"
+  printf 'SLMC_MODEL_URL=%q\n' "${SLMC_MODEL_URL}"
+  printf 'SLMC_MODEL_SHA256=%q\n' "${SLMC_MODEL_SHA256}"
+}
+
 record_build() {
-  install -d -m 0755 "$(dirname "${SLMC_BUILD_ENV}")"
-  {
-    echo "# What service_install put into this image (read by configure/bootstrap on every boot)."
-    printf 'SLMC_LOCALAI_VERSION=%q\n' "${SLMC_LOCALAI_VERSION}"
-    printf 'SLMC_LOCALAI_URL=%q\n' "${SLMC_LOCALAI_URL}"
-    printf 'SLMC_BACKEND_SOURCE=%q\n' "${SLMC_BACKEND_SOURCE}"
-    printf 'SLMC_MODEL_FILE=%q\n' "${SLMC_MODEL_FILE}"
-    printf 'SLMC_MODEL_URL=%q\n' "${SLMC_MODEL_URL}"
-    printf 'SLMC_MODEL_SHA256=%q\n' "${SLMC_MODEL_SHA256}"
-  } | install_if_changed "${SLMC_BUILD_ENV}" 0644 || true
+  local text
+  install -d -m 0755 "${SLMC_CONFIG_DIR}"
+  text="$(build_env_text)"
+  write_file "${SLMC_BUILD_ENV}" 0644 <<<"${text}"
 }
 
 service_install() {
+  local -
+  set -euo pipefail
   stage "install: SLM-Copilot ${ONE_SERVICE_VERSION}"
   install_packages
   create_system_user
@@ -433,28 +474,25 @@ service_install() {
 
 # --- configure (every boot) -----------------------------------------------------------------------
 # The chat template the model YAML points llama.cpp at (turns need not alternate; see the file).
-# Installed verbatim, not rendered: it is Jinja. Returns 0 changed, 1 unchanged.
+# Installed verbatim, not rendered: it is Jinja. Sets WRITTEN.
 install_chat_template() {
-  local source="${SLMC_TEMPLATES}/devstral-small-2.jinja"
-  if [[ ! -r "${source}" ]]; then
-    log ERROR "${source} is missing: the image is incomplete, rebuild it"
-    return 2
+  if [[ ! -r "${SLMC_CHAT_TEMPLATE_SOURCE}" ]]; then
+    log ERROR "${SLMC_CHAT_TEMPLATE_SOURCE} is missing: the image is incomplete, rebuild it"
+    return 1
   fi
-  install_if_changed "${LOCALAI_CHAT_TEMPLATE}" 0644 <"${source}"
+  write_file "${LOCALAI_CHAT_TEMPLATE}" 0644 "${SLMC_CHAT_TEMPLATE_SOURCE}"
 }
 
-# The model YAML and its chat template. Returns 0 if either changed, 1 if neither did, 2 (leaving
-# the YAML as it was) if rendering failed.
+# The chat template and the model YAML; WRITTEN is "changed" if either changed. A failure leaves the
+# YAML as it was.
 render_model_config() {
-  local context_size="$1" threads="$2" rc=0 template_rc=0
-  install_chat_template || template_rc=$?
-  ((template_rc <= 1)) || return 2
-  render_to "${LOCALAI_MODELS}/${MODEL_NAME}.yaml" 0644 model.yaml "MODEL_NAME=${MODEL_NAME}" \
+  local context_size="$1" threads="$2" template_written
+  install_chat_template
+  template_written="${WRITTEN}"
+  render_to "${LOCALAI_MODEL_CONFIG}" 0644 model.yaml "MODEL_NAME=${MODEL_NAME}" \
     "CONTEXT_SIZE=${context_size}" "THREADS=${threads}" "MODEL_FILE=${SLMC_MODEL_FILE}" \
-    "CHAT_TEMPLATE_FILE=${LOCALAI_CHAT_TEMPLATE}" || rc=$?
-  ((rc <= 1)) || return "${rc}"
-  if ((rc == 0 || template_rc == 0)); then return 0; fi
-  return 1
+    "CHAT_TEMPLATE_FILE=${LOCALAI_CHAT_TEMPLATE}"
+  if [[ "${template_written}" == changed ]]; then WRITTEN=changed; fi
 }
 
 render_localai_unit() {
@@ -464,20 +502,14 @@ render_localai_unit() {
     "BACKENDS_PATH=${LOCALAI_BACKENDS}" "CONTEXT_SIZE=${context_size}"
 }
 
-# Exit status of a render_to call: 0 changed, 1 unchanged; anything else aborts the step.
-changed_or_die() {
-  local rc="$1"
-  ((rc <= 1)) || exit "${rc}"
-  ((rc == 0))
-}
-
+# The engine restarts when its model config or unit changed, or when it is not running.
 configure_localai() {
-  local context_size="$1" threads="$2" changed=no rc
+  local context_size="$1" threads="$2" changed=no
   stage "LocalAI: context size ${context_size}, threads ${threads}"
-  rc=0 && render_model_config "${context_size}" "${threads}" || rc=$?
-  changed_or_die "${rc}" && changed=yes
-  rc=0 && render_localai_unit "${context_size}" "${threads}" || rc=$?
-  changed_or_die "${rc}" && changed=yes
+  render_model_config "${context_size}" "${threads}"
+  if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
+  render_localai_unit "${context_size}" "${threads}"
+  if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
   systemctl daemon-reload
   systemctl enable local-ai.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
@@ -488,7 +520,9 @@ configure_localai() {
 
 # htpasswd line for the API user (apr1, which nginx verifies itself); the password goes through stdin.
 htpasswd_line() {
-  printf '%s:%s\n' "${API_USER}" "$(printf '%s' "$1" | openssl passwd -apr1 -stdin)"
+  local hash
+  hash="$(printf '%s' "$1" | openssl passwd -apr1 -stdin)" || return 1
+  printf '%s:%s\n' "${API_USER}" "${hash}"
 }
 
 # nginx map entry that switches Basic auth off for exactly "Bearer <password>" (case-sensitive regex).
@@ -497,17 +531,17 @@ bearer_map_line() {
 }
 
 write_credentials() {
-  local password="$1" changed=no htpasswd bearer
-  if install_if_changed "${SLMC_PASSWORD_FILE}" 0600 < <(printf '%s' "${password}"); then changed=yes; fi
-  if [[ "${changed}" == yes || ! -f "${SLMC_HTPASSWD}" ]]; then
+  local password="$1" htpasswd bearer
+  write_file "${SLMC_PASSWORD_FILE}" 0600 < <(printf '%s' "${password}")
+  if [[ "${WRITTEN}" == changed || ! -f "${SLMC_HTPASSWD}" ]]; then
     htpasswd="$(htpasswd_line "${password}")"
-    install_if_changed "${SLMC_HTPASSWD}" 0640 <<<"${htpasswd}" || true
+    write_file "${SLMC_HTPASSWD}" 0640 <<<"${htpasswd}"
     info "API password changed"
   fi
   # www-data (the nginx workers) reads the htpasswd file; the bearer map is read by the root master only.
   chgrp www-data "${SLMC_HTPASSWD}"
   bearer="$(bearer_map_line "${password}")"
-  install_if_changed "${SLMC_BEARER_MAP}" 0600 <<<"${bearer}" || true
+  write_file "${SLMC_BEARER_MAP}" 0600 <<<"${bearer}"
 }
 
 regex_escape() {
@@ -537,8 +571,8 @@ certificate_names() {
 ensure_self_signed_certificate() {
   local domain="$1" names current=""
   names="$(certificate_names "${domain}")"
-  [[ -f "${SLMC_TLS_DIR}/self-signed.names" ]] && current="$(<"${SLMC_TLS_DIR}/self-signed.names")"
-  if [[ -f "${SLMC_TLS_DIR}/self-signed.crt" && "${current}" == "${names}" ]]; then
+  [[ -f "${SLMC_SELF_SIGNED_NAMES}" ]] && current="$(<"${SLMC_SELF_SIGNED_NAMES}")"
+  if [[ -f "${SLMC_SELF_SIGNED_CERT}" && "${current}" == "${names}" ]]; then
     info "self-signed certificate kept (names unchanged: ${names})"
     return
   fi
@@ -548,10 +582,10 @@ ensure_self_signed_certificate() {
     -subj "/O=SLM-Copilot/CN=${domain:-$(hostname -s 2>/dev/null || hostname)}" \
     -addext "subjectAltName=${names}" -addext "basicConstraints=critical,CA:FALSE" \
     -addext "extendedKeyUsage=serverAuth" \
-    -keyout "${SLMC_TLS_DIR}/self-signed.key" -out "${SLMC_TLS_DIR}/self-signed.crt" 2>/dev/null
-  chmod 0600 "${SLMC_TLS_DIR}/self-signed.key"
-  chmod 0644 "${SLMC_TLS_DIR}/self-signed.crt"
-  printf '%s' "${names}" >"${SLMC_TLS_DIR}/self-signed.names"
+    -keyout "${SLMC_SELF_SIGNED_KEY}" -out "${SLMC_SELF_SIGNED_CERT}" 2>/dev/null
+  chmod 0600 "${SLMC_SELF_SIGNED_KEY}"
+  chmod 0644 "${SLMC_SELF_SIGNED_CERT}"
+  write_file "${SLMC_SELF_SIGNED_NAMES}" 0600 < <(printf '%s' "${names}")
 }
 
 # The nginx site's rate-limiting lines for a rate in requests per minute (0: off). The burst is half a
@@ -599,19 +633,22 @@ canonical_host() {
   if [[ -n "${domain}" ]]; then echo "${domain}"; else echo "\$slmc_server_host"; fi
 }
 
+# nginx reloads on every configure (apply_nginx), so the site's WRITTEN is not needed.
 render_nginx_site() {
-  local cert="$1" key="$2" domain="$3" rate="$4"
+  local cert="$1" key="$2" domain="$3" rate="$4" zone limit retry canonical own_hosts
   install -d -m 0755 "${SLMC_ACME_WEBROOT}"
-  local rc=0
+  zone="$(rate_limit_zone_line "${rate}")"
+  limit="$(rate_limit_line "${rate}")"
+  retry="$(retry_after_seconds "${rate}")"
+  canonical="$(canonical_host "${domain}")"
+  own_hosts="$(own_host_map_entries "${domain}")"
   render_to "${SLMC_NGINX_SITE}" 0644 nginx-site.conf "BEARER_MAP=${SLMC_BEARER_MAP}" "LISTEN_ADDRESS=*" \
     "HTTP_PORT=80" "HTTPS_PORT=443" "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" \
     "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" "ACCESS_LOG=${SLMC_ACCESS_LOG}" \
-    "AUTH_LOG=${SLMC_AUTH_LOG}" "RATE_LIMIT_ZONE=$(rate_limit_zone_line "${rate}")" \
-    "RATE_LIMIT=$(rate_limit_line "${rate}")" "RETRY_AFTER=$(retry_after_seconds "${rate}")" \
-    "CANONICAL_HOST=$(canonical_host "${domain}")" "OWN_HOSTS=$(own_host_map_entries "${domain}")" || rc=$?
-  ((rc <= 1)) || return "${rc}"
-  ln -sfn "${SLMC_NGINX_SITE}" /etc/nginx/sites-enabled/slm-copilot.conf
-  rm -f /etc/nginx/sites-enabled/default
+    "AUTH_LOG=${SLMC_AUTH_LOG}" "RATE_LIMIT_ZONE=${zone}" "RATE_LIMIT=${limit}" "RETRY_AFTER=${retry}" \
+    "CANONICAL_HOST=${canonical}" "OWN_HOSTS=${own_hosts}"
+  ln -sfn "${SLMC_NGINX_SITE}" "${SLMC_NGINX_SITE_ENABLED}"
+  rm -f "${NGINX_DEFAULT_SITE_ENABLED}"
 }
 
 apply_nginx() {
@@ -625,7 +662,7 @@ apply_nginx() {
 }
 
 letsencrypt_live_dir() {
-  echo "/etc/letsencrypt/live/$1"
+  echo "${LETSENCRYPT_LIVE_DIR}/$1"
 }
 
 has_valid_letsencrypt_certificate() {
@@ -634,20 +671,22 @@ has_valid_letsencrypt_certificate() {
   [[ -f "${dir}/fullchain.pem" ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "${dir}/fullchain.pem" >/dev/null 2>&1
 }
 
+# Sets ACME_RESULT to "issued" or "failed" (certbot's own output goes to the log).
 request_letsencrypt_certificate() {
   local domain="$1" server="$2" email="$3"
   local account=(--register-unsafely-without-email)
-  [[ -n "${email}" ]] && account=(--email "${email}")
+  if [[ -n "${email}" ]]; then account=(--email "${email}"); fi
   stage "requesting a certificate for ${domain} from ${server}"
+  ACME_RESULT=issued
   timeout 300 certbot certonly --non-interactive --agree-tos "${account[@]}" --webroot -w "${SLMC_ACME_WEBROOT}" \
-    -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1
+    -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1 || ACME_RESULT=failed
 }
 
 # Sets TLS_MODE to "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
 # set -e still guards it; an ACME problem is not an error: it falls back to self-signed.
 configure_tls() {
   local domain="$1" server="$2" email="$3" rate="$4" live
-  local self_cert="${SLMC_TLS_DIR}/self-signed.crt" self_key="${SLMC_TLS_DIR}/self-signed.key"
+  local self_cert="${SLMC_SELF_SIGNED_CERT}" self_key="${SLMC_SELF_SIGNED_KEY}"
   TLS_MODE=self-signed
   ensure_self_signed_certificate "${domain}"
   if [[ -z "${domain}" ]]; then
@@ -658,7 +697,8 @@ configure_tls() {
   if ! has_valid_letsencrypt_certificate "${domain}"; then
     render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
     apply_nginx
-    if ! request_letsencrypt_certificate "${domain}" "${server}" "${email}"; then
+    request_letsencrypt_certificate "${domain}" "${server}" "${email}"
+    if [[ "${ACME_RESULT}" == failed ]]; then
       config_error "Let's Encrypt failed for ${domain} via ${server} (details in ${SLMC_LOG}); serving the self-signed certificate"
       return
     fi
@@ -679,14 +719,14 @@ configure_tls() {
 # when its files change. A fail2ban that does not start is a configuration error, not a failed boot:
 # the API itself is up by then.
 configure_fail2ban() {
-  local changed=no rc
+  local changed=no
   stage "fail2ban: jail slm-copilot-auth on ${SLMC_AUTH_LOG}"
-  rc=0 && render_to "${FAIL2BAN_FILTER}" 0644 fail2ban-filter.conf || rc=$?
-  changed_or_die "${rc}" && changed=yes
-  rc=0 && render_to "${FAIL2BAN_JAIL}" 0644 fail2ban-jail.conf "AUTH_LOG=${SLMC_AUTH_LOG}" || rc=$?
-  changed_or_die "${rc}" && changed=yes
-  rc=0 && render_to "${FAIL2BAN_SSHD_JOURNAL}" 0644 fail2ban-sshd-journal.conf || rc=$?
-  changed_or_die "${rc}" && changed=yes
+  render_to "${FAIL2BAN_FILTER}" 0644 fail2ban-filter.conf
+  if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
+  render_to "${FAIL2BAN_JAIL}" 0644 fail2ban-jail.conf "AUTH_LOG=${SLMC_AUTH_LOG}"
+  if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
+  render_to "${FAIL2BAN_SSHD_JOURNAL}" 0644 fail2ban-sshd-journal.conf
+  if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
   ensure_auth_log
   local output line
   if ! output="$(fail2ban-client -c "${FAIL2BAN_DIR}" --test 2>&1)"; then
@@ -712,11 +752,13 @@ ensure_auth_log() {
 }
 
 service_configure() {
+  local -
+  set -euo pipefail
   stage "configure"
   install -d -m 0700 "${SLMC_STATE_DIR}"
   : >"${SLMC_ERRORS_FILE}"
   : >"${SLMC_WARNINGS_FILE}"
-  local context_size threads domain acme_server acme_email password rate_limit
+  local context_size threads domain acme_server acme_email password rate_limit effective
   context_size="$(effective_context_size)"
   threads="$(effective_threads)"
   domain="$(effective_domain)"
@@ -728,38 +770,41 @@ service_configure() {
   configure_localai "${context_size}" "${threads}"
   configure_tls "${domain}" "${acme_server}" "${acme_email}" "${rate_limit}"
   configure_fail2ban
-  {
-    echo "CONTEXT_SIZE=${context_size}"
-    echo "THREADS=${threads}"
-    echo "DOMAIN=${domain}"
-    echo "TLS_MODE=${TLS_MODE}"
-    echo "RATE_LIMIT=${rate_limit}"
-  } | install_if_changed "${SLMC_STATE_DIR}/effective.env" 0600 || true
+  printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s' \
+    "${context_size}" "${threads}" "${domain}" "${TLS_MODE}" "${rate_limit}"
+  write_file "${SLMC_EFFECTIVE_ENV}" 0600 <<<"${effective}"
   info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, rate limit ${rate_limit}/min, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s), $(wc -l <"${SLMC_WARNINGS_FILE}") warning(s)"
 }
 
 # --- bootstrap (every boot, after configure) ------------------------------------------------------
+# Polls the engine's readiness for up to $1 seconds; sets ENGINE_READY to "yes" or "no".
 wait_for_engine_ready() {
   local budget="$1" waited=0
+  ENGINE_READY=yes
   until curl --silent --fail --max-time 5 "http://127.0.0.1:${ENGINE_PORT}/readyz" >/dev/null 2>&1; do
-    if ((waited >= budget)); then return 1; fi
+    if ((waited >= budget)); then
+      ENGINE_READY=no
+      return 0
+    fi
     sleep 2
     waited=$((waited + 2))
   done
 }
 
+# A value configure recorded; a missing key fails the step (configure always writes all of them).
 effective_value() {
-  grep -E "^$1=" "${SLMC_STATE_DIR}/effective.env" | cut -d= -f2-
+  grep -E "^$1=" "${SLMC_EFFECTIVE_ENV}" | cut -d= -f2-
 }
 
+# The name clients use: the domain with a Let's Encrypt certificate, else the VM's first IPv4 address.
 endpoint_host() {
-  local domain
-  domain="$(effective_value DOMAIN)"
-  if [[ -n "${domain}" && "$(effective_value TLS_MODE)" == letsencrypt ]]; then
+  local tls_mode="$1" domain="$2" address
+  if [[ -n "${domain}" && "${tls_mode}" == letsencrypt ]]; then
     echo "${domain}"
-  else
-    vm_addresses | grep -v ':' | head -n1 || echo 127.0.0.1
+    return
   fi
+  address="$(vm_addresses | awk '!/:/ && !found { print; found = 1 }')"
+  echo "${address:-127.0.0.1}"
 }
 
 tls_fingerprint() {
@@ -768,10 +813,11 @@ tls_fingerprint() {
 }
 
 active_certificate() {
-  if [[ "$(effective_value TLS_MODE)" == letsencrypt ]]; then
-    echo "$(letsencrypt_live_dir "$(effective_value DOMAIN)")/fullchain.pem"
+  local tls_mode="$1" domain="$2"
+  if [[ "${tls_mode}" == letsencrypt ]]; then
+    echo "${LETSENCRYPT_LIVE_DIR}/${domain}/fullchain.pem"
   else
-    echo "${SLMC_TLS_DIR}/self-signed.crt"
+    echo "${SLMC_SELF_SIGNED_CERT}"
   fi
 }
 
@@ -821,17 +867,25 @@ cline_cli_commands() {
   echo "CLINE_SESSION_BACKEND_MODE=local ${trust}cline --data-dir ${CLINE_DATA_DIR} --json -t 600 \"Say hello in one sentence.\""
 }
 
+# The report is built in a 0600 scratch file in this shell (not in a pipe or $(...)), so set -e
+# stops the step on any failure while building it; write_file then installs it.
 write_report() {
-  local host endpoint password tls_mode fingerprint errors warnings line rate ca_file=""
-  host="$(endpoint_host)"
+  local host endpoint password tls_mode domain certificate fingerprint errors warnings line rate ca_file=""
+  local context_size threads scratch
+  tls_mode="$(effective_value TLS_MODE)"
+  domain="$(effective_value DOMAIN)"
+  rate="$(effective_value RATE_LIMIT)"
+  context_size="$(effective_value CONTEXT_SIZE)"
+  threads="$(effective_value THREADS)"
+  host="$(endpoint_host "${tls_mode}" "${domain}")"
   endpoint="https://${host}"
   password="$(<"${SLMC_PASSWORD_FILE}")"
-  tls_mode="$(effective_value TLS_MODE)"
-  fingerprint="$(tls_fingerprint "$(active_certificate)")"
+  certificate="$(active_certificate "${tls_mode}" "${domain}")"
+  fingerprint="$(tls_fingerprint "${certificate}")"
   [[ "${tls_mode}" == letsencrypt ]] || ca_file="${CLIENT_CA_FILE}"
   errors="$(cat "${SLMC_ERRORS_FILE}" 2>/dev/null || true)"
   warnings="$(cat "${SLMC_WARNINGS_FILE}" 2>/dev/null || true)"
-  rate="$(effective_value RATE_LIMIT)"
+  scratch="$(mktemp)"
   {
     echo "[Connection info]"
     echo "endpoint = ${endpoint}"
@@ -843,16 +897,16 @@ write_report() {
     echo "model_id = ${MODEL_NAME}"
     echo "model_file = ${SLMC_MODEL_FILE}"
     echo "engine = LocalAI ${SLMC_LOCALAI_VERSION}"
-    echo "context_size = $(effective_value CONTEXT_SIZE)"
-    echo "threads = $(effective_value THREADS)"
+    echo "context_size = ${context_size}"
+    echo "threads = ${threads}"
     echo
     echo "[TLS]"
     echo "mode = ${tls_mode}"
-    echo "domain = $(effective_value DOMAIN)"
+    echo "domain = ${domain}"
     echo "sha256_fingerprint = ${fingerprint}"
     if [[ -n "${ca_file}" ]]; then
-      echo "ca_certificate = ${SLMC_TLS_DIR}/self-signed.crt"
-      echo "ca_certificate_fetch = scp root@${host}:${SLMC_TLS_DIR}/self-signed.crt ${ca_file}"
+      echo "ca_certificate = ${SLMC_SELF_SIGNED_CERT}"
+      echo "ca_certificate_fetch = scp root@${host}:${SLMC_SELF_SIGNED_CERT} ${ca_file}"
     else
       echo "ca_certificate = none needed (Let's Encrypt is publicly trusted)"
     fi
@@ -903,28 +957,25 @@ write_report() {
     echo
     echo "[Test with curl]"
     echo "curl -k -H 'Authorization: Bearer ${password}' ${endpoint}/v1/models"
-  } | install_if_changed "${SLMC_REPORT}" 0600 || true
-  chmod 0600 "${SLMC_REPORT}"
+  } >"${scratch}"
+  write_file "${SLMC_REPORT}" 0600 "${scratch}"
+  rm -f "${scratch}"
 }
 
 write_banner() {
-  cat >"${SLMC_BANNER}" <<'BANNER'
-# SLM-Copilot login banner (written by the appliance's bootstrap step)
-if [ -r /etc/one-appliance/config ]; then
-  echo "SLM-Copilot: $(grep -m1 '^endpoint = ' /etc/one-appliance/config | cut -d' ' -f3)  model $(grep -m1 '^model_id = ' /etc/one-appliance/config | cut -d' ' -f3)"
-  echo "  local-ai: $(systemctl is-active local-ai.service)  nginx: $(systemctl is-active nginx.service)  credentials: /etc/one-appliance/config"
-fi
-BANNER
-  chmod 0644 "${SLMC_BANNER}"
+  render_to "${SLMC_BANNER}" 0644 login-banner.sh "REPORT=${SLMC_REPORT}"
 }
 
 service_bootstrap() {
-  if [[ ! -r "${LOCALAI_MODELS}/${SLMC_MODEL_FILE}" ]]; then
-    log ERROR "model file ${LOCALAI_MODELS}/${SLMC_MODEL_FILE} is missing: the image is incomplete, rebuild it"
+  local -
+  set -euo pipefail
+  if [[ ! -r "${LOCALAI_MODEL_PATH}" ]]; then
+    log ERROR "model file ${LOCALAI_MODEL_PATH} is missing: the image is incomplete, rebuild it"
     return 1
   fi
   stage "bootstrap: waiting up to ${READY_TIMEOUT_S} s for the model to load"
-  if ! wait_for_engine_ready "${READY_TIMEOUT_S}"; then
+  wait_for_engine_ready "${READY_TIMEOUT_S}"
+  if [[ "${ENGINE_READY}" == no ]]; then
     log ERROR "LocalAI did not report ready within ${READY_TIMEOUT_S} s: journalctl -u local-ai"
     return 1
   fi

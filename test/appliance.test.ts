@@ -13,6 +13,15 @@ import { clientSnippetProblems, parseClientSnippets, reportFields } from "../sui
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
 const RENDER = join(APPLIANCE, "render-template.sh");
+// Where appliance.sh keeps these files, relative to its SLMC_ROOT (the tests' scratch directory).
+const STATE = {
+  errors: "var/lib/slm-copilot/configure-errors",
+  warnings: "var/lib/slm-copilot/configure-warnings",
+  effective: "var/lib/slm-copilot/effective.env",
+  password: "var/lib/slm-copilot/password",
+  log: "var/log/one-appliance/slm-copilot.log",
+  report: "etc/one-appliance/config",
+};
 
 const TEMPLATE_KEYS: Record<string, string[]> = {
   "model.yaml": [
@@ -51,6 +60,7 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
     "OWN_HOSTS=",
   ],
   "fail2ban-jail.conf": ["AUTH_LOG=/var/log/nginx/slm-copilot-auth.log"],
+  "login-banner.sh": ["REPORT=/etc/one-appliance/config"],
 };
 
 t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {
@@ -100,24 +110,23 @@ async function applianceWithLog(
   script: string,
   env: Record<string, string> = {},
 ): Promise<{ stdout: string; errors: string; warnings: string; log: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "slmc-appliance-"));
+  const root = await mkdtemp(join(tmpdir(), "slmc-appliance-"));
   const { stdout } = await run(
     "bash",
     [
       "-c",
-      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_WARNINGS_FILE="$2/warnings"; SLMC_PASSWORD_FILE="$2/password"; : >"$2/errors"; : >"$2/warnings"; : >"$2/log"; ${script}`,
+      `set -euo pipefail; source "$1/appliance.sh"; mkdir -p "$SLMC_STATE_DIR" "$SLMC_LOG_DIR"; : >"$SLMC_ERRORS_FILE"; : >"$SLMC_WARNINGS_FILE"; : >"$SLMC_LOG"; ${script}`,
       "_",
       APPLIANCE,
-      dir,
     ],
-    { env: { PATH: process.env.PATH ?? "", ...env } },
+    { env: { PATH: process.env.PATH ?? "", SLMC_ROOT: root, ...env } },
   );
-  const text = (name: string) => readFile(join(dir, name), "utf8");
+  const text = (path: string) => readFile(join(root, path), "utf8");
   return {
     stdout: stdout.trim(),
-    errors: await text("errors"),
-    warnings: await text("warnings"),
-    log: await text("log"),
+    errors: await text(STATE.errors),
+    warnings: await text(STATE.warnings),
+    log: await text(STATE.log),
   };
 }
 
@@ -245,17 +254,40 @@ t.test(
   },
 );
 
-t.test("install_if_changed under the driver's umask 0077 creates readable parent directories", async (t) => {
+t.test(
+  "write_file and render_to are only called as plain statements, where set -e sees them fail",
+  async (t) => {
+    const script = (await readFile(join(APPLIANCE, "appliance.sh"), "utf8")).replaceAll("\\\n", " ");
+    const calls = script
+      .split("\n")
+      .filter((line) => /\b(write_file|render_to)\b/.test(line))
+      .filter((line) => !/^\s*#/.test(line) && !/^(write_file|render_to)\(\)/.test(line));
+    t.ok(calls.length >= 15, `${calls.length} calls found`);
+    for (const line of calls) {
+      t.match(line, /^\s*(write_file|render_to) /, `a statement of its own: ${line.trim()}`);
+      t.notMatch(
+        line,
+        /\|\||&&|\|\s*(write_file|render_to)/,
+        `not under ||, && or in a pipe: ${line.trim()}`,
+      );
+    }
+  },
+);
+
+t.test("write_file under the driver's umask 0077 creates readable parent directories", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-umask-"));
   const target = join(dir, "new/sub/file.conf");
-  await run("bash", [
-    "-c",
-    `umask 0077; source "$1/appliance.sh"; SLMC_LOG="$2/log"; echo x | install_if_changed "$3" 0644`,
-    "_",
-    APPLIANCE,
-    dir,
-    target,
-  ]);
+  await run(
+    "bash",
+    [
+      "-c",
+      `set -euo pipefail; umask 0077; source "$1/appliance.sh"; write_file "$2" 0644 <<<x`,
+      "_",
+      APPLIANCE,
+      target,
+    ],
+    { env: { PATH: process.env.PATH ?? "", SLMC_ROOT: dir } },
+  );
   const { stdout } = await run("stat", ["-c", "%a", join(dir, "new"), join(dir, "new/sub"), target]);
   t.same(stdout.trim().split("\n"), ["755", "755", "644"]);
 });
@@ -269,7 +301,11 @@ t.test(
   },
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "slmc-fail2ban-"));
-    await cp("/etc/fail2ban", join(dir, "etc"), { recursive: true });
+    const root = join(dir, "root");
+    const fail2ban = join(root, "etc/fail2ban");
+    const authLog = join(root, "var/log/nginx/slm-copilot-auth.log");
+    await cp("/etc/fail2ban", fail2ban, { recursive: true });
+    await mkdir(join(root, "var/log/nginx"), { recursive: true });
     await mkdir(join(dir, "bin"));
     // systemctl stand-in: records each call; fail2ban counts as active once restarted.
     await writeFile(
@@ -282,16 +318,21 @@ t.test(
         "bash",
         [
           "-c",
-          `set -euo pipefail; source "$1/appliance.sh"; SLMC_TEMPLATES="$1/templates"; SLMC_RENDER="$1/render-template.sh"; SLMC_LOG="$2/log"; SLMC_ERRORS_FILE="$2/errors"; SLMC_AUTH_LOG="$2/auth.log"; : >"$2/errors"; configure_fail2ban`,
+          `set -euo pipefail; source "$1/appliance.sh"; mkdir -p "$SLMC_STATE_DIR"; : >"$SLMC_ERRORS_FILE"; configure_fail2ban`,
           "_",
           APPLIANCE,
-          dir,
         ],
-        { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`, FAIL2BAN_DIR: join(dir, "etc") } },
+        {
+          env: {
+            PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`,
+            SLMC_ROOT: root,
+            SLMC_HOME: APPLIANCE,
+          },
+        },
       );
     await configure();
-    t.equal(await readFile(join(dir, "errors"), "utf8"), "", "no configuration error");
-    const log = await readFile(join(dir, "log"), "utf8");
+    t.equal(await readFile(join(root, STATE.errors), "utf8"), "", "no configuration error");
+    const log = await readFile(join(root, STATE.log), "utf8");
     t.match(log, /\[INFO\] fail2ban configuration test passed/);
     t.same(
       log
@@ -301,10 +342,10 @@ t.test(
       [],
       "every log line is timestamped (ONE-07)",
     );
-    t.ok(existsSync(join(dir, "auth.log")), "the failed-auth log exists before fail2ban reads it");
-    const jail = await readFile(join(dir, "etc/jail.d/slm-copilot-auth.local"), "utf8");
-    t.match(jail, new RegExp(`^logpath = ${join(dir, "auth.log")}$`, "m"));
-    const { stdout } = await run("fail2ban-client", ["-c", join(dir, "etc"), "-d"]);
+    t.ok(existsSync(authLog), "the failed-auth log exists before fail2ban reads it");
+    const jail = await readFile(join(fail2ban, "jail.d/slm-copilot-auth.local"), "utf8");
+    t.match(jail, new RegExp(`^logpath = ${authLog}$`, "m"));
+    const { stdout } = await run("fail2ban-client", ["-c", fail2ban, "-d"]);
     for (const line of [
       "['add', 'slm-copilot-auth', 'auto']",
       "['set', 'slm-copilot-auth', 'maxretry', 60]",
@@ -327,9 +368,9 @@ t.test(
       "a second configure changes nothing and restarts nothing",
     );
     if (!existsSync("/var/log/auth.log")) {
-      await rm(join(dir, "etc/jail.d/slm-copilot-sshd-journal.local"));
+      await rm(join(fail2ban, "jail.d/slm-copilot-sshd-journal.local"));
       await t.rejects(
-        run("fail2ban-client", ["-c", join(dir, "etc"), "--test"]),
+        run("fail2ban-client", ["-c", fail2ban, "--test"]),
         /Have not found any log file for sshd jail/,
         "without the sshd journal drop-in, Debian's fail2ban does not start on a journal-only system",
       );
@@ -341,26 +382,25 @@ t.test(
   "render_model_config installs the chat template verbatim and the model YAML points llama.cpp at it, idempotently",
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "slmc-model-"));
-    const configure = (templates = join(APPLIANCE, "templates")) =>
+    // home: what SLMC_HOME holds on the image (render-template.sh and templates/).
+    const configure = (home = APPLIANCE) =>
       run(
         "bash",
         [
           "-c",
-          `set -euo pipefail; source "$1/appliance.sh"; SLMC_TEMPLATES="$3"; SLMC_RENDER="$1/render-template.sh"; SLMC_LOG="$2/log"; LOCALAI_MODELS="$2/models"; LOCALAI_CHAT_TEMPLATE="$2/chat-templates/devstral-small-2.jinja"; rc=0; render_model_config 8192 4 || rc=$?; echo "$rc"`,
+          `set -euo pipefail; source "$1/appliance.sh"; render_model_config 8192 4; echo "$WRITTEN"`,
           "_",
           APPLIANCE,
-          dir,
-          templates,
         ],
-        { env: { PATH: process.env.PATH ?? "" } },
+        { env: { PATH: process.env.PATH ?? "", SLMC_ROOT: dir, SLMC_HOME: home } },
       );
     t.match(
       await readFile(resolve(APPLIANCE, "../packer/scripts/install-appliance.sh"), "utf8"),
       /install -m 0644 "\$\{SOURCE\}"\/templates\/\* "\$\{HOME_DIR\}\/templates\/"/,
       "the image build ships every template, the chat template included, into SLMC_TEMPLATES",
     );
-    t.equal((await configure()).stdout.trim(), "0", "first run: changed");
-    const installed = join(dir, "chat-templates/devstral-small-2.jinja");
+    t.equal((await configure()).stdout.trim(), "changed", "first run: changed");
+    const installed = join(dir, "var/lib/local-ai/chat-templates/devstral-small-2.jinja");
     t.equal(
       await readFile(installed, "utf8"),
       await readFile(join(APPLIANCE, "templates/devstral-small-2.jinja"), "utf8"),
@@ -368,7 +408,9 @@ t.test(
     );
     const { stdout: mode } = await run("stat", ["-c", "%a", installed]);
     t.equal(mode.trim(), "644", "readable by the engine's user");
-    const yaml = parse(await readFile(join(dir, "models/devstral-small-2.yaml"), "utf8")) as {
+    const yaml = parse(
+      await readFile(join(dir, "var/lib/local-ai/models/devstral-small-2.yaml"), "utf8"),
+    ) as {
       options: string[];
       template: { use_tokenizer_template: boolean };
       function: { grammar: { disable: boolean } };
@@ -378,14 +420,24 @@ t.test(
     t.equal(yaml.template.use_tokenizer_template, true);
     t.equal(yaml.function.grammar.disable, true);
     t.equal(yaml.context_size, 8192);
-    t.equal((await configure()).stdout.trim(), "1", "second run: nothing changed, so no engine restart");
+    t.equal(
+      (await configure()).stdout.trim(),
+      "unchanged",
+      "second run: nothing changed, so no engine restart",
+    );
     await writeFile(installed, "stale");
-    t.equal((await configure()).stdout.trim(), "0", "a changed template counts as a change (restart)");
-    const empty = await mkdtemp(join(tmpdir(), "slmc-no-templates-"));
-    await cp(join(APPLIANCE, "templates/model.yaml"), join(empty, "model.yaml"));
-    t.equal((await configure(empty)).stdout.trim(), "2", "a missing template fails the step");
+    t.equal((await configure()).stdout.trim(), "changed", "a changed template counts as a change (restart)");
+    const incomplete = await mkdtemp(join(tmpdir(), "slmc-no-templates-"));
+    await mkdir(join(incomplete, "templates"));
+    await cp(RENDER, join(incomplete, "render-template.sh"));
+    await cp(join(APPLIANCE, "templates/model.yaml"), join(incomplete, "templates/model.yaml"));
+    await t.rejects(
+      configure(incomplete),
+      { code: 1, stderr: /devstral-small-2\.jinja is missing: the image is incomplete, rebuild it/ },
+      "a missing template fails the step",
+    );
     t.match(
-      await readFile(join(dir, "log"), "utf8"),
+      await readFile(join(dir, STATE.log), "utf8"),
       /devstral-small-2\.jinja is missing: the image is incomplete/,
     );
   },
@@ -393,27 +445,29 @@ t.test(
 
 async function writeReport(t: Test, tlsMode: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "slmc-report-"));
+  const root = join(dir, "root");
   await mkdir(join(dir, "bin"));
+  await mkdir(join(root, "var/lib/slm-copilot"), { recursive: true });
   await writeFile(join(dir, "bin/systemctl"), "#!/bin/sh\necho active\n", { mode: 0o755 });
   await writeFile(
-    join(dir, "effective.env"),
+    join(root, STATE.effective),
     `CONTEXT_SIZE=32768\nTHREADS=4\nDOMAIN=copilot.example.org\nTLS_MODE=${tlsMode}\nRATE_LIMIT=600\n`,
   );
-  await writeFile(join(dir, "password"), "12345678901234567");
+  await writeFile(join(root, STATE.password), "12345678901234567");
   await run(
     "bash",
     [
       "-c",
-      `set -euo pipefail; source "$1/appliance.sh"; SLMC_LOG="$2/log"; SLMC_STATE_DIR="$2"; SLMC_PASSWORD_FILE="$2/password"; SLMC_ERRORS_FILE="$2/errors"; SLMC_WARNINGS_FILE="$2/warnings"; SLMC_REPORT="$2/report"; endpoint_host() { echo 203.0.113.10; }; tls_fingerprint() { echo AA:BB; }; write_report`,
+      `set -euo pipefail; source "$1/appliance.sh"; endpoint_host() { echo 203.0.113.10; }; tls_fingerprint() { echo AA:BB; }; write_report`,
       "_",
       APPLIANCE,
-      dir,
     ],
-    { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` } },
+    { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`, SLMC_ROOT: root } },
   );
-  const { stdout: mode } = await run("stat", ["-c", "%a", join(dir, "report")]);
+  const { stdout: mode } = await run("stat", ["-c", "%a", join(root, STATE.report)]);
   t.equal(mode.trim(), "600", "the report stays 0600");
-  return readFile(join(dir, "report"), "utf8");
+  // Paths in the report as the appliance (SLMC_ROOT empty) writes them.
+  return (await readFile(join(root, STATE.report), "utf8")).replaceAll(root, "");
 }
 
 t.test("the report's Continue config.yaml and Cline CLI commands match its connection info", async (t) => {

@@ -1,0 +1,225 @@
+// service_configure (and bootstrap's report and banner) run whole in a scratch SLMC_ROOT, under the
+// one-apps driver's shell settings (set -e, umask 0077), with systemctl, nginx and fail2ban-client
+// replaced by recorders: which files each run writes and with which modes, what it restarts, and that a
+// write that fails fails the step with the file named.
+import t from "tap";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const APPLIANCE = resolve(import.meta.dirname, "../appliance");
+
+interface Step {
+  /** the files the step logged as written, relative to the scratch root */
+  wrote: string[];
+  /** systemctl, nginx and fail2ban-client calls, in order */
+  calls: string[];
+  stderr: string;
+}
+
+interface Scratch {
+  root: string;
+  /** runs the named appliance functions in order; rejects like the driver's step would fail */
+  step(functions: string, env?: Record<string, string>): Promise<Step>;
+}
+
+async function scratch(): Promise<Scratch> {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-configure-"));
+  const root = join(dir, "root");
+  const bin = join(dir, "bin");
+  const calls = join(dir, "calls");
+  // What the image's packages create before configure first runs.
+  for (const sub of ["etc/nginx/sites-enabled", "var/log/nginx"]) {
+    await mkdir(join(root, sub), { recursive: true });
+  }
+  await mkdir(bin);
+  // Recorders; every unit counts as active, so only a change restarts anything.
+  for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
+    await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
+  }
+  const step = async (functions: string, env: Record<string, string> = {}): Promise<Step> => {
+    await writeFile(calls, "");
+    const { stderr } = await run(
+      "bash",
+      ["-c", `umask 0077; set -e; source "$1/appliance.sh"; ${functions}`, "_", APPLIANCE],
+      {
+        env: { PATH: `${bin}:${process.env.PATH ?? ""}`, SLMC_ROOT: root, SLMC_HOME: APPLIANCE, ...env },
+        timeout: 60_000,
+      },
+    );
+    const wrote = [...stderr.matchAll(/\[INFO\] wrote (\S+)$/gm)].map((match) =>
+      (match[1] ?? "").replace(`${root}/`, ""),
+    );
+    return { wrote: wrote.sort(), calls: (await readFile(calls, "utf8")).trim().split("\n"), stderr };
+  };
+  return { root, step };
+}
+
+const stat = async (root: string, files: string[]): Promise<string[]> =>
+  (await run("stat", ["-c", "%a %G", ...files.map((file) => join(root, file))])).stdout.trim().split("\n");
+
+const MODEL_CONFIG = "var/lib/local-ai/models/devstral-small-2.yaml";
+const LOCALAI_UNIT = "etc/systemd/system/local-ai.service";
+const MODEL = [MODEL_CONFIG, LOCALAI_UNIT];
+const BEARER_MAP = "etc/nginx/slm-copilot.bearer-map";
+const HTPASSWD = "etc/nginx/slm-copilot.htpasswd";
+const PASSWORD = "var/lib/slm-copilot/password";
+const CREDENTIALS = [BEARER_MAP, HTPASSWD, PASSWORD];
+const FAIL2BAN_FILTER = "etc/fail2ban/filter.d/slm-copilot-auth.conf";
+const FAIL2BAN = [
+  FAIL2BAN_FILTER,
+  "etc/fail2ban/jail.d/slm-copilot-auth.local",
+  "etc/fail2ban/jail.d/slm-copilot-sshd-journal.local",
+];
+
+t.test(
+  "configure: changed on the first run, unchanged on the second, and a changed value rewrites and restarts only what depends on it",
+  async (t) => {
+    const { root, step } = await scratch();
+    const first = await step("service_configure");
+    t.same(
+      first.wrote,
+      [
+        BEARER_MAP,
+        HTPASSWD,
+        "etc/nginx/sites-available/slm-copilot.conf",
+        "etc/slm-copilot/tls/self-signed.names",
+        LOCALAI_UNIT,
+        ...FAIL2BAN,
+        "var/lib/local-ai/chat-templates/devstral-small-2.jinja",
+        MODEL_CONFIG,
+        "var/lib/slm-copilot/effective.env",
+        PASSWORD,
+      ].sort(),
+      "the first configure writes every file",
+    );
+    t.same(
+      await stat(root, [
+        ...CREDENTIALS,
+        "var/lib/slm-copilot/effective.env",
+        "etc/nginx/sites-available/slm-copilot.conf",
+        ...MODEL,
+        FAIL2BAN_FILTER,
+      ]),
+      ["600 root", "640 www-data", "600 root", "600 root", "644 root", "644 root", "644 root", "644 root"],
+      "each file has the appliance's mode (the htpasswd file readable by the nginx workers' group)",
+    );
+    t.ok(first.calls.includes("systemctl restart local-ai.service"), "new engine files: the engine restarts");
+    t.ok(first.calls.includes("systemctl restart fail2ban.service"), "new jail files: fail2ban restarts");
+
+    const second = await step("service_configure");
+    t.same(second.wrote, [], "a second configure with the same context writes nothing");
+    t.same(
+      second.calls.filter((call) => / restart /.test(call)),
+      [],
+      "and restarts nothing (the engine and fail2ban only checked for being active)",
+    );
+    t.ok(second.calls.includes("systemctl reload nginx.service"), "nginx is reloaded on every configure");
+
+    const context = await step("service_configure", { ONEAPP_COPILOT_CONTEXT_SIZE: "16384" });
+    t.same(
+      context.wrote,
+      [...MODEL, "var/lib/slm-copilot/effective.env"].sort(),
+      "context size: engine files",
+    );
+    t.ok(
+      context.calls.includes("systemctl restart local-ai.service"),
+      "the engine restarts for the new size",
+    );
+    t.notOk(context.calls.includes("systemctl restart fail2ban.service"), "fail2ban is left alone");
+    t.match(
+      await readFile(join(root, MODEL_CONFIG), "utf8"),
+      /^context_size: 16384$/m,
+      "the new value is in the model config",
+    );
+
+    const password = await step("service_configure", {
+      ONEAPP_COPILOT_CONTEXT_SIZE: "16384",
+      ONEAPP_COPILOT_PASSWORD: "Changed.Password-16",
+    });
+    t.same(password.wrote, [...CREDENTIALS].sort(), "a new password: the credential files only");
+    t.match(password.stderr, /\[INFO\] API password changed/);
+    t.notOk(password.calls.includes("systemctl restart local-ai.service"), "the engine is left alone");
+  },
+);
+
+t.test("a write that fails fails configure with the file named, and nothing after it runs", async (t) => {
+  const { root, step } = await scratch();
+  await step("service_configure");
+
+  // The unit's directory is a file: the engine's files cannot be written (was: the step aborted by
+  // an exit inside the sourced script).
+  const units = join(root, "etc/systemd/system");
+  await rm(units, { recursive: true });
+  await writeFile(units, "");
+  const unit = await step("service_configure", { ONEAPP_COPILOT_CONTEXT_SIZE: "8192" }).then(
+    () => undefined,
+    (error: { code: number; stderr: string }) => error,
+  );
+  t.ok(unit, "configure fails");
+  t.equal(unit?.code, 1, "with exit status 1");
+  t.match(
+    unit?.stderr,
+    new RegExp(`\\[ERROR\\] could not write ${units}/local-ai\\.service: mkdir: cannot create directory`),
+    "the error names the file and why",
+  );
+  t.notMatch(unit?.stderr, /restarting local-ai|configure finished/, "the engine is not restarted");
+  await rm(units);
+  await mkdir(units);
+
+  // The bearer map (was: `|| true`, logged as written) cannot be replaced: a directory is in its way.
+  const bearerMap = join(root, "etc/nginx/slm-copilot.bearer-map");
+  await rm(bearerMap);
+  await mkdir(bearerMap);
+  const credentials = await step("service_configure").then(
+    () => undefined,
+    (error: { code: number; stderr: string }) => error,
+  );
+  t.equal(credentials?.code, 1, "configure fails");
+  t.match(
+    credentials?.stderr,
+    new RegExp(`\\[ERROR\\] could not write ${bearerMap}: install: cannot overwrite directory`),
+  );
+  t.notMatch(credentials?.stderr, new RegExp(`wrote ${bearerMap}`), "not logged as written");
+  t.notMatch(credentials?.stderr, /LocalAI: context size/, "the steps after it did not run");
+});
+
+t.test(
+  "bootstrap's report and banner: written once, the banner reads the report where the driver puts it",
+  async (t) => {
+    const { root, step } = await scratch();
+    await step("service_configure");
+    // The one-apps driver names the report (ONE_SERVICE_REPORT); here, somewhere unusual.
+    const report = join(root, "srv/one-apps/report");
+    const driver = { ONE_SERVICE_REPORT: report };
+    const banner = join(root, "etc/profile.d/slm-copilot-banner.sh");
+    const first = await step("write_report; write_banner", driver);
+    t.same(first.wrote, ["etc/profile.d/slm-copilot-banner.sh", "srv/one-apps/report"]);
+    t.same(await stat(root, ["srv/one-apps/report", "etc/profile.d/slm-copilot-banner.sh"]), [
+      "600 root",
+      "644 root",
+    ]);
+    t.same((await step("write_report; write_banner", driver)).wrote, [], "unchanged on the next boot");
+    const text = await readFile(banner, "utf8");
+    t.equal(text.split(`'${report}'`).length, 4, "the banner reads the report path the script uses");
+    t.notMatch(text, /one-appliance\/config/, "no literal path of its own");
+    const { stdout } = await run("sh", [banner]);
+    t.match(
+      stdout,
+      /^SLM-Copilot: https:\/\/\S+ {2}model devstral-small-2$/m,
+      "it shows the report's endpoint",
+    );
+    t.match(stdout, new RegExp(`credentials: ${report}$`, "m"));
+
+    await rm(join(root, "srv/one-apps"), { recursive: true });
+    await writeFile(join(root, "srv/one-apps"), "");
+    await t.rejects(
+      step("write_report", driver),
+      { code: 1, stderr: new RegExp(`could not write ${report}: mkdir: cannot create directory`) },
+      "a report that cannot be written fails bootstrap, naming it",
+    );
+  },
+);
