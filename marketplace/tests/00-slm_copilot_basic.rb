@@ -27,7 +27,7 @@ module SlmCopilot
         report=/etc/one-appliance/config
         user="$(sed -n 's/^api_username = //p' "$report")"
         password="$(sed -n 's/^api_password = //p' "$report")"
-        [ -n "$user" ] && [ -n "$password" ] || { echo "no api_username/api_password in $report"; exit 3; }
+        [ -n "$user" ] && [ -n "$password" ] || { echo "no api_username/api_password in $report" >&2; exit 3; }
         basic() { printf 'user = "%s:%s"\n' "$user" "$password"; }
         bearer() { printf 'header = "Authorization: Bearer %s"\n' "$password"; }
     SH
@@ -45,6 +45,14 @@ describe 'SLM-Copilot appliance certification' do
         encoded = Base64.strict_encode64("{\n#{script}\n} </dev/null\n")
         @info[:vm].ssh("echo #{encoded} | base64 -d | timeout #{budget_s} bash", false,
                        { :timeout => budget_s + 30 })
+    end
+
+    # What a script printed for a value, for a failure message: the value, or why there is none.
+    def seen(value, execution)
+        return "#{value} (no HTTP answer)" if value == '000'
+        return value if value && !value.empty?
+
+        "nothing (the command exited #{execution.exitstatus}: #{execution.stderr.to_s.strip[0, 200]})"
     end
 
     # Lines of `key value` printed by a script, as a Hash.
@@ -104,7 +112,7 @@ describe 'SLM-Copilot appliance certification' do
         states = fields(execution)
         ['local-ai.service', 'nginx.service'].each do |unit|
             expect(states[unit]).to eq('active enabled'),
-                                    "#{unit} is #{states[unit] || 'unknown'} (want: active enabled): " \
+                                    "#{unit} is #{seen(states[unit], execution)} (want: active enabled): " \
                                     "see journalctl -u #{unit}"
         end
     end
@@ -138,8 +146,7 @@ describe 'SLM-Copilot appliance certification' do
         SH
         answer = fields(execution)
         expect(answer['code']).to eq('200'),
-                                  "GET https://127.0.0.1/health without credentials answered #{answer['code']} " \
-                                  '(000: no answer), want 200'
+                                  "GET https://127.0.0.1/health without credentials answered #{seen(answer['code'], execution)}, want 200"
         expect(answer['body']).to include('"status":"ready"')
     end
 
@@ -148,7 +155,7 @@ describe 'SLM-Copilot appliance certification' do
             curl -s --max-time 15 -o /dev/null -w 'code %{http_code}\nlocation %{redirect_url}\n' http://127.0.0.1/v1/models
         SH
         answer = fields(execution)
-        expect(answer['code']).to eq('301'), "http://127.0.0.1/v1/models answered #{answer['code']}, want 301"
+        expect(answer['code']).to eq('301'), "http://127.0.0.1/v1/models answered #{seen(answer['code'], execution)}, want 301"
         expect(answer['location']).to start_with('https://')
     end
 
@@ -162,7 +169,7 @@ describe 'SLM-Copilot appliance certification' do
         codes = fields(execution)
         { 'none' => 'no credentials', 'wrong_basic' => 'a wrong Basic password',
           'wrong_bearer' => 'a wrong Bearer token' }.each do |key, what|
-            expect(codes[key]).to eq('401'), "GET /v1/models with #{what} answered #{codes[key]}, want 401"
+            expect(codes[key]).to eq('401'), "GET /v1/models with #{what} answered #{seen(codes[key], execution)}, want 401"
         end
     end
 
@@ -177,10 +184,10 @@ describe 'SLM-Copilot appliance certification' do
         answer = fields(execution)
         expect(answer['basic']).to eq('200'),
                                    "GET /v1/models with the report's user and password (Basic) answered " \
-                                   "#{answer['basic'] || execution.stdout.strip}, want 200"
+                                   "#{seen(answer['basic'], execution)}, want 200"
         expect(answer['bearer']).to eq('200'),
                                     "GET /v1/models with the report's password as Bearer token answered " \
-                                    "#{answer['bearer'] || execution.stdout.strip}, want 200"
+                                    "#{seen(answer['bearer'], execution)}, want 200"
         ids = (JSON.parse(answer['models'] || '{}')['data'] || []).map { |model| model['id'] }
         expect(ids).to include(SlmCopilot::MODEL_ID)
     end
@@ -195,7 +202,7 @@ describe 'SLM-Copilot appliance certification' do
         SH
         answer = fields(execution)
         expect(answer['code']).to eq('200'),
-                                  "POST /v1/chat/completions answered #{answer['code'] || execution.stdout.strip}, " \
+                                  "POST /v1/chat/completions answered #{seen(answer['code'], execution)}, " \
                                   "want 200: #{answer['json'].to_s[0, 300]}"
         reply = JSON.parse(answer['json'])
         content = reply.dig('choices', 0, 'message', 'content')
@@ -219,7 +226,7 @@ describe 'SLM-Copilot appliance certification' do
         SH
         report = fields(execution)
         expect(report['stat']).to eq('600 root'),
-                                  "/etc/one-appliance/config is mode/owner #{report['stat'] || 'missing'}; " \
+                                  "/etc/one-appliance/config is mode/owner #{seen(report['stat'], execution)}; " \
                                   'it holds the password: chmod 600, owned by root'
         expect(report['endpoint']).to match(%r{\Ahttps://\S+\z})
         expect(report['api_base_url']).to eq("#{report['endpoint']}/v1")
