@@ -234,7 +234,8 @@ describe 'SLM-Copilot appliance certification' do
         expect(report['api_password']).to eq('set'), 'the report has no api_password of at least 8 characters'
         expect(report['model_id']).to eq(SlmCopilot::MODEL_ID)
         expect(report['sha256_fingerprint']).to eq(report['served_fingerprint']),
-                                                'the report\'s sha256_fingerprint is not the certificate nginx serves'
+                                                "the report's sha256_fingerprint is not the certificate served on " \
+                                                "127.0.0.1:443 (#{report['served_fingerprint']})"
         expect(report['local-ai']).to eq('active')
         expect(report['nginx']).to eq('active')
         expect(report['errors']).to eq('none = true'),

@@ -48,6 +48,18 @@ export async function listedSpecs(dir = MARKETPLACE): Promise<string[]> {
   return listed as string[];
 }
 
+/** How tests.yaml disagrees with the files in tests/: app_readiness.rb runs only what it lists. */
+export function specListProblems(listed: string[], present: string[]): string[] {
+  const problems: string[] = [];
+  for (const name of listed)
+    if (!present.includes(name)) problems.push(`tests.yaml lists ${name}, which is not in tests/`);
+  for (const name of present)
+    if (!listed.includes(name)) problems.push(`tests/${name} is not listed in tests.yaml, so it never runs`);
+  for (const name of new Set(listed.filter((name, i) => listed.indexOf(name) !== i)))
+    problems.push(`tests.yaml lists ${name} more than once`);
+  return problems;
+}
+
 function keepTail(kept: string, chunk: string): string {
   const joined = kept + chunk;
   return joined.length > OUTPUT_BYTES ? joined.slice(-OUTPUT_BYTES) : joined;
@@ -71,7 +83,8 @@ async function layout(): Promise<{ top: string; community: string; specs: string
   await mkdir(community, { recursive: true });
   await mkdir(appliance, { recursive: true });
   await cp(SHIM, join(community, "app_handler.rb"));
-  for (const name of ["metadata.yaml", "tests.yaml"]) await cp(join(MARKETPLACE, name), join(appliance, name));
+  for (const name of ["metadata.yaml", "tests.yaml"])
+    await cp(join(MARKETPLACE, name), join(appliance, name));
   await cp(join(MARKETPLACE, "tests"), join(appliance, "tests"), { recursive: true });
   const specs = (await listedSpecs(appliance)).map((name) => `../../appliances/slm-copilot/tests/${name}`);
   return { top, community, specs };
@@ -103,7 +116,11 @@ export async function runMarketplaceSpecs(target: SpecTarget): Promise<SpecRun> 
       }, target.timeoutMs);
       child.on("error", (error) => {
         clearTimeout(timer);
-        done({ code: null, output, problem: `cannot run rspec (${error.message}): apt-get install ruby-rspec` });
+        done({
+          code: null,
+          output,
+          problem: `cannot run rspec (${error.message}): apt-get install ruby-rspec`,
+        });
       });
       child.on("close", (code) => {
         clearTimeout(timer);
