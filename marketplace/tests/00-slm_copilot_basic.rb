@@ -57,7 +57,7 @@ describe 'SLM-Copilot appliance certification' do
 
     # Lines of `key value` printed by a script, as a Hash.
     def fields(execution)
-        execution.stdout.lines.map { |line| line.chomp.split(' ', 2) }.select { |pair| pair.size == 2 }.to_h
+        execution.stdout.to_s.lines.map { |line| line.chomp.split(' ', 2) }.select { |pair| pair.size == 2 }.to_h
     end
 
     it 'reaches bootstrap_success within the deploy budget' do

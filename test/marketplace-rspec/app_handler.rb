@@ -57,8 +57,9 @@ module CLITester
                 Process.kill('KILL', wait_thr.pid)
                 wait_thr.value
                 readers.each(&:kill)
+                # As in SafeExec: no stdout at all after a timeout.
                 @status = -1
-                @stdout = ''
+                @stdout = nil
                 @stderr = "Timeout Reached for: '#{@cmd}'"
             end
             STDERR.puts @stderr if fail? && !@stderr.empty? && !@quiet
