@@ -3,10 +3,10 @@
 // listing the release mode accepts, and each rule of the schema rejects the mistake it exists for.
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createServer, type AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parse } from "yaml";
 import {
   applianceParams,
@@ -352,5 +352,38 @@ t.test(
       noPort.examples.every((e) => /LAB_SSH_PORT must be a port number, not ""/.test(e.message)),
       `the shim names the missing setting: ${noPort.examples[0]?.message}`,
     );
+  },
+);
+
+t.test(
+  "the shim's commands are bounded: a timeout ends them, output is capped",
+  { skip: ruby ? false : "ruby not installed: apt-get install ruby-rspec" },
+  async (t) => {
+    const top = await mkdtemp(join(tmpdir(), "slmc-market-"));
+    await mkdir(join(top, "tests"), { recursive: true });
+    await writeFile(join(top, "metadata.yaml"), await readFile(join(DIR, "metadata.yaml"), "utf8"));
+    const probe = join(top, "tests", "probe.rb");
+    await writeFile(
+      probe,
+      `require_relative ${JSON.stringify(relative(join(top, "tests"), SHIM).replace(/\.rb$/, ""))}
+started = Time.now
+slow = SafeExec.run('sleep 20 | cat', 1, 1, true)
+puts "slow #{slow.exitstatus} #{slow.stdout.inspect} #{(Time.now - started).round} #{slow.stderr}"
+big = SafeExec.run('head -c 10000000 /dev/zero')
+puts "big #{big.exitstatus} #{big.stdout.bytesize}"
+`,
+    );
+    const result = await new Promise<Result>((done) =>
+      execFile("ruby", [probe], { timeout: 60_000 }, (error, stdout, stderr) =>
+        done({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    t.equal(result.code, 0, result.stderr);
+    t.match(
+      result.stdout,
+      /^slow -1 nil [12] Timeout Reached for: 'sleep 20 | cat'$/m,
+      "killed after its 1 s timeout, status -1, no stdout (as SafeExec)",
+    );
+    t.match(result.stdout, /^big 0 4194304$/m, "10 MB of output: 4 MiB kept, the rest drained");
   },
 );

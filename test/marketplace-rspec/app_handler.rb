@@ -47,14 +47,15 @@ module CLITester
         end
 
         def run!
-            stdin, out, err, wait_thr = Open3.popen3(@cmd)
+            # Its own process group: a timeout kills the shell and the ssh it started.
+            stdin, out, err, wait_thr = Open3.popen3(@cmd, pgroup: true)
             stdin.close
             readers = [Thread.new { bounded_read(out) }, Thread.new { bounded_read(err) }]
             begin
                 Timeout.timeout(@timeout) { @status = wait_thr.value.exitstatus }
                 @stdout, @stderr = readers.map(&:value)
             rescue Timeout::Error
-                Process.kill('KILL', wait_thr.pid)
+                Process.kill('KILL', -wait_thr.pid)
                 wait_thr.value
                 readers.each(&:kill)
                 # As in SafeExec: no stdout at all after a timeout.
