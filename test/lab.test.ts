@@ -15,6 +15,7 @@ import {
   runProblems,
 } from "../fixtures/clients/run.ts";
 import { startPebble } from "../fixtures/lab/pebble.ts";
+import { runMarketplaceSpecs, type SpecRun } from "./marketplace-rspec/run.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const LAB = join(ROOT, "scripts/lab.sh");
@@ -393,6 +394,87 @@ async function labTests(): Promise<void> {
       /(0\.0\.0\.0|\*|\[::\]):8080/,
       "LocalAI does not listen on all interfaces",
     );
+
+    // marketplace/tests (the community certification specs) run unchanged through the vm_handler shim,
+    // each rspec example a tap assertion; then against two sabotaged states, the examples each breaks.
+    await t.test("marketplace certification specs (rspec, vm_handler shim)", async (t) => {
+      const target = {
+        sshPort: vm.env.LAB_SSH_PORT ?? "",
+        sshKey: vm.env.LAB_SSH_KEY ?? "",
+        timeoutMs: 900_000,
+      };
+      const examples = (run: SpecRun) => Object.fromEntries(run.examples.map((e) => [e.description, e]));
+      const clean = await runMarketplaceSpecs(target);
+      t.equal(clean.problem, "", `rspec ran: ${clean.output.slice(-2000)}`);
+      t.equal(clean.examples.length, 9, `every example ran: ${clean.summary}`);
+      for (const example of clean.examples)
+        t.equal(example.status, "passed", `${example.description}: ${example.message}`);
+      t.equal(clean.code, 0, "rspec exits 0");
+
+      // Expected failures per sabotage: the example's description and what its message must say.
+      const expectFailures = (run: SpecRun, expected: Record<string, RegExp>) => {
+        const byName = examples(run);
+        t.equal(run.examples.length, 9, `every example ran: ${run.summary}`);
+        for (const example of run.examples) {
+          const pattern = expected[example.description];
+          if (pattern) {
+            t.equal(example.status, "failed", `sabotaged: ${example.description} fails`);
+            t.match(example.message, pattern, `${example.description}: says why`);
+          } else t.equal(example.status, "passed", `untouched: ${example.description}: ${example.message}`);
+        }
+        t.same(
+          Object.keys(expected).filter((name) => !byName[name]),
+          [],
+          "every expected failure names an example",
+        );
+        t.not(run.code, 0, "rspec exits non-zero");
+      };
+
+      await vm.ssh(
+        "cp -a /etc/one-appliance/config /root/slmc-cert-config.bak && cp -a /etc/one-appliance/status /root/slmc-cert-status.bak",
+      );
+      await vm.ssh(
+        "echo bootstrap_failure >/etc/one-appliance/status && chmod 0644 /etc/one-appliance/config && " +
+          "sed -i 's/^api_password = .*/api_password = not-the-password-1/' /etc/one-appliance/config",
+      );
+      expectFailures(await runMarketplaceSpecs(target), {
+        "reaches bootstrap_success within the deploy budget":
+          /the appliance reported bootstrap_failure after \d+ s/,
+        "accepts the password from the report, as Basic and as Bearer":
+          /with the report's user and password \(Basic\) answered 401, want 200/,
+        "completes a small chat through nginx": /POST \/v1\/chat\/completions answered 401, want 200/,
+        "writes the report with the connection details, readable by root only":
+          /\/etc\/one-appliance\/config is mode\/owner 644 root; it holds the password: chmod 600/,
+      });
+      await vm.ssh(
+        "cp -a /root/slmc-cert-config.bak /etc/one-appliance/config && cp -a /root/slmc-cert-status.bak /etc/one-appliance/status",
+      );
+
+      await vm.ssh("systemctl stop nginx.service");
+      expectFailures(await runMarketplaceSpecs(target), {
+        "runs local-ai and nginx as enabled, active services":
+          /nginx\.service is inactive enabled \(want: active enabled\)/,
+        "listens publicly on 443 and 80, and the engine on 127.0.0.1:8080 only":
+          /nothing listens on all addresses on port 443 \(listeners: none\): is nginx running\?/,
+        "answers /health with 200 and no credentials":
+          /\/health without credentials answered 000 \(no HTTP answer\)/,
+        "redirects HTTP on port 80 to HTTPS": /answered 000 \(no HTTP answer\), want 301/,
+        "refuses the API without valid credentials (401)":
+          /with no credentials answered 000 \(no HTTP answer\), want 401/,
+        "accepts the password from the report, as Basic and as Bearer":
+          /\(Basic\) answered 000 \(no HTTP answer\)/,
+        "completes a small chat through nginx": /answered 000 \(no HTTP answer\), want 200/,
+        "writes the report with the connection details, readable by root only":
+          /sha256_fingerprint is not the certificate served on 127\.0\.0\.1:443 \(none\)/,
+      });
+      await vm.ssh("systemctl start nginx.service");
+      t.equal((await vm.ssh("systemctl is-active nginx.service")).trim(), "active", "nginx restored");
+      t.equal(
+        (await vm.ssh("cat /etc/one-appliance/status; stat -c %a /etc/one-appliance/config")).trim(),
+        "bootstrap_success\n600",
+        "status and report restored",
+      );
+    });
 
     const fingerprint = reportField(report, "sha256_fingerprint");
     const sshArgs = [

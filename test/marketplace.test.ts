@@ -3,9 +3,10 @@
 // listing the release mode accepts, and each rule of the schema rejects the mistake it exists for.
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
+import { join, relative, resolve } from "node:path";
 import { parse } from "yaml";
 import {
   applianceParams,
@@ -15,6 +16,7 @@ import {
   userInput,
   type Listing,
 } from "../src/schemas/marketplace.ts";
+import { listedSpecs, runMarketplaceSpecs, SHIM, specListProblems } from "./marketplace-rspec/run.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIR = join(ROOT, "marketplace");
@@ -216,3 +218,172 @@ t.test("cross-file consistency: appliance parameters, harness params and context
     /becomes ONEAPP_ONEAPP_COPILOT_THREADS/,
   );
 });
+
+// The certification specs (marketplace/tests.yaml, marketplace/tests/*) without a VM: they parse, the
+// list names exactly the files present, and the vm_handler shim offers what they call. The lab test runs
+// them against the appliance (test/lab.test.ts, "marketplace certification specs").
+const ruby = await new Promise<boolean>((done) => execFile("ruby", ["--version"], (error) => done(!error)));
+const rspec = await new Promise<boolean>((done) => execFile("rspec", ["--version"], (error) => done(!error)));
+const SPEC_DIR = join(DIR, "tests");
+
+function rubyCheck(file: string): Promise<Result> {
+  return new Promise((done) =>
+    execFile("ruby", ["-wc", file], (error, stdout, stderr) =>
+      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+t.test("tests.yaml lists exactly the spec files in marketplace/tests", async (t) => {
+  const present = (await readdir(SPEC_DIR)).filter((name) => name.endsWith(".rb"));
+  t.ok(present.length > 0, "there is a spec file");
+  t.same(specListProblems(await listedSpecs(), present), [], "tests.yaml and tests/ agree");
+  t.same(specListProblems(["00-a.rb", "00-a.rb"], ["00-a.rb", "01-b.rb"]), [
+    "tests/01-b.rb is not listed in tests.yaml, so it never runs",
+    "tests.yaml lists 00-a.rb more than once",
+  ]);
+  t.same(specListProblems(["00-gone.rb"], []), ["tests.yaml lists 00-gone.rb, which is not in tests/"]);
+  const dir = await mkdtemp(join(tmpdir(), "slmc-market-"));
+  await writeFile(join(dir, "tests.yaml"), "00-a.rb: yes\n");
+  await t.rejects(listedSpecs(dir), /tests\.yaml must be a YAML list of file names/);
+});
+
+t.test(
+  "the spec files and the shim parse (ruby -c)",
+  { skip: ruby ? false : "ruby not installed: apt-get install ruby-rspec" },
+  async (t) => {
+    const files = [
+      ...(await readdir(SPEC_DIR)).filter((name) => name.endsWith(".rb")).map((name) => join(SPEC_DIR, name)),
+      SHIM,
+    ];
+    for (const file of files) {
+      const result = await rubyCheck(file);
+      t.equal(result.code, 0, `${file}: ${result.stderr}`);
+      t.equal(result.stderr, "", `${file}: no warnings`);
+    }
+    const broken = join(await mkdtemp(join(tmpdir(), "slmc-market-")), "broken.rb");
+    await writeFile(broken, (await readFile(files[0] ?? "", "utf8")).replace(/\nend\s*$/, "\n"));
+    t.not((await rubyCheck(broken)).code, 0, "a spec missing its last `end` is refused");
+  },
+);
+
+t.test("the shim offers what the specs call, with clitester's signatures", async (t) => {
+  const shim = await readFile(SHIM, "utf8");
+  const defs: Record<string, string[]> = {};
+  // Public methods of each class of the shim: its defs and attr_readers, up to `private`.
+  for (const [, name, body] of shim.matchAll(/class (\w+)\n([\s\S]*?)\n {4}end\n/g)) {
+    const open = (body as string).split(/^ {8}private$/m)[0] as string;
+    defs[name as string] = [
+      ...[...open.matchAll(/^ {8}def (?:self\.)?(\w+[?!]?)/gm)].map((m) => m[1] as string),
+      ...[...open.matchAll(/^ {8}attr_reader (.*)$/gm)].flatMap((m) =>
+        (m[1] as string).split(",").map((s) => s.trim().replace(/^:/, "")),
+      ),
+    ];
+  }
+  t.ok(defs.VM?.includes("ssh"), "VM#ssh");
+  t.ok(defs.SafeExec?.includes("run"), "SafeExec.run");
+  t.match(
+    shim,
+    /def ssh\(cmd, _stderr = false, options = \{\}, user = 'root', _xpath_ip = ''\)/,
+    "VM#ssh(cmd, stderr, options, user, xpath_ip) as in clitester's VM.rb",
+  );
+  t.match(shim, /RSpec\.shared_context 'vm_handler'/, "the shared context the specs include");
+  const specs = await Promise.all(
+    (await readdir(SPEC_DIR))
+      .filter((n) => n.endsWith(".rb"))
+      .map((n) => readFile(join(SPEC_DIR, n), "utf8")),
+  );
+  for (const spec of specs) {
+    t.match(
+      spec,
+      /^require_relative '\.\.\/\.\.\/\.\.\/lib\/community\/app_handler'/,
+      "loads app_handler as the harness lays it out",
+    );
+    t.match(spec, /include_context\('vm_handler'\)/);
+    for (const [, method] of spec.matchAll(/@info\[:vm\]\.(\w+[?!]?)/g))
+      t.ok(defs.VM?.includes(method as string), `@info[:vm].${method} is defined by the shim`);
+    for (const [, method] of spec.matchAll(
+      /\.(stdout|stderr|status|exitstatus|success\?|fail\?|expect_success|expect_fail)\b/g,
+    ))
+      t.ok(defs.SafeExec?.includes(method as string), `result.${method} is defined by the shim`);
+  }
+});
+
+t.test(
+  "against an unreachable VM every example runs and fails on SSH, none on a missing method",
+  { skip: rspec ? false : "rspec not installed: apt-get install ruby-rspec" },
+  async (t) => {
+    const closedPort = await new Promise<number>((done) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => done(port));
+      });
+    });
+    const key = join(await mkdtemp(join(tmpdir(), "slmc-market-")), "key");
+    await writeFile(key, "not a key\n");
+    const started = Date.now();
+    const run = await runMarketplaceSpecs({ sshPort: String(closedPort), sshKey: key, timeoutMs: 120_000 });
+    t.equal(run.problem, "", run.output.slice(-2000));
+    t.equal(run.examples.length, 9, run.summary);
+    t.not(run.code, 0, "rspec exits non-zero");
+    for (const example of run.examples) {
+      t.equal(example.status, "failed", `${example.description} fails`);
+      t.match(
+        example.exceptionClass,
+        /^(RSpec::Expectations::ExpectationNotMetError|RuntimeError)$/,
+        `${example.description}: an expectation or the spec's own verdict, not a broken interface: ${example.exceptionClass}: ${example.message}`,
+      );
+    }
+    t.match(
+      run.examples[0]?.message,
+      /SSH into the VM failed 3 times in a row \(exit 255\)/,
+      "the deploy wait gives up on a VM that stopped answering SSH",
+    );
+    t.match(
+      run.examples[1]?.message,
+      /local-ai\.service is nothing \(the command exited 255: .*Connection refused/,
+      "a failed command is named with its exit status",
+    );
+    t.ok(Date.now() - started < 60_000, "and does not sit out the deploy budget");
+
+    const noPort = await runMarketplaceSpecs({ sshPort: "", sshKey: key, timeoutMs: 60_000 });
+    t.equal(noPort.examples.length, 9);
+    t.ok(
+      noPort.examples.every((e) => /LAB_SSH_PORT must be a port number, not ""/.test(e.message)),
+      `the shim names the missing setting: ${noPort.examples[0]?.message}`,
+    );
+  },
+);
+
+t.test(
+  "the shim's commands are bounded: a timeout ends them, output is capped",
+  { skip: ruby ? false : "ruby not installed: apt-get install ruby-rspec" },
+  async (t) => {
+    const top = await mkdtemp(join(tmpdir(), "slmc-market-"));
+    await mkdir(join(top, "tests"), { recursive: true });
+    await writeFile(join(top, "metadata.yaml"), await readFile(join(DIR, "metadata.yaml"), "utf8"));
+    const probe = join(top, "tests", "probe.rb");
+    await writeFile(
+      probe,
+      `require_relative ${JSON.stringify(relative(join(top, "tests"), SHIM).replace(/\.rb$/, ""))}
+started = Time.now
+slow = SafeExec.run('sleep 20 | cat', 1, 1, true)
+puts "slow #{slow.exitstatus} #{slow.stdout.inspect} #{(Time.now - started).round} #{slow.stderr}"
+big = SafeExec.run('head -c 10000000 /dev/zero')
+puts "big #{big.exitstatus} #{big.stdout.bytesize}"
+`,
+    );
+    const result = await new Promise<Result>((done) =>
+      execFile("ruby", [probe], { timeout: 60_000 }, (error, stdout, stderr) =>
+        done({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    t.equal(result.code, 0, result.stderr);
+    t.match(
+      result.stdout,
+      /^slow -1 nil [12] Timeout Reached for: 'sleep 20 | cat'$/m,
+      "killed after its 1 s timeout, status -1, no stdout (as SafeExec)",
+    );
+    t.match(result.stdout, /^big 0 4194304$/m, "10 MB of output: 4 MiB kept, the rest drained");
+  },
+);
