@@ -51,7 +51,7 @@ export async function withSimulator<T>(
 }
 
 /**
- * A failure's advice may name a flag the demo refuses (expired-certificate: "pass --ca FILE"): one note
+ * A failure's advice may name a flag the demo refuses (expired-certificate: "--insecure runs the checks anyway"): one note
  * per such advice says what it means on a real appliance, and that here the failure is the injected defect.
  */
 export function demoAdviceNotes(report: Report, defects: readonly string[]): string[] {
