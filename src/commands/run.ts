@@ -85,12 +85,10 @@ async function writeReportFiles(
   report: Report,
   options: CliOptions,
   mask: (text: string) => string,
-  outText?: string,
 ): Promise<void> {
   for (const output of renderMany(report, outputsOf(options), { color: false })) {
-    const text = output.file === options.out && outText !== undefined ? outText : output.text;
     try {
-      await writeFile(output.file, mask(text));
+      await writeFile(output.file, mask(output.text));
     } catch (error) {
       throw new CliError(`cannot write report to "${output.file}": ${(error as Error).message}`, EXIT.usage);
     }
@@ -251,7 +249,7 @@ export async function runAndReport(
   const text = liveReport
     ? lateNotes + renderPrettySummary(report, style)
     : render(options.format, report, { color: fileColor });
-  await writeReportFiles(report, options, mask, options.out ? text : undefined);
+  await writeReportFiles(report, options, mask);
   if (options.out) {
     if (stderrTty) process.stderr.write(mask(renderPrettySummary(report, style)));
   } else process.stdout.write(mask(text));
