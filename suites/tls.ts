@@ -42,7 +42,10 @@ const certificate = defineCheck<{ handshake: HandshakeFacts; host: string; insec
     const cert = handshake.certificate;
     if (now < cert.validFrom)
       return fail(`certificate not valid before ${cert.validFrom}; check the appliance clock`);
-    if (now > cert.validTo) return fail(`certificate expired ${cert.validTo}; re-run configure or renew it`);
+    if (now > cert.validTo)
+      return fail(
+        `certificate expired ${cert.validTo}; renew it (self-signed: delete /etc/slm-copilot/tls/self-signed.crt and re-run configure, which generates a new one)`,
+      );
     if (!namesHost(cert.subjectAltNames, host))
       return fail(
         `certificate SANs (${cert.subjectAltNames.join(", ") || "none"}) do not include ${host}; regenerate it with the VM's addresses and hostname`,

@@ -105,13 +105,17 @@ t.test("demo: advice naming a flag the demo refuses gets a note naming the injec
     checks: { status: string; message: string }[];
   };
   t.ok(
-    report.checks.some((c) => c.status !== "pass" && /--ca\b/.test(c.message)),
-    "a failure advises --ca (the situation the note is for)",
+    report.checks.some((c) => c.status !== "pass" && /--insecure\b/.test(c.message)),
+    "a failure advises --insecure (the situation the note is for)",
+  );
+  t.notOk(
+    report.checks.some((c) => /--ca\b/.test(c.message)),
+    "an expired certificate is never answered with --ca: renewing it is the fix",
   );
   const notes = report.notes.filter((n) => /does not take/.test(n));
   t.equal(notes.length, 1, "one note for the same advice, not one per check");
-  t.match(notes[0], /advise --ca, --insecure, which "slmc-check demo" does not take/);
-  t.match(notes[0], /On a real appliance you would .*--ca .*"slmc-check <host>"/);
+  t.match(notes[0], /advise --insecure, which "slmc-check demo" does not take/);
+  t.match(notes[0], /On a real appliance you would .*--insecure .*"slmc-check <host>"/);
   t.match(notes[0], /in the demo the failure is the injected defect expired-certificate/);
 
   const buffered = await slmc([

@@ -29,6 +29,8 @@ const SAMPLE: Record<string, string> = {
   suite: "tls",
   deadline: "30",
   out: "report.txt",
+  report: "json:report.json",
+  "wait-ready": "30",
   defect: "buffered-sse",
   "expect-change": "password",
   json: "report.json",

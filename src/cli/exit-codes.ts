@@ -1,7 +1,7 @@
 export const EXIT = {
-  /** Every check passed (skips allowed). */
+  /** No check failed or errored and at least one passed (skips allowed unless --fail-on-skip). */
   ok: 0,
-  /** At least one check failed or could not observe the target. */
+  /** A check failed or errored, a skip under --fail-on-skip, or nothing passed (NOTHING VERIFIED). */
   checkFailed: 1,
   /** Bad flags, unreadable files, untrusted certificate without --ca/--insecure. */
   usage: 2,

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { SUITE_NAMES } from "../../suites/index.ts";
 import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
-import { FORMATS } from "../reporters/index.ts";
+import { FORMATS, parseReportOutput, type ReportOutput } from "../reporters/index.ts";
 
 /** What a command line asks for; `check` is `slmc-check <host>`, `bench-demo` is `slmc-check bench demo`. */
 export const COMMANDS = {
@@ -379,6 +379,45 @@ export const FLAGS = [
     commands: RUN_COMMANDS,
     group: "Output",
     help: "write the report to FILE, never with colour codes (a summary still goes to a terminal's stderr)",
+  }),
+  // Strict runs (issue 13): --fail-on-skip, --report, --wait-ready.
+  flag({
+    name: "fail-on-skip",
+    key: "failOnSkip",
+    schema: z.boolean(),
+    commands: ["check", "demo"],
+    group: "Run",
+    help: "a skipped check fails the run (exit 1); the summary lists each skip and why",
+  }),
+  flag({
+    name: "report",
+    key: "reports",
+    value: "FORMAT:FILE",
+    multiple: true,
+    schema: z.array(
+      z.string().transform((spec, ctx): ReportOutput => {
+        try {
+          return parseReportOutput(spec);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    ),
+    expects: `FORMAT:FILE with FORMAT one of ${FORMATS.join(", ")}`,
+    commands: ["check", "demo"],
+    group: "Output",
+    help: "also write the report to FILE in FORMAT, without colour (repeatable; with --format/--out too)",
+  }),
+  flag({
+    name: "wait-ready",
+    key: "waitReadyS",
+    value: "SECONDS",
+    schema: seconds(7200).optional(),
+    expects: secondsExpect(7200),
+    commands: ["check"],
+    group: "Run",
+    help: "first wait up to SECONDS for GET /health 200 and, with SSH, bootstrap_success\n(progress on stderr; exit 3 with what was last seen)",
   }),
   flag({
     name: "show-secrets",

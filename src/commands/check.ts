@@ -3,8 +3,9 @@ import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
 import { SshError, SshSession } from "../probes/ssh.ts";
 import { resolveAccess } from "./access.ts";
-import { preflight } from "./preflight.ts";
-import { runAndReport, type RunExtras } from "./run.ts";
+import { preflight, PreflightError, PREFLIGHT_TITLES } from "./preflight.ts";
+import { startWait, waitForBootstrap, waitForHealth } from "./wait-ready.ts";
+import { checkReportFiles, reportPreflightFailure, runAndReport, type RunExtras } from "./run.ts";
 import { rebootSuite } from "../../suites/reboot/check.ts";
 
 const PASSWORD_SOURCES =
@@ -79,9 +80,39 @@ export async function checkCommand(
       EXIT.usage,
     );
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
-  await preflight(access);
+  await checkReportFiles(options);
+  const startedAt = new Date();
+  // A preflight (or --wait-ready) failure still writes every requested report, then exits as before.
+  const reportFailure = async (error: unknown): Promise<number> => {
+    if (!(error instanceof PreflightError)) throw error;
+    await reportPreflightFailure(
+      access,
+      options,
+      notes,
+      { ...error, title: PREFLIGHT_TITLES[error.checkId], message: error.message },
+      startedAt,
+    );
+    if (error.exitCode !== EXIT.checkFailed) throw error;
+    process.stderr.write(`slmc-check: ${error.message}\n`);
+    return error.exitCode;
+  };
+  const log = (line: string) => process.stderr.write(`slmc-check: ${line}\n`);
+  const waiter = options.waitReadyS === undefined ? undefined : startWait(options.waitReadyS, log);
+  try {
+    if (waiter) await waitForHealth(access, waiter);
+    await preflight(access);
+  } catch (error) {
+    return reportFailure(error);
+  }
   const session = await connectSsh(access, options.sshExplicit || mode === "reboot", notes);
   try {
+    if (waiter && session) {
+      try {
+        await waitForBootstrap(session, access, waiter);
+      } catch (error) {
+        return await reportFailure(error);
+      }
+    }
     if (session) await passwordFromAppliance(session, access, notes);
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
     const suites =

@@ -3,7 +3,7 @@ import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
 import { startSimulator } from "../sim/simulator.ts";
-import { runAndReport } from "./run.ts";
+import { checkReportFiles, runAndReport } from "./run.ts";
 import { flagByName, flagsFor, type Flag } from "../cli/flags.ts";
 import type { Report } from "../core/check.ts";
 
@@ -51,7 +51,7 @@ export async function withSimulator<T>(
 }
 
 /**
- * A failure's advice may name a flag the demo refuses (expired-certificate: "pass --ca FILE"): one note
+ * A failure's advice may name a flag the demo refuses (expired-certificate: "--insecure runs the checks anyway"): one note
  * per such advice says what it means on a real appliance, and that here the failure is the injected defect.
  */
 export function demoAdviceNotes(report: Report, defects: readonly string[]): string[] {
@@ -80,6 +80,7 @@ export function demoAdviceNotes(report: Report, defects: readonly string[]): str
 }
 
 export async function demoCommand(options: CliOptions): Promise<number> {
+  await checkReportFiles(options);
   return withSimulator(options, async (access, notes) => {
     const decorate = (report: Report) => report.notes.push(...demoAdviceNotes(report, options.defects));
     return (await runAndReport(access, options, notes, undefined, undefined, { decorate })).exitCode;

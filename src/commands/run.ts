@@ -1,13 +1,15 @@
 // Runs the selected suites against one target and delivers the report in the chosen format.
-import { writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access as fsAccess, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { secretForms, type Access } from "../core/access.ts";
 import type { CheckContext, Report, Suite } from "../core/check.ts";
-import { buildReport } from "../core/report.ts";
+import { buildReport, runVerdict } from "../core/report.ts";
 import { createContext, runSuites, type RunListener } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
 import { createProbes } from "../probes/index.ts";
 import type { SshSession } from "../probes/ssh.ts";
-import { render } from "../reporters/index.ts";
+import { render, renderMany, type ReportOutput } from "../reporters/index.ts";
 import { COLOR, PLAIN, renderPrettyHeader, renderPrettySummary } from "../reporters/pretty.ts";
 import { createProgress } from "../reporters/progress.ts";
 import { SUITES } from "../../suites/index.ts";
@@ -34,7 +36,107 @@ function combineListeners(...listeners: (RunListener | undefined)[]): RunListene
 }
 
 export function exitCodeFor(report: Report): number {
-  return report.summary.failed + report.summary.errored > 0 ? EXIT.checkFailed : EXIT.ok;
+  return runVerdict(report).ok ? EXIT.ok : EXIT.checkFailed;
+}
+
+/** Every file the run writes: --out (in --format) and each --report. */
+function outputsOf(options: CliOptions): ReportOutput[] {
+  return [
+    ...(options.out ? [{ format: options.format, file: options.out }] : []),
+    ...(options.reports ?? []),
+  ];
+}
+
+/**
+ * Refuses, before any network traffic, report files that cannot be written: a missing or read-only
+ * directory, a file that is not writable, a file named twice. Exit 2 naming the flag's value.
+ */
+export async function checkReportFiles(options: CliOptions): Promise<void> {
+  const outputs = outputsOf(options);
+  const seen = new Map<string, string>();
+  for (const { format, file } of outputs) {
+    const named =
+      file === options.out && format === options.format ? `--out ${file}` : `--report ${format}:${file}`;
+    const full = resolve(file);
+    const earlier = seen.get(full);
+    if (earlier)
+      throw new CliError(`${named}: the same file as ${earlier}; one would overwrite the other`, EXIT.usage);
+    seen.set(full, named);
+    const problem = await stat(full).then(
+      async (info) =>
+        info.isDirectory()
+          ? "is a directory"
+          : await fsAccess(full, constants.W_OK).then(
+              () => undefined,
+              () => "is not writable",
+            ),
+      async () =>
+        await fsAccess(dirname(full), constants.W_OK).then(
+          () => undefined,
+          () => `cannot be created: directory ${dirname(full)} is missing or not writable`,
+        ),
+    );
+    if (problem) throw new CliError(`${named}: ${full} ${problem}`, EXIT.usage);
+  }
+}
+
+/** Writes the report to --out and every --report file (never with colour codes), masked. */
+async function writeReportFiles(
+  report: Report,
+  options: CliOptions,
+  mask: (text: string) => string,
+): Promise<void> {
+  for (const output of renderMany(report, outputsOf(options), { color: false })) {
+    try {
+      await writeFile(output.file, mask(output.text));
+    } catch (error) {
+      throw new CliError(`cannot write report to "${output.file}": ${(error as Error).message}`, EXIT.usage);
+    }
+  }
+}
+
+/**
+ * A run that stopped at preflight still writes every requested report: one check (preflight.reachable
+ * or preflight.tls) with why. A failed check (a certificate --ca does not accept) also goes to stdout
+ * like any report; for exit 2 and 3 the message on stderr is the output.
+ */
+export async function reportPreflightFailure(
+  access: Access,
+  options: CliOptions,
+  notes: string[],
+  failure: {
+    checkId: string;
+    title: string;
+    exitCode: number;
+    message: string;
+    evidence: Record<string, unknown>;
+  },
+  startedAt: Date,
+): Promise<void> {
+  const report = buildReport({
+    version: VERSION,
+    access,
+    startedAt,
+    finishedAt: new Date(),
+    notes,
+    checks: [
+      {
+        id: failure.checkId,
+        suite: "preflight",
+        requirement: "preflight",
+        title: failure.title,
+        status: failure.exitCode === EXIT.checkFailed ? "fail" : "error",
+        duration_ms: Date.now() - startedAt.getTime(),
+        message: failure.message,
+        evidence: failure.evidence,
+      },
+    ],
+  });
+  if (options.failOnSkip) report.fail_on_skip = true;
+  const mask = maskerFor(access, options);
+  await writeReportFiles(report, options, mask);
+  if (failure.exitCode === EXIT.checkFailed && !options.out)
+    process.stdout.write(mask(render(options.format, report, { color: false })));
 }
 
 /** What a long-running command (soak) adds to an ordinary run. */
@@ -135,6 +237,7 @@ export async function runAndReport(
     notes: [...notes, ...checkNotes],
     checks,
   });
+  if (options.failOnSkip) report.fail_on_skip = true;
   extras.decorate?.(report);
   // The header already showed the notes given at the start; what checks and decorate added comes last.
   const lateNotes = report.notes
@@ -146,12 +249,8 @@ export async function runAndReport(
   const text = liveReport
     ? lateNotes + renderPrettySummary(report, style)
     : render(options.format, report, { color: fileColor });
+  await writeReportFiles(report, options, mask);
   if (options.out) {
-    try {
-      await writeFile(options.out, mask(text));
-    } catch (error) {
-      throw new CliError(`cannot write report to "${options.out}": ${(error as Error).message}`, EXIT.usage);
-    }
     if (stderrTty) process.stderr.write(mask(renderPrettySummary(report, style)));
   } else process.stdout.write(mask(text));
   return { report, exitCode: exitCodeFor(report) };

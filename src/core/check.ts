@@ -72,6 +72,8 @@ export interface Report {
   summary: { passed: number; failed: number; skipped: number; errored: number };
   /** Set when the run was stopped (Ctrl-C) before every check ran; the report is still complete JSON. */
   interrupted?: boolean;
+  /** Set by --fail-on-skip: a skipped check fails the run. */
+  fail_on_skip?: boolean;
   /** Added by `slmc-check soak`: plan, measured figures and the whole timeline. */
   soak?: Record<string, unknown>;
 }

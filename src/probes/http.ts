@@ -108,7 +108,9 @@ export function classifyConnectError(error: NodeJS.ErrnoException, where: string
   if (UNTRUSTED_CODES.has(code)) {
     return new ConnectError(
       "tls-untrusted",
-      `${where}: certificate not trusted (${code}: ${error.message}); pass --ca FILE with the issuing CA, or --insecure to accept it`,
+      code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID"
+        ? `${where}: certificate outside its validity (${code}: ${error.message}); renew it on the appliance (self-signed: delete /etc/slm-copilot/tls/self-signed.crt and re-run configure; Let's Encrypt: ONEAPP_COPILOT_DOMAIN) or fix its clock; --insecure runs the checks anyway and reports it`
+        : `${where}: certificate not trusted (${code}: ${error.message}); pass --ca FILE with the issuing CA, or --insecure to accept it`,
       code,
     );
   }

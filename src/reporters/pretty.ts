@@ -1,5 +1,6 @@
 // Human-readable report: grouped by suite, one line per check, evidence for what went wrong.
 import type { CheckResult, Report } from "../core/check.ts";
+import { runVerdict } from "../core/report.ts";
 
 export interface Style {
   green(text: string): string;
@@ -69,7 +70,10 @@ export function renderPrettyBody(checks: CheckResult[], style: Style): string {
 
 export function renderPrettySummary(report: Report, style: Style): string {
   const s = report.summary;
-  const verdict = s.failed + s.errored === 0 ? style.green("PASS") : style.red("FAIL");
+  const run = runVerdict(report);
+  const verdict = run.ok ? style.green(run.label) : style.red(run.label);
+  if (run.reason)
+    return `\n${verdict}: ${run.reason}\n${s.passed} passed, ${s.failed} failed, ${s.errored} errored, ${s.skipped} skipped\n`;
   const skipped = s.skipped ? style.yellow(`, ${s.skipped} skipped (skips do not fail the run)`) : "";
   return `\n${verdict}: ${s.passed} passed, ${s.failed} failed, ${s.errored} errored${skipped}\n`;
 }

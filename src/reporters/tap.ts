@@ -1,6 +1,7 @@
 // TAP version 14: one test point per check; failures and errors carry a YAML diagnostic block. The run's
 // facts and notes (TLS verification, a simulated target, injected defects, stand-ins) are comment lines
 // before the plan, one `# note:` per note line, so a TAP consumer's log keeps them.
+import { runVerdict } from "../core/report.ts";
 import type { CheckResult, Report } from "../core/check.ts";
 
 function yamlScalar(value: unknown): string {
@@ -44,5 +45,7 @@ export function renderTap(report: Report): string {
   });
   const s = report.summary;
   out.push(`# passed ${s.passed}, failed ${s.failed}, errored ${s.errored}, skipped ${s.skipped}`);
+  const verdict = runVerdict(report);
+  if (verdict.reason) out.push(`# ${verdict.label}: ${verdict.reason.replace(/\r?\n/g, " ")}`);
   return out.join("\n") + "\n";
 }
