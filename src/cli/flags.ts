@@ -280,7 +280,7 @@ export const FLAGS = [
     name: "no-ssh",
     key: "noSsh",
     schema: z.boolean(),
-    commands: ["check", "bench"],
+    commands: ["check", "bench", "gate"],
     group: "SSH",
     help: "never use SSH",
   }),
