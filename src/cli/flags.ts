@@ -388,7 +388,7 @@ export const FLAGS = [
     name: "show-secrets",
     key: "showSecrets",
     schema: z.boolean(),
-    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo", "gate", "gate-demo"],
+    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo"],
     group: "Output",
     help: "do not mask the password in output",
   }),

@@ -293,7 +293,8 @@ async function gateRun(
   options: CliOptions,
 ): Promise<number> {
   const dir = options.evidence as string;
-  const mask = maskerFor(access, options);
+  // The bundle is published evidence: always masked (the gate takes no --show-secrets).
+  const mask = maskerFor(access, { ...options, showSecrets: false });
   const inputs = await collectEvidence(loaded, access, notes, session, options, mask);
   const verdict = evaluate(loaded.policy, inputs, loaded.sources);
   try {
