@@ -170,25 +170,31 @@ async function benchReports(
       ...new Set(policy.levels.filter((l) => l.prompt_set === set).map((l) => l.concurrency)),
     ];
     say(mask, `bench: prompt set ${set}, concurrency ${concurrency.join(",")}`);
-    reports.push(
-      await measureBench(
-        {
-          access,
-          probes: createProbes(access, session),
-          ...(session ? { session } : {}),
-          notes: [...notes],
-          path: access.simulated
-            ? "/v1/chat/completions via the SIMULATED front"
-            : "/v1/chat/completions via HTTPS",
-        },
-        {
-          ...options,
-          promptSet: known as (typeof PROMPT_SET_NAMES)[number],
-          concurrency: concurrency.sort((a, b) => a - b),
-          sweep: false,
-        },
-      ),
-    );
+    // A bench that cannot run (no model listed) leaves its levels without evidence; the gate goes on.
+    const report = await measureBench(
+      {
+        access,
+        probes: createProbes(access, session),
+        ...(session ? { session } : {}),
+        notes: [...notes],
+        path: access.simulated
+          ? "/v1/chat/completions via the SIMULATED front"
+          : "/v1/chat/completions via HTTPS",
+      },
+      {
+        ...options,
+        promptSet: known as (typeof PROMPT_SET_NAMES)[number],
+        concurrency: concurrency.sort((a, b) => a - b),
+        sweep: false,
+      },
+    ).catch((error: Error) => {
+      say(
+        mask,
+        `bench: prompt set ${set} did not run (${error.message}); its levels fail as missing evidence`,
+      );
+      return undefined;
+    });
+    if (report) reports.push(report);
   }
   return reports;
 }
