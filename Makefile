@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
 .PHONY: help deps system-deps build-cli install demo test test-fast lint format clean lab-image lab-appliance lab-up lab-down \
-	build check checksum distclean lab-release
+	build check checksum distclean lab-release release-gate
 
 CONTEXT ?= fixtures/lab/contexts/default.env
 NET ?= restricted
@@ -13,6 +13,10 @@ NET ?= restricted
 BUILD_CONFIG ?= packer/release/release.env
 BUILD_OUT ?= out
 CHECK_ARGS ?=
+# make release-gate: the policy the appliance must meet and where its evidence bundle goes (must be new).
+POLICY ?= release-policy.yaml
+EVIDENCE ?= out/evidence
+GATE_ARGS ?=
 # make install: $(DESTDIR)$(PREFIX)/bin/slmc-check (DESTDIR stages it for packaging).
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -26,6 +30,8 @@ help:
 	@echo "make test VM_IP=ip [CHECK_ARGS=...]  instead: run slmc-check against the appliance at VM_IP (= make check)"
 	@echo "make lint        type check, format check, shellcheck, packer fmt/validate, marketplace schema"
 	@echo "make build [BUILD_CONFIG=file]  release image with build.sh (Packer, compress, checksums, marketplace YAML)"
+	@echo "make release-gate VM_IP=ip [POLICY=release-policy.yaml] [EVIDENCE=out/evidence] [GATE_ARGS='--ca ca.pem --ssh-key k --sign k']"
+	@echo "                 the release gate against the VM, then verify its evidence bundle"
 	@echo "make checksum    verify the sha256/md5 files of the built image in $(BUILD_OUT)/"
 	@echo "make lab-image   build (or reuse) the Debian lab base image (root: mmdebstrap)"
 	@echo "make lab-appliance  build (or reuse) the lab appliance with Packer"
@@ -70,6 +76,12 @@ test-fast: system-deps deps
 check: build-cli
 	@test -n "$(VM_IP)" || { echo "usage: make check VM_IP=203.0.113.10 [CHECK_ARGS='--ca ca.pem --password-file pw']" >&2; exit 2; }
 	dist/slmc-check $(VM_IP) $(CHECK_ARGS)
+
+release-gate: build-cli
+	@test -n "$(VM_IP)" || { echo "usage: make release-gate VM_IP=203.0.113.10 [POLICY=release-policy.yaml] [EVIDENCE=out/evidence] [GATE_ARGS='--ca ca.pem --ssh-key key --sign key']" >&2; exit 2; }
+	dist/slmc-check gate $(VM_IP) --policy $(POLICY) --evidence $(EVIDENCE) $(GATE_ARGS)
+	dist/slmc-check gate --verify $(EVIDENCE)
+	cd $(EVIDENCE) && sha256sum -c --quiet SHA256SUMS
 
 lint: deps
 	scripts/lint.sh all

@@ -6,6 +6,7 @@ import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { soakCommand } from "./commands/soak.ts";
 import { benchCommand, compareCommand } from "./commands/bench.ts";
+import { gateCommand, gateDemoCommand, gateVerifyCommand } from "./commands/gate.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,6 +34,12 @@ export async function main(argv: string[]): Promise<number> {
         return await benchCommand(command.host, command.options);
       case "bench-compare":
         return await compareCommand(command.files, command.options);
+      case "gate":
+        return await gateCommand(command.host, command.options);
+      case "gate-demo":
+        return await gateDemoCommand(command.options);
+      case "gate-verify":
+        return await gateVerifyCommand(command.dir, command.options);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -94,7 +94,7 @@ t.test("bad command lines exit 2 with a clear message", async (t) => {
     [["demo", "--defect", "nope"], /--defect: expected a defect name .*, got 'nope'/],
     [
       ["host", "--defect", "buffered-sse"],
-      /--defect only applies to "slmc-check demo" or "slmc-check bench demo"/,
+      /--defect only applies to "slmc-check demo", "slmc-check bench demo" or "slmc-check gate demo"/,
     ],
   ];
   for (const [args, message] of cases) {

@@ -15,6 +15,9 @@ const ARGV: Record<CommandName, string[]> = {
   "bench-demo": ["bench", "demo"],
   compare: ["bench", "--compare", "old.json", "new.json"],
   checks: ["checks"],
+  gate: ["gate", "10.0.0.5", "--policy", "release-policy.yaml", "--evidence", "out/evidence"],
+  "gate-demo": ["gate", "demo", "--policy", "lab-policy.yaml", "--evidence", "out/evidence"],
+  "gate-verify": ["gate", "--verify", "out/evidence"],
 };
 
 /** A valid value for each value flag without a default. */
@@ -35,6 +38,11 @@ const SAMPLE: Record<string, string> = {
   "expect-change": "password",
   json: "report.json",
   html: "report.html",
+  policy: "release-policy.yaml",
+  evidence: "out/evidence",
+  sign: "id_ed25519",
+  verify: "out/evidence",
+  "allowed-signer": "id_ed25519.pub",
 };
 
 function failure(argv: string[]): CliError | undefined {
@@ -61,7 +69,13 @@ t.test("every flag a command does not take is refused, naming the flag and who t
   for (const f of FLAGS)
     for (const command of COMMAND_NAMES) {
       // --compare is what makes "bench" the compare command; it cannot be refused by bench.
-      if (takes(f, command) || (f.name === "compare" && command.startsWith("bench"))) continue;
+      // Likewise --verify makes "gate" the verify command.
+      if (
+        takes(f, command) ||
+        (f.name === "compare" && command.startsWith("bench")) ||
+        (f.name === "verify" && command.startsWith("gate"))
+      )
+        continue;
       pairs++;
       const argv = [...ARGV[command], ...words(f)];
       const error = failure(argv);

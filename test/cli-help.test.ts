@@ -71,6 +71,11 @@ const TOPIC_ARGV: Record<HelpTopic, string[][]> = {
     ["checks", "--help"],
     ["help", "checks"],
   ],
+  gate: [
+    ["gate", "--help"],
+    ["help", "gate"],
+    ["gate", "--verify", "x", "--help"],
+  ],
 };
 
 const TITLES: Record<HelpTopic, RegExp> = {
@@ -80,6 +85,7 @@ const TITLES: Record<HelpTopic, RegExp> = {
   soak: /^slmc-check soak — /,
   bench: /^slmc-check bench — /,
   checks: /^slmc-check checks — /,
+  gate: /^slmc-check gate — /,
 };
 
 for (const [topic, argvs] of Object.entries(TOPIC_ARGV) as [HelpTopic, string[][]][])

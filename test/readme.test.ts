@@ -130,6 +130,9 @@ const README_LABELS: Record<CommandName, string> = {
   "bench-demo": "`bench demo`",
   compare: "`bench --compare`",
   checks: "`checks`",
+  gate: "`gate`",
+  "gate-demo": "`gate demo`",
+  "gate-verify": "`gate --verify`",
 };
 const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   check: "main",
@@ -140,6 +143,9 @@ const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   "bench-demo": "bench",
   compare: "bench",
   checks: "checks",
+  gate: "gate",
+  "gate-demo": "gate",
+  "gate-verify": "gate",
 };
 
 t.test(

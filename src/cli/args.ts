@@ -23,7 +23,7 @@ export type CliOptions = Omit<FlagValues, "defects" | "noColor" | "help" | "vers
   sshExplicit: boolean;
 };
 
-export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks";
+export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks" | "gate";
 
 export type Command =
   | { kind: "help"; topic: HelpTopic }
@@ -34,7 +34,10 @@ export type Command =
   | { kind: "reboot"; host: string; options: CliOptions }
   | { kind: "soak"; host: string; options: CliOptions }
   | { kind: "bench"; host: string; options: CliOptions }
-  | { kind: "bench-compare"; files: [string, string]; options: CliOptions };
+  | { kind: "bench-compare"; files: [string, string]; options: CliOptions }
+  | { kind: "gate"; host: string; options: CliOptions }
+  | { kind: "gate-demo"; options: CliOptions }
+  | { kind: "gate-verify"; dir: string; options: CliOptions };
 
 const PARSE_OPTIONS = Object.fromEntries(
   FLAGS.map((f) => [
@@ -48,7 +51,7 @@ const PARSE_OPTIONS = Object.fromEntries(
 ) as NonNullable<ParseArgsConfig["options"]>;
 
 const SSH_FLAGS = ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"];
-const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks"];
+const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks", "gate"];
 
 const hostSchema = z
   .string()
@@ -125,7 +128,13 @@ function issueMessage(spec: Flag, raw: unknown, issue: z.core.$ZodIssue): string
   return `--${spec.name}: expected ${expects}, got '${String(value)}'`;
 }
 
-function commandOf(first: string | undefined, rest: string[], compare: boolean): CommandName {
+function commandOf(
+  first: string | undefined,
+  rest: string[],
+  compare: boolean,
+  verify: boolean,
+): CommandName {
+  if (first === "gate") return verify ? "gate-verify" : rest[0] === "demo" ? "gate-demo" : "gate";
   if (first === "checks") return "checks";
   if (first === "demo") return "demo";
   if (first === "reboot" || first === "soak") return first;
@@ -194,7 +203,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (first === "help") return { kind: "help", topic: topic(rest[0]) };
   if (values.help) return { kind: "help", topic: topic(first) };
 
-  const command = commandOf(first, rest, values.compare === true);
+  const command = commandOf(first, rest, values.compare === true, values.verify !== undefined);
   const given = FLAGS.filter((f) => values[f.name] !== undefined);
   refuseForeignFlags(given, command, values);
   if (command === "checks") {
@@ -204,11 +213,19 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
   if (command === "compare" && rest.length !== 2)
     throw usageError("bench --compare needs two reports: slmc-check bench --compare old.json new.json");
+  if (command === "gate-verify") {
+    if (rest.length) throw usageError(`unexpected argument "${rest[0]}": run "slmc-check gate --verify DIR"`);
+    return { kind: "gate-verify", dir: values.verify as string, options: validate(values, env) };
+  }
   const target = command === "check" ? first : rest[0];
   if (command === "reboot" && !target)
     throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
   if (command === "soak" && !target)
     throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
+  if (command === "gate" && !target)
+    throw usageError(
+      'missing host: run "slmc-check gate <host> --policy FILE --evidence DIR" or "slmc-check gate demo"',
+    );
   if (command === "bench" && !target)
     throw usageError(
       'missing host: run "slmc-check bench <host>" or "slmc-check bench --compare old.json new.json"',
@@ -225,6 +242,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (options.ca && options.insecure)
     throw usageError("--ca and --insecure contradict each other; choose one");
   if (command === "demo") return { kind: "demo", options };
+  if (command === "gate" || command === "gate-demo") {
+    const missing = (["policy", "evidence"] as const).filter((name) => options[name] === undefined);
+    if (missing.length)
+      throw usageError(
+        `the gate needs ${missing.map((name) => `--${name} ${name === "policy" ? "FILE" : "DIR"}`).join(" and ")}`,
+      );
+    if (command === "gate-demo") return { kind: "gate-demo", options };
+  }
   const host = hostSchema.safeParse((target ?? "").replace(/^\[(.*)\]$/, "$1"));
   if (!host.success)
     throw usageError(`host "${target}": ${host.error.issues.map((issue) => issue.message).join("\n")}`);

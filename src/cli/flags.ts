@@ -17,6 +17,9 @@ export const COMMANDS = {
   "bench-demo": "slmc-check bench demo",
   compare: "slmc-check bench --compare old.json new.json",
   checks: "slmc-check checks",
+  gate: "slmc-check gate <host>",
+  "gate-demo": "slmc-check gate demo",
+  "gate-verify": "slmc-check gate --verify DIR",
 } as const;
 export type CommandName = keyof typeof COMMANDS;
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
@@ -35,7 +38,8 @@ export type Group =
   | "Soak"
   | "Host checks"
   | "Bench"
-  | "Compare";
+  | "Compare"
+  | "Gate";
 
 interface FlagSpec<K extends string, S extends z.ZodType> {
   /** The flag without its dashes. */
@@ -63,7 +67,7 @@ interface FlagSpec<K extends string, S extends z.ZodType> {
 
 const flag = <K extends string, S extends z.ZodType>(spec: FlagSpec<K, S>) => spec;
 
-const HOST_COMMANDS = ["check", "reboot", "soak", "bench"] as const;
+const HOST_COMMANDS = ["check", "reboot", "soak", "bench", "gate"] as const;
 const RUN_COMMANDS = ["check", "demo", "reboot", "soak"] as const;
 const STREAM_COMMANDS = ["check", "demo", "soak", "bench", "bench-demo"] as const;
 const ALL: readonly CommandName[] = COMMAND_NAMES;
@@ -145,7 +149,7 @@ export const FLAGS = [
     schema: whole(1, 65535),
     expects: "a port number 1-65535",
     default: "80",
-    commands: ["check", "reboot", "soak"],
+    commands: ["check", "reboot", "soak", "gate"],
     group: "Access",
     help: "HTTP port: the redirect check probes it, reports record it",
   }),
@@ -276,7 +280,7 @@ export const FLAGS = [
     name: "no-ssh",
     key: "noSsh",
     schema: z.boolean(),
-    commands: ["check", "bench"],
+    commands: ["check", "bench", "gate"],
     group: "SSH",
     help: "never use SSH",
   }),
@@ -287,7 +291,7 @@ export const FLAGS = [
     schema: whole(1, 65535),
     expects: "a port number 1-65535",
     default: "8080",
-    commands: ["check", "reboot", "soak"],
+    commands: ["check", "reboot", "soak", "gate"],
     group: "SSH",
     help: "the engine port as reachable from here, for the outside binding check",
   }),
@@ -321,7 +325,7 @@ export const FLAGS = [
     schema: seconds(3600),
     expects: secondsExpect(3600),
     default: "15",
-    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo"],
+    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo", "gate", "gate-demo"],
     group: "Run",
     help: "per-request timeout (also SSH connect)",
   }),
@@ -380,7 +384,7 @@ export const FLAGS = [
     group: "Output",
     help: "write the report to FILE, never with colour codes (a summary still goes to a terminal's stderr)",
   }),
-  // Strict runs (issue 13): --fail-on-skip, --report, --wait-ready.
+  // Strict runs: --fail-on-skip, --report, --wait-ready.
   flag({
     name: "fail-on-skip",
     key: "failOnSkip",
@@ -442,7 +446,7 @@ export const FLAGS = [
     multiple: true,
     schema: z.array(text),
     expects: 'a defect name ("slmc-check demo --help" lists them)',
-    commands: ["demo", "bench-demo"],
+    commands: ["demo", "bench-demo", "gate-demo"],
     group: "Simulator",
     help: "break the simulated appliance this way (repeatable; the defects are listed below)",
   }),
@@ -453,7 +457,7 @@ export const FLAGS = [
     schema: seconds(7200),
     expects: secondsExpect(7200),
     default: "900",
-    commands: ["reboot", "soak"],
+    commands: ["reboot", "soak", "gate"],
     group: "Reboot",
     help: "longest wait for SSH, and then for bootstrap_success, after a reboot",
   }),
@@ -668,6 +672,57 @@ one be refused), everything else must not`,
     commands: ["compare"],
     group: "Compare",
     help: "a metric worse by more than this percentage is a regression",
+  }),
+  // --- the release gate (slmc-check gate) ---
+  flag({
+    name: "policy",
+    key: "policy",
+    value: "FILE",
+    schema: text.optional(),
+    expects: "a policy file name",
+    commands: ["gate", "gate-demo"],
+    group: "Gate",
+    help: "the release policy (YAML, e.g. release-policy.yaml): what the gate runs and demands",
+  }),
+  flag({
+    name: "evidence",
+    key: "evidence",
+    value: "DIR",
+    schema: text.optional(),
+    expects: "a directory name",
+    commands: ["gate", "gate-demo"],
+    group: "Gate",
+    help: "where the evidence bundle goes; must be new or empty",
+  }),
+  flag({
+    name: "sign",
+    key: "sign",
+    value: "KEY",
+    schema: text.optional(),
+    expects: "an SSH private key file",
+    commands: ["gate", "gate-demo"],
+    group: "Gate",
+    help: "sign SHA256SUMS with this SSH private key (ssh-keygen -Y sign, namespace slmc-gate)",
+  }),
+  flag({
+    name: "verify",
+    key: "verify",
+    value: "DIR",
+    schema: text.optional(),
+    expects: "a bundle directory",
+    commands: ["gate-verify"],
+    group: "Gate",
+    help: "verify an evidence bundle: SHA256SUMS, no file added or removed, the signature",
+  }),
+  flag({
+    name: "allowed-signer",
+    key: "allowedSigner",
+    value: "PUBKEY",
+    schema: text.optional(),
+    expects: "an SSH public key file",
+    commands: ["gate-verify"],
+    group: "Gate",
+    help: "the bundle must be signed by this SSH public key (without it, only the signature's form is checked)",
   }),
 ] as const;
 

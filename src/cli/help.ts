@@ -23,6 +23,7 @@ const GROUP_TITLES: Record<Group, string> = {
   "Host checks": "Host checks (SSH)",
   Bench: "Bench",
   Compare: "Compare (bench --compare old.json new.json)",
+  Gate: "Gate",
 };
 
 const HELP_COLUMN = 27;
@@ -72,6 +73,7 @@ export const HELP_PAGES: Record<HelpTopic, readonly CommandName[]> = {
   soak: ["soak"],
   bench: ["bench", "bench-demo", "compare"],
   checks: ["checks"],
+  gate: ["gate", "gate-demo", "gate-verify"],
 };
 
 const LIMITS = `Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
@@ -101,10 +103,14 @@ Usage:
   slmc-check bench <host|demo> [options]
                                   benchmark tokens/s over HTTPS/SSE
   slmc-check bench --compare old.json new.json [--regression-threshold PCT]
+  slmc-check gate <host|demo> --policy FILE --evidence DIR [--sign KEY]
+                                  release gate: run what the policy asks for, judge it, write a
+                                  hashed (and signed) evidence bundle
+  slmc-check gate --verify DIR [--allowed-signer PUBKEY]
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 
-Every command has its own page: slmc-check demo|reboot|soak|bench|checks --help. A flag a command
+Every command has its own page: slmc-check demo|reboot|soak|bench|gate|checks --help. A flag a command
 does not take is refused (exit 2).
 
 Options of "slmc-check <host>":
@@ -211,6 +217,36 @@ with --fixed-length) or a regression (--compare); 2 usage; 3 unreachable.
 `;
 }
 
+export function gateHelp(): string {
+  return `slmc-check gate — the release gate: one run, one verdict, one evidence bundle
+
+Runs, as one run, what the policy asks for against one appliance: every check suite (clauses
+checks.*), the reboot cycles (reboot.*, boot.to-ready), the soak (soak.*, recovery.*), the bench
+levels (bench.*), and reads the VM's build record (appliance.*). Then judges every clause of the
+policy, prints the clauses (failed first), and writes the evidence bundle: verdict.json, verdict.md,
+every report, the policy as used, versions.json, SHA256SUMS (sha256sum -c reads it) and, with
+--sign, SHA256SUMS.sig. Evidence it cannot produce (no SSH: no reboot, soak or build record) fails
+its clause as missing, naming what to pass; nothing passes by default. A required check that is
+skipped fails its clause unless the policy waives it. Secrets are masked in every file.
+
+"slmc-check gate demo" gates the embedded SIMULATED appliance (no SSH): only a lab policy
+(stand_in:) that asks for checks and bench can pass there.
+
+Usage:
+  slmc-check gate <host> --policy FILE --evidence DIR [--sign KEY] [access and SSH options]
+  slmc-check gate demo --policy FILE --evidence DIR [--defect NAME]
+  slmc-check gate --verify DIR [--allowed-signer PUBKEY]
+
+${flagSections(HELP_PAGES.gate)}
+
+Exit codes:
+  0  every required clause holds (--verify: the bundle is intact, and signed by PUBKEY if given)
+  1  a required clause failed (--verify: a file was modified, added, removed, or the signature is bad)
+  2  usage: a bad flag, a bad policy (the message names the key), a non-empty evidence directory
+  3  target unreachable
+`;
+}
+
 export function helpPage(topic: HelpTopic): string {
   const pages: Record<HelpTopic, () => string> = {
     main: mainHelp,
@@ -219,6 +255,7 @@ export function helpPage(topic: HelpTopic): string {
     soak: soakHelp,
     bench: benchHelp,
     checks: checksHelp,
+    gate: gateHelp,
   };
   return pages[topic]();
 }

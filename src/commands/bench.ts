@@ -79,7 +79,8 @@ export interface BenchTarget {
   path: string;
 }
 
-export async function runBenchAgainst(target: BenchTarget, options: CliOptions): Promise<number> {
+/** Runs the bench and returns its report (the gate calls this per prompt set). */
+export async function measureBench(target: BenchTarget, options: CliOptions): Promise<BenchReport> {
   const { access, probes, notes } = target;
   const context = createContext(access, probes);
   const model = await modelId(context).catch((error: Error) => {
@@ -157,6 +158,13 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
     ...(inside ? { inside } : {}),
     notes,
   };
+  return report;
+}
+
+export async function runBenchAgainst(target: BenchTarget, options: CliOptions): Promise<number> {
+  const { access } = target;
+  const report = await measureBench(target, options);
+  const startedAt = new Date(report.started_at);
   const mask = options.showSecrets ? (t: string) => t : createMasker(secretForms(access).flatMap(jsonForms));
   const base = `slmc-bench-${fileStamp(startedAt)}`;
   const jsonPath = options.json ?? `${base}.json`;

@@ -41,7 +41,12 @@ export function progressLine(step: TimelineStep, event: string, timeline: SoakTi
   return `${head}: ${step.status}${took}: ${step.detail}  [failures so far: ${timeline.failures()}]`;
 }
 
-function decorate(report: Report, suite: SoakSuite, timeline: SoakTimeline, interrupted: boolean): void {
+export function decorate(
+  report: Report,
+  suite: SoakSuite,
+  timeline: SoakTimeline,
+  interrupted: boolean,
+): void {
   const figures = figuresFrom(report.checks, suite, timeline.plan, timeline);
   timeline.state = interrupted ? "interrupted" : "finished";
   report.notes.push(describeFigures(figures));
