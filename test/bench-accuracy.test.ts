@@ -28,18 +28,52 @@ interface Schedule {
   tokensPerSecond: number;
   tokensPerChunk: number;
   args: string[];
+  concurrencies: number[];
 }
 
 const SCHEDULES: Schedule[] = [
-  { name: "1 token/chunk, role chunk", ttftMs: 120, tokensPerSecond: 50, tokensPerChunk: 1, args: [] },
-  { name: "4 tokens/chunk, role chunk", ttftMs: 80, tokensPerSecond: 100, tokensPerChunk: 4, args: [] },
-  { name: "no role chunk", ttftMs: 60, tokensPerSecond: 40, tokensPerChunk: 1, args: ["--no-role-chunk"] },
+  {
+    name: "1 token/chunk, role chunk",
+    ttftMs: 120,
+    tokensPerSecond: 50,
+    tokensPerChunk: 1,
+    args: [],
+    concurrencies: [1, 8],
+  },
+  // 64 streams of one token per event: 20 tok/s keeps the two processes at ~1,300 events/s, so on
+  // two shared cores the measurement, not the scheduler, is what is judged (at 50 tok/s a loaded
+  // host put the harness's own event loop 1–2% behind).
+  {
+    name: "1 token/chunk, role chunk, 64 streams",
+    ttftMs: 120,
+    tokensPerSecond: 20,
+    tokensPerChunk: 1,
+    args: [],
+    concurrencies: [64],
+  },
+  {
+    name: "4 tokens/chunk, role chunk",
+    ttftMs: 80,
+    tokensPerSecond: 100,
+    tokensPerChunk: 4,
+    args: [],
+    concurrencies: [1, 8],
+  },
+  {
+    name: "no role chunk",
+    ttftMs: 60,
+    tokensPerSecond: 40,
+    tokensPerChunk: 1,
+    args: ["--no-role-chunk"],
+    concurrencies: [1, 8],
+  },
   {
     name: "keep-alive comments during prefill",
     ttftMs: 300,
     tokensPerSecond: 50,
     tokensPerChunk: 2,
     args: ["--keep-alive-ms", "50"],
+    concurrencies: [1, 8],
   },
 ];
 
@@ -90,8 +124,7 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
       traces.push(trace);
       return trace;
     };
-    const concurrencies = schedule.tokensPerChunk === 1 && schedule.args.length === 0 ? [1, 8, 64] : [1, 8];
-    for (const concurrency of concurrencies) {
+    for (const concurrency of schedule.concurrencies) {
       const level = await runBench(
         {
           concurrencies: [concurrency],
