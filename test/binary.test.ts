@@ -11,37 +11,13 @@ import { join, resolve } from "node:path";
 import { Parser } from "tap-parser";
 import { simulator } from "./helpers.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { runProcess, type Run } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(
-  binary: string,
-  args: string[],
-  env: Record<string, string> = {},
-  killAfterMs = 60_000,
-): Promise<Run> {
-  return new Promise((done) => {
-    const started = Date.now();
-    const child = spawn(binary, args, { env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const run = (binary: string, args: string[], env: Record<string, string> = {}, killAfterMs = 60_000) =>
+  runProcess(binary, args, { NO_COLOR: "1", ...env }, killAfterMs);
 
 const slmc = (args: string[], env: Record<string, string> = {}) => run(BINARY, args, env);
 

@@ -1,34 +1,16 @@
 // The compiled binary (Bun) on the CLI contract the flag table sets: usage errors, --out without colour
 // codes on a terminal, and the demo's note when a failure's advice names a flag the demo refuses.
 import t from "tap";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? "", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const run = (command: string, args: string[], env: Record<string, string>) =>
+  runProcess(command, args, env, 90_000);
 
 const slmc = (args: string[]) => run(BINARY, args, { NO_COLOR: "1" });
 const shellWord = (word: string) => `'${word.replace(/'/g, "'\\''")}'`;

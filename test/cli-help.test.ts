@@ -2,7 +2,6 @@
 // gives the command, each with its default; `checks` lists every check, the per-cycle reboot and soak
 // ones included.
 import t from "tap";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { FLAGS, type CommandName, type Flag, shownDefault } from "../src/cli/flags.ts";
@@ -12,23 +11,11 @@ import { SUITES } from "../suites/index.ts";
 import { rebootSuite } from "../suites/reboot/check.ts";
 import { soakSuite } from "../suites/soak.ts";
 import { SoakTimeline } from "../src/soak/timeline.ts";
+import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
-function slmc(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const slmc = (args: string[]) => runProcess(BINARY, args, { NO_COLOR: "1" }, 30_000);
 
 t.before(() => {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "npm run build" first`);

@@ -4,37 +4,18 @@
 // a bad policy, a non-empty evidence directory and an unreachable target get their exit codes.
 // Needs `npm run build` first (the test command does it).
 import t from "tap";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile, appendFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { simulator } from "./helpers.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slmc(args: string[], killAfterMs = 120_000): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(BINARY, args, {
-      env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", HOME: process.env.HOME ?? "/tmp" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const slmc = (args: string[], killAfterMs = 120_000) =>
+  runProcess(BINARY, args, { NO_COLOR: "1", HOME: process.env.HOME ?? "/tmp" }, killAfterMs);
 
 const HEALTHY_POLICY = `name: simulated
 stand_in: the embedded simulator (slmc stand-in engine behind the simulated front)

@@ -2,7 +2,6 @@
 // (refused before any network traffic), reports written when preflight stops the run, and a
 // certificate the given --ca rejects as a failed check (exit 1) rather than a usage error.
 import t, { type Test } from "tap";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import https from "node:https";
@@ -10,29 +9,11 @@ import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createCertificate, type Certificate } from "../src/sim/x509.ts";
+import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function slmc(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const slmc = (args: string[]) => runProcess(BINARY, args, { NO_COLOR: "1" }, 90_000);
 
 interface JsonReport {
   checks: { id: string; status: string; message: string; evidence: Record<string, unknown> }[];

@@ -3,7 +3,6 @@
 // never ready (exit 3 within --wait-ready plus one --timeout, the report still written); and the SSH
 // half (bootstrap_success) on a scripted session and clock.
 import t, { type Test } from "tap";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import https from "node:https";
@@ -16,31 +15,11 @@ import { STATUS_COMMAND, startWait, waitForBootstrap } from "../src/commands/wai
 import { PreflightError } from "../src/commands/preflight.ts";
 import type { Access } from "../src/core/access.ts";
 import type { SshSession } from "../src/probes/ssh.ts";
+import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function slmc(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    const started = Date.now();
-    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const slmc = (args: string[]) => runProcess(BINARY, args, { NO_COLOR: "1" }, 120_000);
 
 /** /health answers 503 until poll number `readyAt` (never, with Infinity); a hung poll with `hang`. */
 async function healthServer(
