@@ -22,6 +22,38 @@ step() {
   fi
 }
 
+# Lint steps run in the background beside the parallel tap phase (they only read the tree); each
+# writes its output and exit status to files, read back in order by finish_lint_steps.
+LINT_NAMES=()
+
+start_lint_step() {
+  local name="$1" index="${#LINT_NAMES[@]}"
+  shift
+  LINT_NAMES+=("${name}")
+  (
+    status=0
+    "$@" >"${LOG_DIR}/lint-${index}.log" 2>&1 || status=$?
+    echo "${status}" >"${LOG_DIR}/lint-${index}.status"
+  ) &
+}
+
+finish_lint_steps() {
+  wait
+  local index status
+  for index in "${!LINT_NAMES[@]}"; do
+    echo "== ${LINT_NAMES[index]}"
+    cat "${LOG_DIR}/lint-${index}.log"
+    status="$(cat "${LOG_DIR}/lint-${index}.status" 2>/dev/null || echo missing)"
+    if [[ "${status}" == "0" ]]; then
+      passed=$((passed + 1))
+      echo "ok - ${LINT_NAMES[index]}"
+    else
+      failed=$((failed + 1))
+      echo "not ok - ${LINT_NAMES[index]} (exit ${status})"
+    fi
+  done
+}
+
 bash_files() {
   git -C "${ROOT}" ls-files -co --exclude-standard '*.sh' '.ci/run' 'appliance/*' 'packer/*' 'fixtures/lab/*' 'scripts/*' |
     while read -r file; do
@@ -35,14 +67,47 @@ run_shellcheck() {
   ((${#files[@]} == 0)) || shellcheck --severity=style "${files[@]}"
 }
 
-run_tap() {
+# Test files whose assertions judge wall-clock timing (exact schedules, arrival bursts, the compiled
+# binary's demo) or boot a VM: they run one at a time after the others, so no other test loads the
+# two cores under them.
+readonly TIMING_FILES=(
+  test/bench-accuracy.test.ts
+  test/nginx-site.test.ts
+  test/binary.test.ts
+  test/release-build.test.ts
+  test/lab.test.ts
+)
+# The rest mostly wait on sockets and child processes: two files at a time.
+readonly PARALLEL_JOBS=2
+
+is_timing_file() {
+  local file="$1" timing
+  for timing in "${TIMING_FILES[@]}"; do
+    [[ "${file}" == "${timing}" ]] && return 0
+  done
+  return 1
+}
+
+other_test_files() {
+  local file
+  for file in test/*.test.ts; do
+    is_timing_file "${file}" || echo "${file}"
+  done
+}
+
+# One tap run; adds its summary to the totals. A run that printed no summary, or exited non-zero
+# without a failed assertion (crash, timeout), counts as one failure.
+tap_phase() {
+  local name="$1" jobs="$2"
+  shift 2
+  local log="${LOG_DIR}/tap-${name}.log" status=0
   mkdir -p "${LOG_DIR}"
-  local status=0
-  (cd "${ROOT}" && npx tap --reporter=tap --jobs=1 "$@") | tee "${LOG_DIR}/tap.log" || status=$?
+  echo "== tap (${name}, --jobs=${jobs})"
+  (cd "${ROOT}" && npx tap --reporter=tap --jobs="${jobs}" "$@") | tee "${log}" || status=$?
   local summary
-  summary="$(grep -E '^# \{ total: ' "${LOG_DIR}/tap.log" | tail -n1 || true)"
+  summary="$(grep -E '^# \{ total: ' "${log}" | tail -n1 || true)"
   if [[ -z "${summary}" ]]; then
-    echo "tap printed no summary" >&2
+    echo "tap (${name}) printed no summary" >&2
     failed=$((failed + 1))
     return
   fi
@@ -53,20 +118,40 @@ run_tap() {
   skip="$(grep -oE 'skip: [0-9]+' <<<"${summary}" | grep -oE '[0-9]+' || echo 0)"
   passed=$((passed + pass))
   failed=$((failed + fail))
-  # A non-zero exit without failed assertions (crash, timeout, coverage) still counts as a failure.
   if ((status != 0 && fail == 0)); then failed=$((failed + 1)); fi
   # Skips count neither as passed nor as failed; they are listed by name in the tap log above.
-  echo "tap: ${total} assertions, ${pass} passed, ${fail} failed, ${skip} skipped (exit ${status})"
+  echo "tap (${name}): ${total} assertions, ${pass} passed, ${fail} failed, ${skip} skipped (exit ${status})"
+}
+
+start_lint_steps() {
+  start_lint_step "type check (tsc --strict)" npx tsc -p .
+  start_lint_step "format (prettier --check)" npx prettier --check --log-level warn .
+  start_lint_step "shellcheck" run_shellcheck
+  start_lint_step "packer fmt + validate (release, lab)" scripts/lint.sh packer
+  start_lint_step "marketplace schema" scripts/lint.sh marketplace
+}
+
+# With arguments (files or tap options): one serial run of exactly those. Without: every test file,
+# the timing ones alone after the rest and after the lint steps have ended.
+run_tests() {
+  start_lint_steps
+  if (($# > 0)); then
+    tap_phase selected 1 "$@"
+    finish_lint_steps
+    return
+  fi
+  local others
+  mapfile -t others < <(other_test_files)
+  tap_phase parallel "${PARALLEL_JOBS}" "${others[@]}"
+  finish_lint_steps
+  tap_phase timing 1 "${TIMING_FILES[@]}"
 }
 
 main() {
   cd "${ROOT}"
+  mkdir -p "${LOG_DIR}"
+  rm -f "${LOG_DIR}"/lint-*
   step "build binaries" npm run --silent build
-  step "type check (tsc --strict)" npx tsc -p .
-  step "format (prettier --check)" npx prettier --check --log-level warn .
-  step "shellcheck" run_shellcheck
-  step "packer fmt + validate (release, lab)" scripts/lint.sh packer
-  step "marketplace schema" scripts/lint.sh marketplace
   # The stand-in's real llama.cpp backend: installed apart from the root package; once it is, its test
   # must run (not skip).
   step "llama.cpp CPU binding (scripts/llama-deps.sh)" scripts/llama-deps.sh
@@ -77,7 +162,7 @@ main() {
   if [[ -x fixtures/clients/node_modules/.bin/cline && -x fixtures/clients/node_modules/.bin/cn ]]; then
     export SLMC_REQUIRE_CLIENTS=1
   fi
-  run_tap "$@"
+  run_tests "$@"
   echo
   echo "${passed} passed, ${failed} failed"
   ((failed == 0))

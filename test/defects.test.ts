@@ -272,12 +272,12 @@ t.test("every defect switch has an expectation", async (t) => {
 // (stalls, idle timeouts), so a few run side by side, and the tests after this one start when all
 // of them have ended.
 t.test("every defect is flagged by its check", async (t) => {
-  t.jobs = 4;
+  t.jobs = 8;
   for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
     t.test(`defect ${defect} is flagged by ${expected.check}`, { buffered: true }, async (t) => {
       const { waitReady = true, ...options } = expected.simulator ?? {};
       const sim = await simulator(t, { ...options, defects: [defect] }, waitReady);
-      const results = await runAgainst(accessFor(sim, expected.access), expected.suites);
+      const results = await runAgainst(accessFor(sim, expected.access), expected.suites, [expected.check]);
       const result = results.get(expected.check);
       t.equal(result?.status, "fail", `${expected.check} fails: ${result?.message}`);
       t.equal(result?.requirement, expected.requirement);
@@ -301,12 +301,17 @@ t.test('the SDK check names the underlying cause, not the SDK\'s "Connection err
     ["silent-after-headers", /create failed: .*headers arrived, then silence: no body byte for 1500 ms/],
     ["short-content-length", /create failed: .*body shorter than its Content-Length/],
   ];
+  t.jobs = causes.length;
   for (const [defect, cause] of causes) {
-    const sim = await simulator(t, { defects: [defect] });
-    const result = (await runAgainst(accessFor(sim), ["clients"])).get("clients.openai-sdk");
-    t.equal(result?.status, "fail", `${defect}: ${result?.message}`);
-    t.match(result?.message, cause, defect);
-    t.notMatch(result?.message, /^[^:]*: Connection error\.?$/, `${defect}: more than "Connection error"`);
+    t.test(defect, { buffered: true }, async (t) => {
+      const sim = await simulator(t, { defects: [defect] });
+      const result = (await runAgainst(accessFor(sim), ["clients"], ["clients.openai-sdk"])).get(
+        "clients.openai-sdk",
+      );
+      t.equal(result?.status, "fail", `${defect}: ${result?.message}`);
+      t.match(result?.message, cause, defect);
+      t.notMatch(result?.message, /^[^:]*: Connection error\.?$/, `${defect}: more than "Connection error"`);
+    });
   }
 });
 
@@ -332,26 +337,33 @@ t.test("each new defect fails its sibling checks too, and nothing else in client
     ["small-body-limit", ["clients.large-request-body"]],
     ["strict-alternation", ["clients.turn-shapes"]],
   ];
+  t.jobs = cases.length;
   for (const [defect, failing] of cases) {
-    const sim = await simulator(t, { defects: [defect] });
-    const results = await runAgainst(accessFor(sim), ["clients"]);
-    const notPassed = [...results.values()].filter((r) => r.status !== "pass");
-    t.same(
-      notPassed.map((r) => r.id),
-      failing,
-      `${defect}: exactly these clients checks fail (${notPassed.map((r) => `${r.id}: ${r.message}`).join("; ")})`,
-    );
+    t.test(defect, { buffered: true }, async (t) => {
+      const sim = await simulator(t, { defects: [defect] });
+      const results = await runAgainst(accessFor(sim), ["clients"]);
+      const notPassed = [...results.values()].filter((r) => r.status !== "pass");
+      t.same(
+        notPassed.map((r) => r.id),
+        failing,
+        `${defect}: exactly these clients checks fail (${notPassed.map((r) => `${r.id}: ${r.message}`).join("; ")})`,
+      );
+    });
   }
 });
 
 t.test("the SDK check also catches what breaks real clients", async (t) => {
-  for (const defect of ["bearer-rejected", "malformed-chunk", "stalled-stream"] as Defect[]) {
-    const sim = await simulator(t, { defects: [defect] });
-    const results = await runAgainst(accessFor(sim), ["clients"]);
-    t.equal(
-      results.get("clients.openai-sdk")?.status,
-      "fail",
-      `${defect}: ${results.get("clients.openai-sdk")?.message}`,
-    );
+  const defects: Defect[] = ["bearer-rejected", "malformed-chunk", "stalled-stream"];
+  t.jobs = defects.length;
+  for (const defect of defects) {
+    t.test(defect, { buffered: true }, async (t) => {
+      const sim = await simulator(t, { defects: [defect] });
+      const results = await runAgainst(accessFor(sim), ["clients"], ["clients.openai-sdk"]);
+      t.equal(
+        results.get("clients.openai-sdk")?.status,
+        "fail",
+        `${defect}: ${results.get("clients.openai-sdk")?.message}`,
+      );
+    });
   }
 });

@@ -39,10 +39,20 @@ export function accessFor(sim: Simulator, overrides: Partial<Access> = {}): Acce
   };
 }
 
-export async function runAgainst(access: Access, suiteNames?: string[]): Promise<Map<string, CheckResult>> {
-  const suites = suiteNames
+/** Runs the named suites (default: every suite without a VM); with `onlyChecks`, only those checks. */
+export async function runAgainst(
+  access: Access,
+  suiteNames?: string[],
+  onlyChecks?: string[],
+): Promise<Map<string, CheckResult>> {
+  const named = suiteNames
     ? SUITES.filter((s) => suiteNames.includes(s.name))
     : SUITES.filter((s) => !s.requiresVm);
+  const suites = onlyChecks
+    ? named.map((s) => ({ ...s, checks: s.checks.filter((c) => onlyChecks.includes(c.id)) }))
+    : named;
+  if (onlyChecks && suites.every((s) => s.checks.length === 0))
+    throw new Error(`no check ${onlyChecks.join(", ")} in suites ${suiteNames?.join(", ") ?? "(all)"}`);
   const results = await runSuites(suites, createContext(access, createProbes(access)));
   return new Map(results.map((r) => [r.id, r]));
 }
