@@ -22,6 +22,9 @@ import { NGINX_BIN, NGINX_MUTATIONS, startRealNginx } from "../fixtures/nginx/re
 
 const MODEL = "devstral-small-2";
 
+// The tests share no state and mostly wait on child processes and sockets: they run side by side.
+t.jobs = 4;
+
 t.test("§7.5 worked example: one streamed request on a CPU server", async (t) => {
   const event = (at: number, content: string | null, extra: object = {}) => ({
     arrivedAt: at,

@@ -45,6 +45,9 @@ function keypair(dir: string, name: string): { key: string; pub: string } {
   return { key, pub: `${key}.pub` };
 }
 
+// Each test runs its own targets and directories; they mostly wait on the binary, so they run side by side.
+t.jobs = 4;
+
 t.test(
   "a healthy simulated target passes; the signed bundle verifies, and fails tampered or against another key",
   async (t) => {

@@ -63,6 +63,9 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+// The tests share no state and mostly wait on child processes and sockets: they run side by side.
+t.jobs = 4;
+
 t.test("the checked-in listing passes in draft mode and names every appliance parameter", async (t) => {
   t.ok(params.length >= 6, `appliance.sh declares ${params.length} parameters`);
   t.ok(

@@ -55,6 +55,9 @@ t.before(() => {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "npm run build" first`);
 });
 
+// The tests share no state and mostly wait on child processes and sockets: they run side by side.
+t.jobs = 4;
+
 t.test("the status command is constant and only reads the one-apps status file", async (t) => {
   t.equal(STATUS_COMMAND, "cat /etc/one-appliance/status 2>/dev/null || echo status-file-missing");
 });
