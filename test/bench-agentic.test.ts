@@ -6,9 +6,10 @@
 // With the cache switched off, the "prefix not reused" finding must fire; without cache figures the
 // bench must say they are not reported.
 import t, { type Test } from "tap";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Access } from "../src/core/access.ts";
 import { plainHttpProbes, startStandIn, waitForEngine } from "../fixtures/engine/process.ts";
@@ -16,7 +17,11 @@ import { agenticFindings, runAgentic, sendTurn, type AgenticTarget } from "../sr
 import type { AgenticShape } from "../src/bench/agentic-conversation.ts";
 import type { RequestTrace } from "../src/bench/metrics.ts";
 import { MESSAGE_HEADER_TOKENS } from "../src/sim/engine/prompt-cache.ts";
+import { runProcess } from "./spawn.ts";
 
+const SLMC = resolve(import.meta.dirname, "../dist/slmc-check");
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
+const KEYS = ["turn", "ttft_ms", "prompt_tokens", "prompt_tokens_cached", "prompt_tokens_processed"];
 const MODEL = "agentic-truth";
 const TTFT_MS = 250;
 const PREFILL_TOK_S = 4000;
@@ -179,4 +184,65 @@ t.test("a server without cache figures: not reported, judged by TTFT", async (t)
     ["warning:prefix-reuse-not-reported", "warning:prefix-reuse-suspect"],
     "a flat TTFT without figures is a warning, never a flag",
   );
+});
+
+t.test("bench demo --workload agentic: table, JSON per turn, HTML charts, a bad value refused", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-agentic-demo-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [json, html] = [join(dir, "a.json"), join(dir, "a.html")];
+  const run = await runProcess(
+    SLMC,
+    [
+      "bench",
+      "demo",
+      "--workload",
+      "agentic",
+      "--conversations",
+      "1",
+      "--turns",
+      "2",
+      "--json",
+      json,
+      "--html",
+      html,
+    ],
+    { NO_COLOR: "1" },
+  );
+  t.equal(run.code, 0, `no finding on the simulated appliance\n${run.stderr}`);
+  t.match(run.stdout, /conv turn +TTFT ms +prompt +cached +evaluated/, "the per-turn table");
+  t.match(
+    run.stderr,
+    /conversation 1\/1 turn 2\/2: TTFT [\d.]+ ms, prompt \d+ tokens, \d+ reused/,
+    "progress per turn",
+  );
+  const report = JSON.parse(await readFile(json, "utf8")) as {
+    agentic: { conversations: { turns: Record<string, unknown>[]; first_useful_byte_ms: number }[] };
+  };
+  const turns = report.agentic.conversations[0]!.turns;
+  t.same(
+    turns.map((turn) => Object.keys(turn).filter((k) => KEYS.includes(k))),
+    [KEYS, KEYS],
+    "each turn carries turn, ttft_ms and the prompt token counts",
+  );
+  t.ok((turns[1]!.prompt_tokens_cached as number) > 5000, "turn 2 reused the Cline-sized prefix");
+  t.ok(report.agentic.conversations[0]!.first_useful_byte_ms > 0, "time to the first useful byte");
+  if (!CHROMIUM)
+    t.fail("chromium is not installed (make test installs it as root: apt-get install chromium)");
+  else {
+    const dom = await runProcess(CHROMIUM, [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--dump-dom",
+      `file://${html}`,
+    ]);
+    t.match(
+      dom.stdout,
+      /<body data-charts-rendered="2" data-charts-total="2">/,
+      "both agentic charts rendered",
+    );
+  }
+  const bad = await runProcess(SLMC, ["bench", "demo", "--workload", "agentic", "--turns", "0"]);
+  t.equal(bad.code, 2, "a usage error");
+  t.match(bad.stderr, /--turns: expected a whole number 1-50, got '0'/, "naming the flag and the value");
 });

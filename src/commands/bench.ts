@@ -30,6 +30,7 @@ import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
 import { withSimulator } from "./demo.ts";
+import { measureAgentic } from "./bench-agentic.ts";
 
 async function readComparable(path: string): Promise<ComparableReport> {
   let text: string;
@@ -92,6 +93,7 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
     notes.push(
       "the target serves the slmc STAND-IN engine (NOT LocalAI): these figures measure the path and the stand-in's schedule or backend, not the appliance's model",
     );
+  if (options.workload === "agentic") return measureAgentic(target, options, model, standIn);
   const prompts = promptSet(options.promptSet);
   const plan: BenchPlan = {
     concurrencies: options.concurrency,
@@ -180,13 +182,24 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
   return report.findings.some((f) => f.level === "flag") ? EXIT.checkFailed : EXIT.ok;
 }
 
+/** bench demo --workload agentic: the simulated engine evaluates prompts at this rate, with its prefix cache. */
+const DEMO_AGENTIC_SCHEDULE = { prefillTokensPerSecond: 10_000 };
+
 export async function benchCommand(host: string, options: CliOptions): Promise<number> {
   if (host === "demo")
-    return withSimulator(options, (access, notes) =>
-      runBenchAgainst(
-        { access, probes: createProbes(access), notes, path: "/v1/chat/completions via the SIMULATED front" },
-        options,
-      ),
+    return withSimulator(
+      options,
+      (access, notes) =>
+        runBenchAgainst(
+          {
+            access,
+            probes: createProbes(access),
+            notes,
+            path: "/v1/chat/completions via the SIMULATED front",
+          },
+          options,
+        ),
+      options.workload === "agentic" ? DEMO_AGENTIC_SCHEDULE : undefined,
     );
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);

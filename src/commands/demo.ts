@@ -2,7 +2,7 @@
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
-import { startSimulator } from "../sim/simulator.ts";
+import { startSimulator, type SimulatorOptions } from "../sim/simulator.ts";
 import { checkReportFiles, runAndReport } from "./run.ts";
 import { flagByName, flagsFor, type Flag } from "../cli/flags.ts";
 import type { Report } from "../core/check.ts";
@@ -13,8 +13,9 @@ const READY_TIMEOUT_MS = 15_000;
 export async function withSimulator<T>(
   options: CliOptions,
   work: (access: Access, notes: string[]) => Promise<T>,
+  schedule?: SimulatorOptions["schedule"],
 ): Promise<T> {
-  const simulator = await startSimulator({ defects: options.defects });
+  const simulator = await startSimulator({ defects: options.defects, ...(schedule ? { schedule } : {}) });
   try {
     const ready = await Promise.race([
       simulator.ready.then(() => true),
