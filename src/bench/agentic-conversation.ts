@@ -16,8 +16,16 @@ export const CLIENT_PREFIXES = {
 export type ClientPrefixName = keyof typeof CLIENT_PREFIXES;
 export const CLIENT_PREFIX_NAMES = Object.keys(CLIENT_PREFIXES) as ClientPrefixName[];
 
+export interface PrefixSize {
+  systemBytes: number;
+  tools: number;
+  toolBytes: number;
+}
+
 export interface AgenticShape {
   client: ClientPrefixName;
+  /** Sizes other than the client's (a small model's short context); the report names them. */
+  prefix?: PrefixSize;
   conversations: number;
   turns: number;
   toolResultBytes: number;
@@ -93,7 +101,7 @@ export function conversationMessages(
   conversation: number,
   turn: number,
 ): ConversationMessage[] {
-  const prefix = CLIENT_PREFIXES[shape.client];
+  const prefix = shape.prefix ?? CLIENT_PREFIXES[shape.client];
   const opening = `#${conversation} session. `;
   const messages: ConversationMessage[] = [
     { role: "system", content: opening + prose(prefix.systemBytes - opening.length, 1) },
@@ -127,7 +135,7 @@ export function conversationMessages(
 }
 
 export function toolsFor(shape: AgenticShape): FunctionTool[] {
-  const prefix = CLIENT_PREFIXES[shape.client];
+  const prefix = shape.prefix ?? CLIENT_PREFIXES[shape.client];
   return clientTools(prefix.tools, prefix.toolBytes);
 }
 
