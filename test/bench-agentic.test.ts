@@ -186,6 +186,23 @@ t.test("a server without cache figures: not reported, judged by TTFT", async (t)
   );
 });
 
+t.test("a failed turn is flagged with its cause", async (t) => {
+  const target = await engineTarget(t, ["--ttft-ms", "20", "--fail-every", "2"]);
+  const run = await runAgentic(
+    target,
+    { client: "continue", conversations: 1, turns: 2, toolResultBytes: 100 },
+    () => undefined,
+  );
+  t.same(
+    run.conversations[0]!.turns.map((turn) => turn.ok),
+    [true, false],
+    "turn 2 got the injected HTTP 500",
+  );
+  const flag = agenticFindings(run).find((f) => f.code === "failed-requests");
+  t.equal(flag?.level, "flag");
+  t.match(flag?.message, /1 of 2 turns failed: HTTP 500 \(conversation 1 turn 2\)/);
+});
+
 t.test("bench demo --workload agentic: table, JSON per turn, HTML charts, a bad value refused", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-agentic-demo-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -236,7 +236,7 @@ export function agenticFindings(run: AgenticRun): Finding[] {
     out.push({
       level: "flag",
       code: "failed-requests",
-      message: `${failed.length} of ${turns.length} turns failed: ${failed[0]!.error ?? "unknown"} (conversation ${failed[0]!.conversation} turn ${failed[0]!.turn})`,
+      message: `${failed.length} of ${turns.length} turns failed: ${failed[0]!.error ?? "unknown"} (conversation ${failed[0]!.conversation} turn ${failed[0]!.turn})${/timeout/.test(failed[0]!.error ?? "") ? "; a turn that evaluates the whole prefix can be silent for minutes on a CPU server: raise --stream-idle and --stream-timeout above it" : ""}`,
     });
   const notReused: { turn: AgenticTurn; previous: number }[] = [];
   const unreported: AgenticTurn[] = [];
