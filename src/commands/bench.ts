@@ -182,24 +182,13 @@ export async function runBenchAgainst(target: BenchTarget, options: CliOptions):
   return report.findings.some((f) => f.level === "flag") ? EXIT.checkFailed : EXIT.ok;
 }
 
-/** bench demo --workload agentic: the simulated engine evaluates prompts at this rate, with its prefix cache. */
-const DEMO_AGENTIC_SCHEDULE = { prefillTokensPerSecond: 10_000 };
-
 export async function benchCommand(host: string, options: CliOptions): Promise<number> {
   if (host === "demo")
-    return withSimulator(
-      options,
-      (access, notes) =>
-        runBenchAgainst(
-          {
-            access,
-            probes: createProbes(access),
-            notes,
-            path: "/v1/chat/completions via the SIMULATED front",
-          },
-          options,
-        ),
-      options.workload === "agentic" ? DEMO_AGENTIC_SCHEDULE : undefined,
+    return withSimulator(options, (access, notes) =>
+      runBenchAgainst(
+        { access, probes: createProbes(access), notes, path: "/v1/chat/completions via the SIMULATED front" },
+        options,
+      ),
     );
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
