@@ -4,7 +4,8 @@
 // header of MESSAGE_HEADER_TOKENS tokens (as a chat template's role markers do), its text follows in
 // pieces of CHARS_PER_TOKEN characters, and the tools follow the first (system) message, where
 // chat templates that put tools in the system block render them. So a request that appends
-// messages to the previous one finds that whole previous prompt cached.
+// messages to the previous one finds that whole previous prompt cached. Requests are not queued as
+// on one real slot: concurrent ones each compare with the prompt admitted last.
 import type { ChatRequest, ChatMessage } from "./chat.ts";
 
 export const MESSAGE_HEADER_TOKENS = 4;
