@@ -16,7 +16,7 @@ import { plainHttpProbes, startStandIn, waitForEngine } from "../fixtures/engine
 import { agenticFindings, runAgentic, sendTurn, type AgenticTarget } from "../src/bench/agentic.ts";
 import type { AgenticShape } from "../src/bench/agentic-conversation.ts";
 import type { RequestTrace } from "../src/bench/metrics.ts";
-import { MESSAGE_HEADER_TOKENS } from "../src/sim/engine/prompt-cache.ts";
+import { createPromptCache, MESSAGE_HEADER_TOKENS } from "../src/sim/engine/prompt-cache.ts";
 import { runProcess } from "./spawn.ts";
 
 const SLMC = resolve(import.meta.dirname, "../dist/slmc-check");
@@ -74,6 +74,21 @@ function cachedUsage(trace: RequestTrace): number | undefined {
   }
   return undefined;
 }
+
+t.test("the one slot: longest common prefix, at least one token evaluated, nothing when off", async (t) => {
+  const cache = createPromptCache(true);
+  t.same(cache.admit(["a", "b", "c"]), { total: 3, cached: 0, processed: 3 }, "cold");
+  t.same(cache.admit(["a", "b", "c", "d"]), { total: 4, cached: 3, processed: 1 }, "appended");
+  t.same(
+    cache.admit(["a", "b", "c", "d"]),
+    { total: 4, cached: 3, processed: 1 },
+    "repeated: last token again",
+  );
+  t.same(cache.admit(["a", "x"]), { total: 2, cached: 1, processed: 1 }, "diverged after one token");
+  const off = createPromptCache(false);
+  off.admit(["a", "b"]);
+  t.same(off.admit(["a", "b", "c"]), { total: 3, cached: 0, processed: 3 }, "off: nothing reused");
+});
 
 t.test("per-turn TTFT and cache counts match the stand-in's one-slot prefix cache", async (t) => {
   const target = await engineTarget(t, [
