@@ -1,6 +1,9 @@
 // Benchmark (not a test): real llama.cpp decode rate in process, straight to the stand-in engine over
 // HTTP, and through the appliance's real nginx site over HTTPS; proxy overhead; % of the memory
 // roofline. Metric names: benchmark-metrics.md §7.3. Run: npx tsx scripts/bench-real-engine.ts
+// With --workload agentic: coding-client conversations (slmc-check bench's agentic workload, with a
+// prefix scaled to the generated model's 2,048-token context) straight to the engine, turn 2's TTFT
+// against turn 1's, as the llama.cpp backend reuses the evaluated prefix.
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
@@ -26,6 +29,8 @@ import type { Access } from "../src/core/access.ts";
 import { createProbes } from "../src/probes/index.ts";
 import { median, requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
 import { createSender, type RequestShape } from "../src/bench/send.ts";
+import { agenticFindings, runAgentic } from "../src/bench/agentic.ts";
+import type { AgenticShape } from "../src/bench/agentic-conversation.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MESSAGES = [
@@ -49,9 +54,11 @@ function options() {
       warmup: { type: "string", default: "1" },
       "max-tokens": { type: "string", default: "128" },
       threads: { type: "string", default: "1" },
-      "context-size": { type: "string", default: "1024" },
+      "context-size": { type: "string" },
+      workload: { type: "string", default: "chat" },
+      turns: { type: "string", default: "3" },
       cache: { type: "string", default: join(ROOT, ".scratch/gguf") },
-      out: { type: "string", default: join(ROOT, ".scratch/bench-real-engine.json") },
+      out: { type: "string" },
       "bandwidth-mib": { type: "string", default: "1024" },
       json: { type: "boolean", default: false },
     },
@@ -61,6 +68,10 @@ function options() {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
     return n;
   };
+  if (values.workload !== "chat" && values.workload !== "agentic")
+    throw new Error(`--workload must be chat or agentic, got "${values.workload}"`);
+  const agentic = values.workload === "agentic";
+  values["context-size"] ??= agentic ? "2048" : "1024";
   if (!(values.size! in SHAPES)) throw new Error(`--size must be one of ${Object.keys(SHAPES).join(", ")}`);
   if (!(values.type! in WEIGHT_TYPES))
     throw new Error(`--type must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}`);
@@ -74,9 +85,11 @@ function options() {
     threads: int("threads", 1),
     contextSize: int("context-size", 64),
     cache: values.cache!,
-    out: values.out!,
+    out: values.out ?? join(ROOT, `.scratch/bench-real-engine${agentic ? "-agentic" : ""}.json`),
     bandwidthBytes: int("bandwidth-mib", 64) * 1024 * 1024,
     json: values.json!,
+    workload: values.workload as "chat" | "agentic",
+    turns: int("turns", 2),
   };
 }
 
@@ -177,10 +190,108 @@ function summarise(samples: RequestMetrics[]): Summary {
 
 const round = (n: number, digits = 2) => +n.toFixed(digits);
 
+/** A Continue-like conversation scaled to fit the generated models' 2,048-token context. */
+const SMALL_PREFIX = { systemBytes: 500, tools: 2, toolBytes: 500 };
+
+async function agenticBench(
+  o: ReturnType<typeof options>,
+  model: Awaited<ReturnType<typeof cachedModel>>,
+  say: (line: string) => void,
+): Promise<void> {
+  const engine = await startLlamaEngine({
+    modelsPath: model.dir,
+    threads: o.threads,
+    contextSize: o.contextSize,
+    readyTimeoutMs: 120_000,
+  });
+  try {
+    const shape: AgenticShape = {
+      client: "continue",
+      prefix: SMALL_PREFIX,
+      conversations: o.warmup + o.runs,
+      turns: o.turns,
+      toolResultBytes: 200,
+    };
+    const loadavgStart = os.loadavg();
+    const run = await runAgentic(
+      {
+        access: { password: "unused" } as Access,
+        probes: plainHttpProbes(engine.port),
+        model: "bench",
+        maxTokens: o.maxTokens,
+        timeoutMs: 600_000,
+        idleTimeoutMs: 600_000,
+      },
+      shape,
+      (turn) =>
+        say(
+          `conversation ${turn.conversation} turn ${turn.turn}: ${turn.ok ? `TTFT ${round(turn.ttft_ms ?? NaN, 1)} ms, prompt ${turn.prompt_tokens} tokens, ${turn.prompt_tokens_cached} reused, ${turn.prompt_tokens_processed} evaluated` : `failed: ${turn.error}`}`,
+        ),
+    );
+    const measured = run.conversations.slice(o.warmup);
+    const ttft = (turn: number) => measured.map((c) => c.turns[turn - 1]?.ttft_ms ?? NaN);
+    const perTurn = Array.from({ length: o.turns }, (_, i) => ({
+      turn: i + 1,
+      ttft_ms_median: median(ttft(i + 1)),
+      prompt_tokens_median: median(measured.map((c) => c.turns[i]?.prompt_tokens ?? NaN)),
+      prompt_tokens_cached_median: median(measured.map((c) => c.turns[i]?.prompt_tokens_cached ?? NaN)),
+    }));
+    const ratio = median(measured.map((c) => (c.turns[1]?.ttft_ms ?? NaN) / (c.turns[0]?.ttft_ms ?? NaN)));
+    const result = {
+      benchmark: "bench-real-engine --workload agentic",
+      engine: "stand-in + real llama.cpp via node-llama-cpp, direct HTTP",
+      when: new Date().toISOString(),
+      metadata: {
+        ...cpuInfo(),
+        node: process.version,
+        node_llama_cpp: llamaPackage()?.version ?? "not installed",
+        threads: o.threads,
+        context_size: o.contextSize,
+        max_tokens: o.maxTokens,
+        conversations: o.runs,
+        warmup_conversations: o.warmup,
+        turns: o.turns,
+        prefix: SMALL_PREFIX,
+        tool_result_bytes: shape.toolResultBytes,
+        loadavg_start: loadavgStart,
+        loadavg_end: os.loadavg(),
+      },
+      model: { file: model.file, sha256: model.sha256, size: o.size, type: o.type, seed: o.seed },
+      per_turn: perTurn,
+      turn2_over_turn1_ttft_median: ratio,
+      findings: agenticFindings({ ...run, conversations: measured }),
+      run,
+    };
+    await mkdir(resolve(o.out, ".."), { recursive: true });
+    await writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    say("");
+    say(
+      `medians of ${o.runs} conversations (${o.warmup} warm-up discarded), ${o.threads} thread(s), ${o.size} ${o.type}:`,
+    );
+    for (const t of perTurn)
+      say(
+        `  turn ${t.turn}: TTFT ${round(t.ttft_ms_median, 1)} ms, prompt ${t.prompt_tokens_median} tokens, ${t.prompt_tokens_cached_median} reused`,
+      );
+    say(`  turn 2 TTFT / turn 1 TTFT: ${round(ratio, 3)}`);
+    for (const f of result.findings) say(`  ${f.level}: ${f.message}`);
+    say(`JSON: ${o.out}`);
+  } finally {
+    await engine.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const o = options();
   const say = (line: string) => (o.json ? process.stderr : process.stdout).write(`${line}\n`);
   const model = await cachedModel(o);
+  if (o.workload === "agentic") {
+    say(`model: ${model.file} (${o.size} ${o.type}); agentic workload, context ${o.contextSize}`);
+    return agenticBench(o, model, say);
+  }
   say(
     `model: ${model.file} (${o.size} ${o.type}, ${(model.stats.bytes / 1e6).toFixed(1)} MB` +
       `${model.generatedIn ? `, generated in ${(model.generatedIn / 1000).toFixed(1)} s` : ", cached"})`,

@@ -79,7 +79,12 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
       return JSON.parse(e.slice("data: ".length)) as {
         object: string;
         choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[];
-        usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+        usage?: {
+          prompt_tokens: number;
+          completion_tokens: number;
+          total_tokens: number;
+          prompt_tokens_details?: { cached_tokens: number };
+        };
         timings?: Record<string, number>;
       };
     });
@@ -95,7 +100,12 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
     t.equal(last?.usage?.total_tokens, (last?.usage?.prompt_tokens ?? 0) + maxTokens);
     const timings = last?.timings ?? {};
     t.equal(timings.predicted_n, last?.usage?.completion_tokens, "timings agree with usage");
-    t.equal(timings.prompt_n, last?.usage?.prompt_tokens);
+    t.equal(
+      (timings.prompt_n ?? 0) + (timings.cache_n ?? 0),
+      last?.usage?.prompt_tokens,
+      "evaluated + reused prompt tokens = prompt_tokens",
+    );
+    t.equal(last?.usage?.prompt_tokens_details?.cached_tokens, timings.cache_n, "cached_tokens = cache_n");
     for (const key of ["prompt_ms", "predicted_ms", "predicted_per_second", "prompt_per_second"])
       t.ok((timings[key] ?? -1) > 0, `timings.${key} > 0`);
     t.same(finish?.timings, timings, "the finish chunk carries the same timings");
@@ -114,4 +124,43 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
     t.ok(first, "some text");
     t.equal(await text(), first);
   });
+
+  t.test(
+    "a request that appends to the previous one reuses its prefix (one slot, as llama-server)",
+    async (t) => {
+      const turn = async (messages: object[]) => {
+        const response = await chat({ messages, max_tokens: 4, ignore_eos: true });
+        return (await response.json()) as {
+          usage: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+          timings: { prompt_n: number; cache_n: number };
+        };
+      };
+      const first = [
+        { role: "system", content: "You are a careful coding agent." },
+        { role: "user", content: "Read the file and fix the test." },
+      ];
+      const other = await turn([{ role: "user", content: "An unrelated question about lists." }]);
+      t.ok(other.timings.prompt_n > 0, "a warm-up turn");
+      const one = await turn(first);
+      const two = await turn([
+        ...first,
+        { role: "assistant", content: "Done: the loop bound was off by one." },
+        { role: "user", content: "Now run it." },
+      ]);
+      t.ok(
+        one.timings.cache_n < one.usage.prompt_tokens / 2,
+        `turn 1 evaluated most of its prompt (cache_n ${one.timings.cache_n})`,
+      );
+      t.ok(
+        two.timings.cache_n >= one.usage.prompt_tokens - 2,
+        `turn 2 reused turn 1's ${one.usage.prompt_tokens} prompt tokens (cache_n ${two.timings.cache_n})`,
+      );
+      t.equal(
+        two.timings.prompt_n + two.timings.cache_n,
+        two.usage.prompt_tokens,
+        "prompt_n + cache_n = prompt_tokens",
+      );
+      t.equal(two.usage.prompt_tokens_details.cached_tokens, two.timings.cache_n, "cached_tokens = cache_n");
+    },
+  );
 }

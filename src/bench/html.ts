@@ -4,6 +4,7 @@
 // test reads back to prove the charts really rendered.
 import type { BenchReport } from "./report.ts";
 import type { Sample } from "./metrics.ts";
+import { agenticHtml } from "./agentic-report.ts";
 
 const W = 560;
 const H = 260;
@@ -125,6 +126,36 @@ function eventOffsets(sample: Sample): number[] {
   return offsets;
 }
 
+function levelsHtml(
+  report: BenchReport,
+  rows: string,
+  levels: { i: number; a: BenchReport["levels"][number]["aggregate"] }[],
+  first: Sample | undefined,
+): string {
+  return `<h2>Levels</h2>
+<table><thead><tr><th>concurrency</th><th>ok/all</th><th>agg tok/s</th><th>req/s</th><th>TTFT p50 ms</th><th>decode tok/s p50</th><th>E2E p50 ms</th><th>gap p99 ms</th></tr></thead><tbody>${rows}</tbody></table>
+${lineChart(
+  "chart-tok-s",
+  "aggregate output tok/s vs concurrency",
+  levels.map(({ i, a }) => ({ x: i, label: String(a.concurrency), y: a.agg_out_tok_s })),
+  "tok/s",
+  "#17702f",
+)}
+${lineChart(
+  "chart-ttft",
+  "TTFT p50 (ms) vs concurrency",
+  levels.map(({ i, a }) => ({ x: i, label: String(a.concurrency), y: a.distributions.ttft_ms?.p50 ?? null })),
+  "ms",
+  "#b00020",
+)}
+${histogram(
+  "chart-gaps",
+  "gaps between content events (all levels)",
+  report.levels.flatMap((l) => l.samples.filter((s) => s.ok).flatMap((s) => s.inter_event_gap_ms)),
+)}
+${timeline("chart-timeline", first, first ? eventOffsets(first) : [])}`;
+}
+
 export function renderBenchHtml(report: BenchReport): string {
   const levels = report.levels.map((l, i) => ({ i, a: l.aggregate }));
   const first = report.levels[0]?.samples.find((s) => s.ok);
@@ -148,28 +179,7 @@ svg text{font:11px system-ui,sans-serif}table{border-collapse:collapse}td,th{pad
 <h1>slmc-check bench</h1>
 <p>${esc(`${report.target.host}:${report.target.https_port}${report.target.path}${report.target.simulated ? " (SIMULATED appliance)" : ""} · ${report.started_at} · slmc-check ${report.tool.version} · ${report.stopped_because}`)}</p>
 <h2>Findings</h2>${findings}
-<h2>Levels</h2>
-<table><thead><tr><th>concurrency</th><th>ok/all</th><th>agg tok/s</th><th>req/s</th><th>TTFT p50 ms</th><th>decode tok/s p50</th><th>E2E p50 ms</th><th>gap p99 ms</th></tr></thead><tbody>${rows}</tbody></table>
-${lineChart(
-  "chart-tok-s",
-  "aggregate output tok/s vs concurrency",
-  levels.map(({ i, a }) => ({ x: i, label: String(a.concurrency), y: a.agg_out_tok_s })),
-  "tok/s",
-  "#17702f",
-)}
-${lineChart(
-  "chart-ttft",
-  "TTFT p50 (ms) vs concurrency",
-  levels.map(({ i, a }) => ({ x: i, label: String(a.concurrency), y: a.distributions.ttft_ms?.p50 ?? null })),
-  "ms",
-  "#b00020",
-)}
-${histogram(
-  "chart-gaps",
-  "gaps between content events (all levels)",
-  report.levels.flatMap((l) => l.samples.filter((s) => s.ok).flatMap((s) => s.inter_event_gap_ms)),
-)}
-${timeline("chart-timeline", first, first ? eventOffsets(first) : [])}
+${report.agentic ? agenticHtml(report.agentic) : levelsHtml(report, rows, levels, first)}
 <h2>Definitions</h2><table>${definitions}</table>
 <script>
 const charts=[...document.querySelectorAll("svg.chart")];

@@ -1,10 +1,12 @@
 // The benchmark as a terminal table: one row per concurrency level, then findings and notes.
 import type { BenchReport } from "./report.ts";
+import { renderAgenticTable } from "./agentic-report.ts";
 
 const fmt = (value: number | null | undefined, digits = 1) =>
   value === null || value === undefined ? "—" : value.toFixed(digits);
 
 export function renderBenchTable(report: BenchReport): string {
+  if (report.agentic) return renderAgenticTable(report, report.agentic);
   const header = [
     "c".padStart(3),
     "ok/all".padStart(7),

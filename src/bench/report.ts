@@ -1,6 +1,7 @@
 // The benchmark's JSON report: every sample, the per-level aggregates, findings, metadata and the
 // metric definitions. Versioned; --compare reads two of them back through the zod schema.
 import { z } from "zod";
+import type { AgenticRun } from "./agentic.ts";
 import type { Finding } from "./findings.ts";
 import type { Level } from "./runner.ts";
 import type { Sample } from "./metrics.ts";
@@ -31,6 +32,8 @@ export interface BenchReport {
   saturated_at: number | null;
   stopped_because: string;
   findings: Finding[];
+  /** The agentic workload's conversations (--workload agentic); its levels are then empty. */
+  agentic?: AgenticRun;
   /** SSH-side comparison and host facts, when SSH access was available. */
   inside?: Record<string, unknown>;
   notes: string[];

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { SUITE_NAMES } from "../../suites/index.ts";
 import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
+import { CLIENT_PREFIX_NAMES, WORKLOAD_NAMES, type ClientPrefixName } from "../bench/agentic-conversation.ts";
 import { FORMATS, parseReportOutput, type ReportOutput } from "../reporters/index.ts";
 
 /** What a command line asks for; `check` is `slmc-check <host>`, `bench-demo` is `slmc-check bench demo`. */
@@ -649,6 +650,62 @@ one be refused), everything else must not`,
     commands: ["bench", "bench-demo"],
     group: "Bench",
     help: "HTML report with SVG charts, opens offline",
+  }),
+  // --- bench --workload agentic ---
+  flag({
+    name: "workload",
+    key: "workload",
+    value: "NAME",
+    schema: z.enum(WORKLOAD_NAMES),
+    expects: `one of ${WORKLOAD_NAMES.join(", ")}`,
+    default: "chat",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "chat: the prompt set at closed-loop levels | agentic: coding-client conversations (a client-sized tools + system prefix, then tool call, tool result and user turns), per-turn TTFT and prompt-cache reuse",
+  }),
+  flag({
+    name: "conversations",
+    key: "conversations",
+    value: "N",
+    schema: whole(1, 100),
+    expects: "a whole number 1-100",
+    default: "2",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "agentic workload: conversations, one after another, each starting cold",
+  }),
+  flag({
+    name: "turns",
+    key: "turns",
+    value: "N",
+    schema: whole(1, 50),
+    expects: "a whole number 1-50",
+    default: "4",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "agentic workload: requests per conversation",
+  }),
+  flag({
+    name: "client-prefix",
+    key: "clientPrefix",
+    value: "NAME",
+    schema: z.enum(CLIENT_PREFIX_NAMES as [ClientPrefixName, ...ClientPrefixName[]]),
+    expects: `one of ${CLIENT_PREFIX_NAMES.join(", ")}`,
+    default: "cline",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "agentic workload: the first request's size (cline: 21.7 KB, 25 tools; continue: 5.5 KB, 9 tools)",
+  }),
+  flag({
+    name: "tool-result-bytes",
+    key: "toolResultBytes",
+    value: "N",
+    schema: whole(1, 1_000_000),
+    expects: "a whole number 1-1000000",
+    default: "2000",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "agentic workload: size of each tool result a turn appends",
   }),
   flag({
     name: "compare",

@@ -10,6 +10,7 @@ import { soakSuite } from "../../suites/soak.ts";
 import { SoakTimeline } from "../soak/timeline.ts";
 import type { Suite } from "../core/check.ts";
 import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
+import { AGENTIC_DEFINITIONS } from "../bench/agentic.ts";
 
 const GROUP_TITLES: Record<Group, string> = {
   General: "General",
@@ -190,7 +191,7 @@ ${flagSections(HELP_PAGES.checks)}
 }
 
 export function benchHelp(): string {
-  const definitions = Object.entries(METRIC_DEFINITIONS)
+  const definitions = Object.entries({ ...METRIC_DEFINITIONS, ...AGENTIC_DEFINITIONS })
     .map(([name, text]) => `  ${name.padEnd(24)} ${text}`)
     .join("\n");
   return `slmc-check bench — tokens/s you can trust, over HTTPS/SSE
@@ -207,13 +208,21 @@ parsing. Warm-up requests are excluded; each level is a closed loop at fixed con
 the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
 bandwidth probe and the model file size give the decode roofline.
 
+--workload agentic sends coding-client conversations instead, one at a time, no warm-up: turn 1 has
+a client-sized prefix (system prompt + function tools, --client-prefix), each later turn appends an
+assistant tool call, a tool result (--tool-result-bytes) and a short user message, with tools on every
+request. Per turn: TTFT, prompt tokens reused from the server's cache and evaluated (llama.cpp's
+timings.cache_n / prompt_n, or usage.prompt_tokens_details.cached_tokens; LocalAI reports neither:
+"not reported", judged by TTFT only), prefill and decode tok/s. A later turn that evaluates the whole
+prefix again is flagged (prefix-not-reused).
+
 ${flagSections(HELP_PAGES.bench)}
 
 Metrics (the definitions below are the ones every report embeds):
 ${definitions}
 
 Exit codes: 0 no findings flagged; 1 a finding flagged (buffering proxy, failed requests, early stop
-with --fixed-length) or a regression (--compare); 2 usage; 3 unreachable.
+with --fixed-length, a prefix not reused) or a regression (--compare); 2 usage; 3 unreachable.
 `;
 }
 

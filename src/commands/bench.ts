@@ -30,6 +30,7 @@ import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
 import { withSimulator } from "./demo.ts";
+import { measureAgentic } from "./bench-agentic.ts";
 
 async function readComparable(path: string): Promise<ComparableReport> {
   let text: string;
@@ -92,6 +93,7 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
     notes.push(
       "the target serves the slmc STAND-IN engine (NOT LocalAI): these figures measure the path and the stand-in's schedule or backend, not the appliance's model",
     );
+  if (options.workload === "agentic") return measureAgentic(target, options, model, standIn);
   const prompts = promptSet(options.promptSet);
   const plan: BenchPlan = {
     concurrencies: options.concurrency,

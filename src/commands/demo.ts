@@ -9,12 +9,18 @@ import type { Report } from "../core/check.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 
+/** bench demo --workload agentic: the simulated engine evaluates prompts at this rate, with its prefix cache. */
+const DEMO_AGENTIC_SCHEDULE = { prefillTokensPerSecond: 10_000 };
+
 /** Starts the simulated appliance, waits until it serves, and runs `work` against it. */
 export async function withSimulator<T>(
   options: CliOptions,
   work: (access: Access, notes: string[]) => Promise<T>,
 ): Promise<T> {
-  const simulator = await startSimulator({ defects: options.defects });
+  const simulator = await startSimulator({
+    defects: options.defects,
+    ...(options.workload === "agentic" ? { schedule: DEMO_AGENTIC_SCHEDULE } : {}),
+  });
   try {
     const ready = await Promise.race([
       simulator.ready.then(() => true),
