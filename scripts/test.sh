@@ -72,6 +72,7 @@ run_shellcheck() {
 # two cores under them.
 readonly TIMING_FILES=(
   test/bench-accuracy.test.ts
+  test/bench-agentic.test.ts
   test/nginx-site.test.ts
   test/binary.test.ts
   test/release-build.test.ts
