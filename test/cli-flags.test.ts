@@ -18,6 +18,7 @@ const ARGV: Record<CommandName, string[]> = {
   gate: ["gate", "10.0.0.5", "--policy", "release-policy.yaml", "--evidence", "out/evidence"],
   "gate-demo": ["gate", "demo", "--policy", "lab-policy.yaml", "--evidence", "out/evidence"],
   "gate-verify": ["gate", "--verify", "out/evidence"],
+  fleet: ["fleet", "fleet.yaml"],
 };
 
 /** A valid value for each value flag without a default. */
@@ -43,6 +44,7 @@ const SAMPLE: Record<string, string> = {
   sign: "id_ed25519",
   verify: "out/evidence",
   "allowed-signer": "id_ed25519.pub",
+  gate: "release-policy.yaml",
 };
 
 function failure(argv: string[]): CliError | undefined {

@@ -1,0 +1,300 @@
+// `slmc-check fleet FILE`: the checks of "slmc-check <host>" against every host of an inventory, at
+// most --parallel at a time. Each host is its own run: its own options, its own SSH connection, its
+// own deadline. Its run is raced against a budget derived from its own timeouts, so a host that hangs
+// costs its own time and never holds the others. Everything the inventory names (password files, CA
+// files) is read before the first host is contacted.
+import { writeFile } from "node:fs/promises";
+import type { CliOptions } from "../cli/args.ts";
+import { CliError, EXIT, usageError } from "../cli/exit-codes.ts";
+import { loadInventory, type InventoryHost } from "../cli/inventory.ts";
+import type { Access } from "../core/access.ts";
+import type { CheckResult, Report } from "../core/check.ts";
+import { buildReport } from "../core/report.ts";
+import { createContext, runSuites } from "../core/runner.ts";
+import { createProbes } from "../probes/index.ts";
+import type { SshSession } from "../probes/ssh.ts";
+import { COLOR, PLAIN } from "../reporters/pretty.ts";
+import {
+  buildFleetReport,
+  hostVerdict,
+  renderFleet,
+  type FleetHost,
+  type FleetReport,
+} from "../reporters/fleet.ts";
+import { VERSION } from "../version.ts";
+import { resolveAccess } from "./access.ts";
+import { connectSsh, passwordFromAppliance } from "./check.ts";
+import { preflight, PreflightError, PREFLIGHT_TITLES } from "./preflight.ts";
+import { checkReportFiles, maskerFor, selectSuites } from "./run.ts";
+import { startWait, waitForBootstrap, waitForHealth } from "./wait-ready.ts";
+
+/** Added to a host's budget for the steps outside --deadline: wait-ready, preflight, SSH connect. */
+const GRACE_MS = 5_000;
+
+interface Prepared {
+  entry: InventoryHost;
+  access: Access;
+  notes: string[];
+}
+
+/**
+ * The longest a host may take: its wait-ready, TCP connect + TLS handshake (one --timeout each), SSH
+ * connect and password read, then --deadline for the checks, plus a grace.
+ */
+export function hostBudgetMs(options: CliOptions): number {
+  const timeoutMs = options.timeoutS * 1000;
+  return (
+    (options.waitReadyS ?? 0) * 1000 +
+    2 * timeoutMs +
+    (options.noSsh ? 0 : 2 * Math.max(30_000, 2 * timeoutMs)) +
+    (options.deadlineS ?? 0) * 1000 +
+    GRACE_MS
+  );
+}
+
+/** One host's report when the run stopped before or instead of its checks. */
+function stoppedReport(
+  prepared: Prepared,
+  startedAt: Date,
+  checks: CheckResult[],
+  stop: {
+    id: string;
+    requirement: string;
+    title: string;
+    message: string;
+    evidence?: Record<string, unknown>;
+  },
+): Report {
+  return buildReport({
+    version: VERSION,
+    access: prepared.access,
+    startedAt,
+    finishedAt: new Date(),
+    notes: prepared.notes,
+    checks: [
+      ...checks,
+      {
+        id: stop.id,
+        suite: stop.requirement,
+        requirement: stop.requirement,
+        title: stop.title,
+        status: "error",
+        duration_ms: Date.now() - startedAt.getTime(),
+        message: stop.message,
+        evidence: stop.evidence ?? {},
+      },
+    ],
+  });
+}
+
+type HostOutcome = Omit<FleetHost, "cells">;
+
+/** The checks of "slmc-check <host>" for one inventory host, as a value: nothing is printed. */
+async function checkHost(
+  prepared: Prepared,
+  signal: AbortSignal,
+  finished: CheckResult[],
+): Promise<HostOutcome> {
+  const { entry, access, notes } = prepared;
+  const options = entry.options;
+  const startedAt = new Date();
+  const outcome = (report: Report, unreachable = false): HostOutcome => ({
+    name: entry.name,
+    zone: entry.zone,
+    host: entry.host,
+    verdict: hostVerdict(report, unreachable),
+    duration_ms: Date.now() - startedAt.getTime(),
+    report,
+  });
+  const stopped = (error: unknown): HostOutcome => {
+    if (error instanceof PreflightError)
+      return outcome(
+        stoppedReport(prepared, startedAt, [], {
+          id: error.checkId,
+          requirement: "preflight",
+          title: PREFLIGHT_TITLES[error.checkId],
+          message: error.message,
+          evidence: error.evidence,
+        }),
+        error.exitCode === EXIT.unreachable,
+      );
+    if (error instanceof CliError)
+      return outcome(
+        stoppedReport(prepared, startedAt, [], {
+          id: "preflight.ssh",
+          requirement: "preflight",
+          title: "SSH connects and authenticates (an SSH option was given)",
+          message: error.message,
+        }),
+        error.exitCode === EXIT.unreachable,
+      );
+    throw error;
+  };
+  const log = (line: string) => process.stderr.write(`slmc-check: fleet: ${entry.name}: ${line}\n`);
+  const waiter = options.waitReadyS === undefined ? undefined : startWait(options.waitReadyS, log);
+  try {
+    if (waiter) await waitForHealth(access, waiter);
+    await preflight(access);
+  } catch (error) {
+    return stopped(error);
+  }
+  if (signal.aborted) throw signal.reason;
+  let session: SshSession | undefined;
+  try {
+    session = await connectSsh(access, options.sshExplicit, notes);
+    if (signal.aborted) throw signal.reason;
+    if (waiter && session) await waitForBootstrap(session, access, waiter);
+    if (session) await passwordFromAppliance(session, access, notes);
+  } catch (error) {
+    session?.close();
+    return stopped(error);
+  }
+  try {
+    if (!access.password) notes.push("no password given: checks that need credentials are skipped");
+    // --deadline as in "slmc-check <host>": the check in flight errors, the later ones are skipped.
+    const deadline = AbortSignal.any([
+      signal,
+      AbortSignal.timeout((options.deadlineS ?? 0) * 1000 || 2 ** 31 - 1),
+    ]);
+    const context = createContext(access, createProbes(access, session, deadline), deadline);
+    const checks = await runSuites(selectSuites(options.suites, "vm"), context, {
+      checkFinished: (result) => finished.push(result),
+    });
+    const checkNotes = checks.flatMap((c) =>
+      typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
+    );
+    if (session)
+      checkNotes.push(`SSH: ${session.connectionsOpened} connection(s) opened to ${session.endpoint}`);
+    const report = buildReport({
+      version: VERSION,
+      access,
+      startedAt,
+      finishedAt: new Date(),
+      notes: [...notes, ...checkNotes],
+      checks,
+    });
+    if (options.failOnSkip) report.fail_on_skip = true;
+    return outcome(report);
+  } finally {
+    session?.close();
+  }
+}
+
+/** Runs one host against its budget: past it, the host is reported with what finished and why it stopped. */
+async function runHost(prepared: Prepared): Promise<HostOutcome> {
+  const budgetMs = hostBudgetMs(prepared.entry.options);
+  const controller = new AbortController();
+  const finished: CheckResult[] = [];
+  const startedAt = new Date();
+  let timer: NodeJS.Timeout | undefined;
+  const overBudget = new Promise<HostOutcome>((resolve) => {
+    timer = setTimeout(() => {
+      const message = `the host did not finish within its budget of ${Math.round(budgetMs / 1000)} s (wait-ready + 2 x timeout + SSH connect + deadline + ${GRACE_MS / 1000} s); it was stopped so the other hosts are not held`;
+      controller.abort(new Error(message));
+      const report = stoppedReport(prepared, startedAt, finished, {
+        id: "fleet.budget",
+        requirement: "fleet",
+        title: "the host's run ends within its own budget",
+        message,
+      });
+      resolve({
+        name: prepared.entry.name,
+        zone: prepared.entry.zone,
+        host: prepared.entry.host,
+        verdict: hostVerdict(report, finished.length === 0),
+        duration_ms: Date.now() - startedAt.getTime(),
+        report,
+      });
+    }, budgetMs);
+  });
+  const work = checkHost(prepared, controller.signal, finished);
+  // After the budget the run may still settle; its result (or error) is no longer anyone's.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, overBudget]);
+  } finally {
+    clearTimeout(timer);
+    controller.abort(new Error("the host's run is over"));
+  }
+}
+
+/** Runs `items` through `worker`, at most `limit` at a time, results in the items' order. */
+async function pool<T, R>(items: T[], limit: number, worker: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await worker(items[index] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** Every host's access, read before any traffic: an unreadable password or CA file exits 2 naming the host. */
+async function prepareAll(hosts: InventoryHost[], env: NodeJS.ProcessEnv): Promise<Prepared[]> {
+  const prepared: Prepared[] = [];
+  for (const entry of hosts) {
+    // SLMC_PASSWORD is the password of the hosts that name no password-file.
+    const hostEnv = entry.options.passwordFile ? { ...env, SLMC_PASSWORD: undefined } : env;
+    try {
+      const { access, notes } = await resolveAccess(entry.host, entry.options, hostEnv);
+      prepared.push({ entry, access, notes });
+    } catch (error) {
+      if (error instanceof CliError)
+        throw new CliError(`inventory host "${entry.name}": ${error.message}`, error.exitCode);
+      throw error;
+    }
+  }
+  return prepared;
+}
+
+export function fleetExitCode(fleet: FleetReport): number {
+  const s = fleet.summary;
+  if (s.unreachable === s.hosts) return EXIT.unreachable;
+  return s.pass === s.hosts ? EXIT.ok : EXIT.checkFailed;
+}
+
+export async function fleetCommand(file: string, options: CliOptions): Promise<number> {
+  if (options.gatePolicy !== undefined)
+    throw usageError(
+      '--gate: the per-host release gate is not available in this version of slmc-check fleet; run "slmc-check gate <host> --policy FILE --evidence DIR" for each host',
+    );
+  if (options.evidence !== undefined) throw usageError("--evidence only applies with --gate POLICY");
+  await checkReportFiles(options);
+  const inventory = await loadInventory(file, process.env);
+  const prepared = await prepareAll(inventory.hosts, process.env);
+  const masks = prepared.map((p) => maskerFor(p.access, p.entry.options));
+  const mask = (text: string) => masks.reduce((masked, m) => m(masked), text);
+  const startedAt = new Date();
+  let done = 0;
+  const hosts = await pool(prepared, options.parallel, async (p) => {
+    const result = await runHost(p);
+    done++;
+    process.stderr.write(
+      mask(
+        `slmc-check: fleet: [${done}/${prepared.length}] ${result.name} (zone ${result.zone}): ${result.verdict.toUpperCase()} in ${(result.duration_ms / 1000).toFixed(1)} s\n`,
+      ),
+    );
+    return result;
+  });
+  const fleet = buildFleetReport({
+    version: VERSION,
+    inventory: file,
+    parallel: options.parallel,
+    startedAt,
+    finishedAt: new Date(),
+    hosts,
+  });
+  const color = options.color && !options.out && Boolean(process.stdout.isTTY);
+  const text = mask(renderFleet(options.format, fleet, { style: color ? COLOR : PLAIN }));
+  if (options.out)
+    try {
+      await writeFile(options.out, text);
+    } catch (error) {
+      throw new CliError(`cannot write report to "${options.out}": ${(error as Error).message}`, EXIT.usage);
+    }
+  else process.stdout.write(text);
+  return fleetExitCode(fleet);
+}
