@@ -179,7 +179,7 @@ t.test("a bad number names the flag, the accepted range and the value given", as
 
 t.test("other bad values name the flag and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["h", "--format", "xml"], /^--format: expected one of pretty, tap, junit, json, got 'xml'$/],
+    [["h", "--format", "xml"], /^--format: expected one of pretty, tap, junit, json, html, got 'xml'$/],
     [["h", "--suite", "tls", "--suite", "nope"], /^--suite: expected one of tls, .*, got 'nope'$/],
     [["demo", "--defect", "nope"], /^--defect: expected a defect name .*, got 'nope'$/],
     [["h", "--jump", "frontend"], /^--jump: expected USER@HOST or USER@HOST:PORT, got 'frontend'$/],

@@ -95,7 +95,7 @@ function optionEntries(
 }
 
 /** The command line's message ("--timeout: expected …") with the inventory's key instead of the flag. */
-const asKey = (message: string) => message.replace(/(^|\n|")--([a-z][a-z-]*)/g, "$1$2");
+const asKey = (message: string) => message.replace(/(^|[\s"(])--([a-z][a-z-]*)/g, "$1$2");
 
 /** Reads and validates the whole inventory; exit 2 naming the file, the host and the key. */
 export async function loadInventory(file: string, env: NodeJS.ProcessEnv): Promise<Inventory> {
