@@ -442,3 +442,45 @@ t.test("--format html for a single run: one page, escaped, each check with its s
   t.match(page, /&quot;|&lt;|&#39;/, "the message's quotes and brackets are escaped");
   t.match(page, /SIMULATED/);
 });
+
+t.test("--gate POLICY: each host's gate, its bundle in DIR/<name>, its verdict in the matrix", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-fleet-"));
+  const healthy = await simulator(t);
+  const redirect = await simulator(t, { defects: ["redirect-302"] });
+  const inventory = await writeInventory(
+    dir,
+    [await simulatorEntry(healthy, dir, "good", "eu"), await simulatorEntry(redirect, dir, "bad", "us")],
+    { "no-ssh": true },
+  );
+  const policy = join(dir, "policy.yaml");
+  await writeFile(policy, "name: fleet-test\nchecks:\n  must_pass: [tls.protocol, SEC-09]\n");
+  const evidence = join(dir, "evidence");
+  const run = await slmc(["fleet", inventory, "--gate", policy, "--evidence", evidence, "--format", "json"]);
+  t.equal(run.code, 1, run.stderr);
+  const fleet = JSON.parse(run.stdout) as FleetReport;
+  const [good, bad] = fleet.hosts;
+  t.equal(good?.verdict, "pass");
+  t.equal(good?.gate?.passed, true);
+  t.equal(bad?.verdict, "fail");
+  t.equal(bad?.gate?.passed, false);
+  t.equal(bad?.cells["SEC-09"], "fail", "the matrix shows the checks the gate ran");
+  t.match(bad?.gate?.failed.map((c) => c.id).join(" "), /checks\.redirect\.http-to-https/);
+  for (const name of ["good", "bad"]) {
+    const verdict = JSON.parse(await readFile(join(evidence, name, "verdict.json"), "utf8")) as {
+      passed: boolean;
+    };
+    t.equal(verdict.passed, name === "good", `${name}: its own bundle`);
+    const verify = await slmc(["gate", "--verify", join(evidence, name)]);
+    t.equal(verify.code, 0, `${name}: the bundle verifies`);
+  }
+  t.notOk(run.stdout.includes(healthy.password), "no password printed");
+
+  const again = await slmc(["fleet", inventory, "--gate", policy, "--evidence", evidence]);
+  t.equal(again.code, 2, "a used evidence directory is refused");
+  t.match(again.stderr, /is not empty/);
+  t.match((await slmc(["fleet", inventory, "--gate", policy])).stderr, /--gate needs --evidence DIR/);
+  t.match(
+    (await slmc(["fleet", inventory, "--evidence", evidence])).stderr,
+    /--evidence only applies with --gate/,
+  );
+});

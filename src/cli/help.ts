@@ -280,8 +280,13 @@ to the inventory. "password" is refused: an inventory gets copied and committed,
 goes in a password-file (SLMC_PASSWORD applies to the hosts without one). format, out, report and
 no-color belong to the fleet, not to a host.
 
+With --gate POLICY --evidence DIR, each host runs the release gate ("slmc-check gate --help")
+instead of the checks, its bundle written to DIR/<name>; a host passes when its gate passes, and the
+matrix shows the checks (and reboot, soak) its gate ran.
+
 Usage:
   slmc-check fleet FILE [--parallel N] [--format FORMAT] [--out FILE]
+  slmc-check fleet FILE --gate POLICY --evidence DIR [--parallel N] [--format FORMAT] [--out FILE]
 
 ${flagSections(HELP_PAGES.fleet)}
 

@@ -4,6 +4,7 @@
 // costs its own time and never holds the others. Everything the inventory names (password files, CA
 // files) is read before the first host is contacted.
 import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT, usageError } from "../cli/exit-codes.ts";
 import { loadInventory, type InventoryHost } from "../cli/inventory.ts";
@@ -20,10 +21,13 @@ import {
   renderFleet,
   type FleetHost,
   type FleetReport,
+  type HostGate,
 } from "../reporters/fleet.ts";
+import type { LoadedPolicy, Policy } from "../gate/policy.ts";
 import { VERSION } from "../version.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
+import { gateHost, loadGatePolicy, requireEmptyEvidence } from "./gate.ts";
 import { preflight, PreflightError, PREFLIGHT_TITLES } from "./preflight.ts";
 import { checkReportFiles, maskerFor, selectSuites } from "./run.ts";
 import { startWait, waitForBootstrap, waitForHealth } from "./wait-ready.ts";
@@ -35,6 +39,8 @@ interface Prepared {
   entry: InventoryHost;
   access: Access;
   notes: string[];
+  /** --gate: the policy, and the directory of this host's bundle (DIR/<name>). */
+  gate?: { loaded: LoadedPolicy; dir: string };
 }
 
 /**
@@ -50,6 +56,16 @@ export function hostBudgetMs(options: CliOptions): number {
     (options.deadlineS ?? 0) * 1000 +
     GRACE_MS
   );
+}
+
+/**
+ * What a gate adds to a host's budget: each reboot (reboot cycles, soak reboots) its ready timeout
+ * twice over, each bench request its stream timeout.
+ */
+export function gateBudgetMs(policy: Policy, options: CliOptions): number {
+  const reboots = (policy.reboot?.cycles ?? (policy.boot ? 1 : 0)) + (policy.soak?.reboots ?? 0);
+  const requests = (policy.bench?.levels.length ?? 0) * (options.requests + options.warmup);
+  return reboots * 2 * options.readyTimeoutS * 1000 + requests * options.streamTimeoutS * 1000;
 }
 
 /** One host's report when the run stopped before or instead of its checks. */
@@ -98,13 +114,14 @@ async function checkHost(
   const { entry, access, notes } = prepared;
   const options = entry.options;
   const startedAt = new Date();
-  const outcome = (report: Report, unreachable = false): HostOutcome => ({
+  const outcome = (report: Report, unreachable = false, gate?: HostGate): HostOutcome => ({
     name: entry.name,
     zone: entry.zone,
     host: entry.host,
-    verdict: hostVerdict(report, unreachable),
+    verdict: gate ? (gate.passed ? "pass" : "fail") : hostVerdict(report, unreachable),
     duration_ms: Date.now() - startedAt.getTime(),
     report,
+    ...(gate ? { gate } : {}),
   });
   const stopped = (error: unknown): HostOutcome => {
     if (error instanceof PreflightError)
@@ -151,6 +168,7 @@ async function checkHost(
   }
   try {
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
+    if (prepared.gate) return outcome(...(await gateOutcome(prepared, session, startedAt)));
     // --deadline as in "slmc-check <host>": the check in flight errors, the later ones are skipped.
     const deadline = AbortSignal.any([
       signal,
@@ -180,16 +198,57 @@ async function checkHost(
   }
 }
 
+/** The host's gate (its bundle in DIR/<name>); the matrix shows the checks, reboot and soak it ran. */
+async function gateOutcome(
+  prepared: Prepared,
+  session: SshSession | undefined,
+  startedAt: Date,
+): Promise<[Report, boolean, HostGate]> {
+  const { loaded, dir } = prepared.gate as NonNullable<Prepared["gate"]>;
+  const { verdict, inputs } = await gateHost(
+    loaded,
+    prepared.access,
+    prepared.notes,
+    session,
+    prepared.entry.options,
+    dir,
+  );
+  const reports = [inputs.checks, inputs.reboot, inputs.soak].filter((r): r is Report => r !== undefined);
+  const report = buildReport({
+    version: VERSION,
+    access: prepared.access,
+    startedAt,
+    finishedAt: new Date(),
+    notes: [...new Set([...prepared.notes, ...reports.flatMap((r) => r.notes)])],
+    checks: reports.flatMap((r) => r.checks),
+  });
+  return [
+    report,
+    false,
+    {
+      policy: loaded.policy.name,
+      passed: verdict.passed,
+      bundle: dir,
+      summary: verdict.summary,
+      failed: verdict.clauses
+        .filter((c) => c.status === "fail" && c.required)
+        .map((c) => ({ id: c.id, message: c.message })),
+    },
+  ];
+}
+
 /** Runs one host against its budget: past it, the host is reported with what finished and why it stopped. */
 async function runHost(prepared: Prepared): Promise<HostOutcome> {
-  const budgetMs = hostBudgetMs(prepared.entry.options);
+  const options = prepared.entry.options;
+  const budgetMs =
+    hostBudgetMs(options) + (prepared.gate ? gateBudgetMs(prepared.gate.loaded.policy, options) : 0);
   const controller = new AbortController();
   const finished: CheckResult[] = [];
   const startedAt = new Date();
   let timer: NodeJS.Timeout | undefined;
   const overBudget = new Promise<HostOutcome>((resolve) => {
     timer = setTimeout(() => {
-      const message = `the host did not finish within its budget of ${Math.round(budgetMs / 1000)} s (wait-ready + 2 x timeout + SSH connect + deadline + ${GRACE_MS / 1000} s); it was stopped so the other hosts are not held`;
+      const message = `the host did not finish within its budget of ${Math.round(budgetMs / 1000)} s (wait-ready + 2 x timeout + SSH connect + deadline + ${GRACE_MS / 1000} s${prepared.gate ? " + the gate's reboots and bench requests" : ""}); it was stopped so the other hosts are not held`;
       controller.abort(new Error(message));
       const report = stoppedReport(prepared, startedAt, finished, {
         id: "fleet.budget",
@@ -257,14 +316,17 @@ export function fleetExitCode(fleet: FleetReport): number {
 }
 
 export async function fleetCommand(file: string, options: CliOptions): Promise<number> {
-  if (options.gatePolicy !== undefined)
-    throw usageError(
-      '--gate: the per-host release gate is not available in this version of slmc-check fleet; run "slmc-check gate <host> --policy FILE --evidence DIR" for each host',
-    );
-  if (options.evidence !== undefined) throw usageError("--evidence only applies with --gate POLICY");
+  if (options.evidence !== undefined && options.gatePolicy === undefined)
+    throw usageError("--evidence only applies with --gate POLICY");
+  if (options.gatePolicy !== undefined && options.evidence === undefined)
+    throw usageError("--gate needs --evidence DIR: each host's bundle goes to DIR/<name>");
   await checkReportFiles(options);
   const inventory = await loadInventory(file, process.env);
-  const prepared = await prepareAll(inventory.hosts, process.env);
+  const loaded = options.gatePolicy === undefined ? undefined : await loadGatePolicy(options.gatePolicy);
+  if (options.evidence !== undefined) await requireEmptyEvidence(options.evidence);
+  const prepared = (await prepareAll(inventory.hosts, process.env)).map((p) =>
+    loaded ? { ...p, gate: { loaded, dir: join(options.evidence as string, p.entry.name) } } : p,
+  );
   const masks = prepared.map((p) => maskerFor(p.access, p.entry.options));
   const mask = (text: string) => masks.reduce((masked, m) => m(masked), text);
   const startedAt = new Date();

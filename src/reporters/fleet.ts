@@ -19,6 +19,17 @@ export interface FleetHost {
   /** Requirement id → the worst status of this host's checks for it; absent: no check of it ran. */
   cells: Record<string, Status>;
   report: Report;
+  /** With --gate: the host's gate verdict; the host passes when the gate does. */
+  gate?: HostGate;
+}
+
+export interface HostGate {
+  policy: string;
+  passed: boolean;
+  bundle: string;
+  summary: { clauses: number; passed: number; failed: number; waived: number; failed_required: number };
+  /** The required clauses that failed, each with what to fix. */
+  failed: { id: string; message: string }[];
 }
 
 export interface ZoneTotal {
@@ -114,11 +125,6 @@ export function fleetLabel(fleet: FleetReport): string {
 
 const CELL_TEXT: Record<Status, string> = { pass: "PASS", fail: "FAIL", error: "ERROR", skip: "SKIP" };
 
-/** Why an unreachable or failed host failed: its first failed or errored check's message. */
-function firstProblem(host: FleetHost): CheckResult | undefined {
-  return host.report.checks.find((c) => c.status === "fail" || c.status === "error");
-}
-
 function renderPretty(fleet: FleetReport, style: Style): string {
   const paint = (status: Status | undefined, text: string) =>
     status === "pass"
@@ -172,10 +178,13 @@ function renderPretty(fleet: FleetReport, style: Style): string {
       out.push(
         `  ${style.bold(host.name)} (zone ${host.zone}, ${t.host}:${t.https_port}): ${host.verdict.toUpperCase()}`,
       );
+      for (const clause of host.gate?.failed ?? [])
+        out.push(`    ${style.red("GATE")} ${clause.id}: ${clause.message}`);
       const bad = host.report.checks.filter((c) => c.status === "fail" || c.status === "error");
       for (const c of bad)
         out.push(`    ${style.red(CELL_TEXT[c.status])} ${c.requirement} ${c.id}: ${c.message}`);
-      if (!bad.length) out.push(`    ${runVerdict(host.report).label}: ${runVerdict(host.report).reason}`);
+      if (!bad.length && !host.gate)
+        out.push(`    ${runVerdict(host.report).label}: ${runVerdict(host.report).reason}`);
     }
   }
   const s = fleet.summary;
