@@ -16,6 +16,7 @@ import { labEntry, simulatorEntry, writeInventory, type Entry } from "./fleet-in
 import { parseInventory } from "../src/cli/inventory.ts";
 import { CliError } from "../src/cli/exit-codes.ts";
 import type { FleetReport } from "../src/reporters/fleet.ts";
+import { withBudget } from "../src/commands/fleet.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 const slmc = (args: string[], env: Record<string, string> = {}) =>
@@ -483,4 +484,59 @@ t.test("--gate POLICY: each host's gate, its bundle in DIR/<name>, its verdict i
     (await slmc(["fleet", inventory, "--evidence", evidence])).stderr,
     /--evidence only applies with --gate/,
   );
+});
+
+t.test(
+  "a host's budget: past it the host is stopped and reported, whatever its run still does",
+  async (t) => {
+    let aborted: unknown;
+    const started = Date.now();
+    const result = await withBudget(
+      300,
+      "over budget",
+      (signal) =>
+        new Promise<string>(() => {
+          signal.addEventListener("abort", () => (aborted = signal.reason));
+        }),
+      (message) => `stopped: ${message}`,
+    );
+    t.equal(result, "stopped: over budget");
+    t.ok(Date.now() - started < 5000, "it did not wait for the hung work");
+    t.match(aborted, { message: "over budget" }, "the work's signal was aborted with why");
+    const quick = await withBudget(
+      60_000,
+      "never",
+      async () => "done",
+      () => "stopped",
+    );
+    t.equal(quick, "done", "work within its budget is its own result");
+  },
+);
+
+t.test("a host's deadline stops a trickling target; the other host is not held", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-fleet-"));
+  const trickle = await simulator(t, { defects: ["slow-trickle"] });
+  const healthy = await simulator(t);
+  const inventory = await writeInventory(
+    dir,
+    [
+      { ...(await simulatorEntry(trickle, dir, "trickle", "eu")), deadline: 3, "stream-idle": 60 },
+      await simulatorEntry(healthy, dir, "healthy", "eu"),
+    ],
+    { "no-ssh": true, suite: ["streaming"] },
+  );
+  const run = await slmc(["fleet", inventory, "--format", "json"]);
+  t.equal(run.code, 1, run.stderr);
+  const [slow, fine] = (JSON.parse(run.stdout) as FleetReport).hosts;
+  t.equal(slow?.verdict, "fail");
+  t.match(
+    slow?.report.checks.map((c) => c.message).join("\n"),
+    /deadline of 3 s passed/,
+    "the deadline is named as the reason",
+  );
+  t.ok(
+    (slow?.duration_ms ?? 0) < 3000 + 10_000,
+    `the trickling host took its deadline (${slow?.duration_ms} ms)`,
+  );
+  t.equal(fine?.verdict, "pass");
 });

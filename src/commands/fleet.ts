@@ -68,6 +68,13 @@ export function gateBudgetMs(policy: Policy, options: CliOptions): number {
   return reboots * 2 * options.readyTimeoutS * 1000 + requests * options.streamTimeoutS * 1000;
 }
 
+/** `signal` with a reason that says what happened, instead of a bare TimeoutError. */
+function withReason(signal: AbortSignal, message: string): AbortSignal {
+  const controller = new AbortController();
+  signal.addEventListener("abort", () => controller.abort(new Error(message)), { once: true });
+  return controller.signal;
+}
+
 /** One host's report when the run stopped before or instead of its checks. */
 function stoppedReport(
   prepared: Prepared,
@@ -110,6 +117,7 @@ async function checkHost(
   prepared: Prepared,
   signal: AbortSignal,
   finished: CheckResult[],
+  progress: { reached: boolean },
 ): Promise<HostOutcome> {
   const { entry, access, notes } = prepared;
   const options = entry.options;
@@ -155,6 +163,7 @@ async function checkHost(
   } catch (error) {
     return stopped(error);
   }
+  progress.reached = true;
   if (signal.aborted) throw signal.reason;
   let session: SshSession | undefined;
   try {
@@ -170,9 +179,13 @@ async function checkHost(
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
     if (prepared.gate) return outcome(...(await gateOutcome(prepared, session, startedAt)));
     // --deadline as in "slmc-check <host>": the check in flight errors, the later ones are skipped.
+    const deadlineS = options.deadlineS ?? 0;
     const deadline = AbortSignal.any([
       signal,
-      AbortSignal.timeout((options.deadlineS ?? 0) * 1000 || 2 ** 31 - 1),
+      withReason(
+        AbortSignal.timeout(deadlineS * 1000),
+        `the run's deadline of ${deadlineS} s passed (a target that trickles bytes slowly defeats stream-idle; raise the host's deadline for a slow appliance)`,
+      ),
     ]);
     const context = createContext(access, createProbes(access, session, deadline), deadline);
     const checks = await runSuites(selectSuites(options.suites, "vm"), context, {
@@ -238,43 +251,63 @@ async function gateOutcome(
 }
 
 /** Runs one host against its budget: past it, the host is reported with what finished and why it stopped. */
-async function runHost(prepared: Prepared): Promise<HostOutcome> {
-  const options = prepared.entry.options;
-  const budgetMs =
-    hostBudgetMs(options) + (prepared.gate ? gateBudgetMs(prepared.gate.loaded.policy, options) : 0);
+/**
+ * Races `work` against `budgetMs`: past it, `work`'s signal aborts with `message` and the result is
+ * `over(message)`, whatever `work` still does (its late result or error is dropped).
+ */
+export async function withBudget<T>(
+  budgetMs: number,
+  message: string,
+  work: (signal: AbortSignal) => Promise<T>,
+  over: (message: string) => T,
+): Promise<T> {
   const controller = new AbortController();
-  const finished: CheckResult[] = [];
-  const startedAt = new Date();
   let timer: NodeJS.Timeout | undefined;
-  const overBudget = new Promise<HostOutcome>((resolve) => {
+  const overBudget = new Promise<T>((resolve) => {
     timer = setTimeout(() => {
-      const message = `the host did not finish within its budget of ${Math.round(budgetMs / 1000)} s (wait-ready + 2 x timeout + SSH connect + deadline + ${GRACE_MS / 1000} s${prepared.gate ? " + the gate's reboots and bench requests" : ""}); it was stopped so the other hosts are not held`;
       controller.abort(new Error(message));
-      const report = stoppedReport(prepared, startedAt, finished, {
-        id: "fleet.budget",
-        requirement: "fleet",
-        title: "the host's run ends within its own budget",
-        message,
-      });
-      resolve({
-        name: prepared.entry.name,
-        zone: prepared.entry.zone,
-        host: prepared.entry.host,
-        verdict: hostVerdict(report, finished.length === 0),
-        duration_ms: Date.now() - startedAt.getTime(),
-        report,
-      });
+      resolve(over(message));
     }, budgetMs);
   });
-  const work = checkHost(prepared, controller.signal, finished);
-  // After the budget the run may still settle; its result (or error) is no longer anyone's.
-  work.catch(() => undefined);
+  const running = work(controller.signal);
+  running.catch(() => undefined);
   try {
-    return await Promise.race([work, overBudget]);
+    return await Promise.race([running, overBudget]);
   } finally {
     clearTimeout(timer);
     controller.abort(new Error("the host's run is over"));
   }
+}
+
+async function runHost(prepared: Prepared): Promise<HostOutcome> {
+  const options = prepared.entry.options;
+  const budgetMs =
+    hostBudgetMs(options) + (prepared.gate ? gateBudgetMs(prepared.gate.loaded.policy, options) : 0);
+  const finished: CheckResult[] = [];
+  const progress = { reached: false };
+  const startedAt = new Date();
+  const message = `the host did not finish within its budget of ${Math.round(budgetMs / 1000)} s (wait-ready + 2 x timeout + SSH connect + deadline + ${GRACE_MS / 1000} s${prepared.gate ? " + the gate's reboots and bench requests" : ""}); it was stopped so the other hosts are not held`;
+  return withBudget(
+    budgetMs,
+    message,
+    (signal) => checkHost(prepared, signal, finished, progress),
+    (reason) => {
+      const report = stoppedReport(prepared, startedAt, finished, {
+        id: "fleet.budget",
+        requirement: "fleet",
+        title: "the host's run ends within its own budget",
+        message: reason,
+      });
+      return {
+        name: prepared.entry.name,
+        zone: prepared.entry.zone,
+        host: prepared.entry.host,
+        verdict: hostVerdict(report, !progress.reached),
+        duration_ms: Date.now() - startedAt.getTime(),
+        report,
+      };
+    },
+  );
 }
 
 /** Runs `items` through `worker`, at most `limit` at a time, results in the items' order. */
