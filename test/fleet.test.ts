@@ -540,3 +540,44 @@ t.test("a host's deadline stops a trickling target; the other host is not held",
   );
   t.equal(fine?.verdict, "pass");
 });
+
+t.test("SSH: one connection per host; a host whose key is refused fails alone", async (t) => {
+  const { startSshd } = await import("../fixtures/sshd.ts");
+  const sim = await simulator(t);
+  const sshd = await startSshd();
+  t.teardown(() => sshd.stop());
+  const dir = await mkdtemp(join(tmpdir(), "slmc-fleet-"));
+  const ssh = (name: string, key: string): Promise<Entry> =>
+    simulatorEntry(sim, dir, name, "eu").then((entry) => ({
+      ...entry,
+      "ssh-port": sshd.port,
+      "ssh-key": key,
+      "known-hosts": `${name}.known_hosts`,
+    }));
+  const inventory = await writeInventory(
+    dir,
+    [
+      await ssh("one", sshd.clientKeyFile),
+      await ssh("two", sshd.clientKeyFile),
+      await ssh("refused", sshd.otherKeyFile),
+    ],
+    { suite: ["host"] },
+  );
+  const run = await slmc(["fleet", inventory, "--format", "json"]);
+  t.equal(run.code, 1, run.stderr);
+  const hosts = (JSON.parse(run.stdout) as FleetReport).hosts;
+  for (const host of hosts.slice(0, 2)) {
+    t.ok(
+      host.report.notes.some((n) => /SSH: 1 connection\(s\) opened/.test(n)),
+      `${host.name}: one SSH connection for its whole run`,
+    );
+    t.ok(
+      host.report.checks.some((c) => c.id === "host.cpu-flags" && c.status !== "skip"),
+      `${host.name}: its SSH checks ran`,
+    );
+  }
+  const refused = hosts[2];
+  t.equal(refused?.verdict, "fail", "a refused key is the host's failure, not unreachable");
+  t.equal(refused?.report.checks[0]?.id, "preflight.ssh");
+  t.match(refused?.report.checks[0]?.message, /auth|key|refused|denied/i);
+});
