@@ -7,6 +7,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { soakCommand } from "./commands/soak.ts";
 import { benchCommand, compareCommand } from "./commands/bench.ts";
 import { gateCommand, gateDemoCommand, gateVerifyCommand } from "./commands/gate.ts";
+import { fleetCommand } from "./commands/fleet.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -40,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
         return await gateDemoCommand(command.options);
       case "gate-verify":
         return await gateVerifyCommand(command.dir, command.options);
+      case "fleet":
+        return await fleetCommand(command.inventory, command.options);
     }
   } catch (error) {
     if (error instanceof CliError) {

@@ -6,6 +6,7 @@ import { clientsSuite } from "./clients.ts";
 import { corsSuite } from "./cors.ts";
 import { hostSuite } from "./host.ts";
 import { integrationSuite } from "./integration.ts";
+import { metricsSuite } from "./metrics.ts";
 import { postureSuite } from "./posture.ts";
 import { systemSuite } from "./system.ts";
 import { redirectSuite } from "./redirect.ts";
@@ -20,6 +21,7 @@ export const SUITES: Suite[] = [
   apiSuite,
   streamingSuite,
   clientsSuite,
+  metricsSuite,
   integrationSuite,
   hostSuite,
   systemSuite,

@@ -38,6 +38,8 @@ export const REQUIREMENTS = {
   "HOST-02": "(slmc) RAM and disk fit the model and the configured context",
   "HARD-01": "(slmc) every secret is readable by root only, or by the one service that needs it",
   "HARD-02": "(slmc) the engine runs as its unprivileged user; units keep the sandboxing they ship with",
+  "MON-01":
+    "/metrics (behind auth) serves Prometheus text with LocalAI's api_call histogram, and a completion moves it",
 } as const;
 
 export type RequirementId = keyof typeof REQUIREMENTS;

@@ -61,7 +61,7 @@ t.test("bad command lines exit 2 with a clear message", async (t) => {
     [["--bogus"], /unknown option '--bogus'/],
     [[], /missing host/],
     [["host", "--https-port", "70000"], /--https-port: expected a port number 1-65535, got '70000'/],
-    [["host", "--format", "xml"], /--format: expected one of pretty, tap, junit, json, got 'xml'/],
+    [["host", "--format", "xml"], /--format: expected one of pretty, tap, junit, json, html, got 'xml'/],
     [["host", "--suite", "nope"], /--suite: expected one of tls, .*, got 'nope'/],
     [["https://host"], /not a URL/],
     [["host", "--password-file", "/nonexistent/pw"], /cannot read password file "\/nonexistent\/pw": ENOENT/],
@@ -204,7 +204,7 @@ t.test("slmc-check demo passes, and says it used the simulator", async (t) => {
   const result = await slmc(["demo"]);
   t.equal(result.code, 0, result.stdout + result.stderr);
   t.match(result.stdout, /SIMULATED appliance/);
-  t.match(result.stdout, /PASS: 28 passed, 0 failed, 0 errored, 1 skipped/);
+  t.match(result.stdout, /PASS: 29 passed, 0 failed, 0 errored, 1 skipped/);
 });
 
 t.test("slmc-check demo with a defect exits 1 and names the requirement", async (t) => {

@@ -18,6 +18,7 @@ const ARGV: Record<CommandName, string[]> = {
   gate: ["gate", "10.0.0.5", "--policy", "release-policy.yaml", "--evidence", "out/evidence"],
   "gate-demo": ["gate", "demo", "--policy", "lab-policy.yaml", "--evidence", "out/evidence"],
   "gate-verify": ["gate", "--verify", "out/evidence"],
+  fleet: ["fleet", "fleet.yaml"],
 };
 
 /** A valid value for each value flag without a default. */
@@ -43,6 +44,7 @@ const SAMPLE: Record<string, string> = {
   sign: "id_ed25519",
   verify: "out/evidence",
   "allowed-signer": "id_ed25519.pub",
+  gate: "release-policy.yaml",
 };
 
 function failure(argv: string[]): CliError | undefined {
@@ -177,7 +179,7 @@ t.test("a bad number names the flag, the accepted range and the value given", as
 
 t.test("other bad values name the flag and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["h", "--format", "xml"], /^--format: expected one of pretty, tap, junit, json, got 'xml'$/],
+    [["h", "--format", "xml"], /^--format: expected one of pretty, tap, junit, json, html, got 'xml'$/],
     [["h", "--suite", "tls", "--suite", "nope"], /^--suite: expected one of tls, .*, got 'nope'$/],
     [["demo", "--defect", "nope"], /^--defect: expected a defect name .*, got 'nope'$/],
     [["h", "--jump", "frontend"], /^--jump: expected USER@HOST or USER@HOST:PORT, got 'frontend'$/],

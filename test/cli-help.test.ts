@@ -63,6 +63,11 @@ const TOPIC_ARGV: Record<HelpTopic, string[][]> = {
     ["help", "gate"],
     ["gate", "--verify", "x", "--help"],
   ],
+  fleet: [
+    ["fleet", "--help"],
+    ["help", "fleet"],
+    ["fleet", "inventory.yaml", "-h"],
+  ],
 };
 
 const TITLES: Record<HelpTopic, RegExp> = {
@@ -73,6 +78,7 @@ const TITLES: Record<HelpTopic, RegExp> = {
   bench: /^slmc-check bench — /,
   checks: /^slmc-check checks — /,
   gate: /^slmc-check gate — /,
+  fleet: /^slmc-check fleet — /,
 };
 
 for (const [topic, argvs] of Object.entries(TOPIC_ARGV) as [HelpTopic, string[][]][])

@@ -242,6 +242,20 @@ export const EXPECTED: Record<Defect, Expectation> = {
     message: /non-streamed tool call unusable: arguments of read_file are not valid JSON.*OpenAI tool_calls/,
     suites: ["clients"],
   },
+  "metrics-frozen": {
+    check: "metrics.api-calls",
+    requirement: "MON-01",
+    message:
+      /api_call_count\{method="POST",path="\/v1\/chat\/completions"\} did not move after a completion.*not live/,
+    suites: ["metrics"],
+  },
+  "metrics-malformed": {
+    check: "metrics.api-calls",
+    requirement: "MON-01",
+    message:
+      /not Prometheus text: line \d+ "api_call_count": a sample is: .*a scraper rejects the whole page/,
+    suites: ["metrics"],
+  },
   "strict-alternation": {
     check: "clients.turn-shapes",
     requirement: "IDE-03",

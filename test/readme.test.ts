@@ -133,6 +133,7 @@ const README_LABELS: Record<CommandName, string> = {
   gate: "`gate`",
   "gate-demo": "`gate demo`",
   "gate-verify": "`gate --verify`",
+  fleet: "`fleet`",
 };
 const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   check: "main",
@@ -146,6 +147,7 @@ const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   gate: "gate",
   "gate-demo": "gate",
   "gate-verify": "gate",
+  fleet: "fleet",
 };
 
 t.test(

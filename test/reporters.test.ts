@@ -229,7 +229,7 @@ t.test("renderMany: several formats at once, each the same text render() gives",
   );
   t.throws(
     () => parseReportOutput("xml:out.xml"),
-    /"xml:out\.xml": the format before ":" must be one of pretty, tap, junit, json/,
+    /"xml:out\.xml": the format before ":" must be one of pretty, tap, junit, json, html/,
   );
   t.throws(() => parseReportOutput("junit"), /"junit": give the file after the format, as junit:FILE/);
   t.throws(() => parseReportOutput("junit:"), /give the file/);

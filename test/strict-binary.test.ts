@@ -120,7 +120,7 @@ t.test("a bad --report or an unwritable file exits 2 naming it, before any netwo
   const cases: [string[], RegExp][] = [
     [
       ["--report", "xml:r.xml"],
-      /--report: "xml:r\.xml": the format before ":" must be one of pretty, tap, junit, json/,
+      /--report: "xml:r\.xml": the format before ":" must be one of pretty, tap, junit, json, html/,
     ],
     [["--report", "json"], /--report: "json": give the file after the format, as json:FILE/],
     [

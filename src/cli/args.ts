@@ -23,7 +23,7 @@ export type CliOptions = Omit<FlagValues, "defects" | "noColor" | "help" | "vers
   sshExplicit: boolean;
 };
 
-export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks" | "gate";
+export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks" | "gate" | "fleet";
 
 export type Command =
   | { kind: "help"; topic: HelpTopic }
@@ -37,7 +37,8 @@ export type Command =
   | { kind: "bench-compare"; files: [string, string]; options: CliOptions }
   | { kind: "gate"; host: string; options: CliOptions }
   | { kind: "gate-demo"; options: CliOptions }
-  | { kind: "gate-verify"; dir: string; options: CliOptions };
+  | { kind: "gate-verify"; dir: string; options: CliOptions }
+  | { kind: "fleet"; inventory: string; options: CliOptions };
 
 const PARSE_OPTIONS = Object.fromEntries(
   FLAGS.map((f) => [
@@ -51,9 +52,9 @@ const PARSE_OPTIONS = Object.fromEntries(
 ) as NonNullable<ParseArgsConfig["options"]>;
 
 const SSH_FLAGS = ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"];
-const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks", "gate"];
+const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks", "gate", "fleet"];
 
-const hostSchema = z
+export const hostSchema = z
   .string()
   .min(1, "host is empty")
   .refine((h) => !/^[a-z]+:\/\//i.test(h), "give a host name or IP address, not a URL (drop the scheme)")
@@ -136,6 +137,7 @@ function commandOf(
 ): CommandName {
   if (first === "gate") return verify ? "gate-verify" : rest[0] === "demo" ? "gate-demo" : "gate";
   if (first === "checks") return "checks";
+  if (first === "fleet") return "fleet";
   if (first === "demo") return "demo";
   if (first === "reboot" || first === "soak") return first;
   if (first === "bench") return compare ? "compare" : rest[0] === "demo" ? "bench-demo" : "bench";
@@ -182,6 +184,23 @@ function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOp
   };
 }
 
+/**
+ * The options of "slmc-check <host>" from flag names and raw values (a fleet inventory entry), with
+ * the same validation, defaults and refusals as the command line.
+ */
+export function checkOptionsFrom(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOptions {
+  refuseForeignFlags(
+    FLAGS.filter((f) => given[f.name] !== undefined),
+    "check",
+    given,
+  );
+  const options = validate(given, env);
+  options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
+  if (options.ca && options.insecure)
+    throw usageError("--ca and --insecure contradict each other; choose one");
+  return options;
+}
+
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
   const words = normalise(argv);
   let parsed;
@@ -209,6 +228,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   if (command === "checks") {
     if (rest.length) throw usageError(`unexpected argument "${rest[0]}": "slmc-check checks" takes none`);
     return { kind: "checks" };
+  }
+  if (command === "fleet") {
+    if (rest.length !== 1)
+      throw usageError(
+        rest.length
+          ? `unexpected argument "${rest.at(-1)}": run "slmc-check fleet FILE" with one inventory`
+          : 'missing inventory: run "slmc-check fleet FILE" (see "slmc-check fleet --help")',
+      );
+    return { kind: "fleet", inventory: rest[0] as string, options: validate(values, env) };
   }
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
   if (command === "compare" && rest.length !== 2)

@@ -21,6 +21,7 @@ export const COMMANDS = {
   gate: "slmc-check gate <host>",
   "gate-demo": "slmc-check gate demo",
   "gate-verify": "slmc-check gate --verify DIR",
+  fleet: "slmc-check fleet FILE",
 } as const;
 export type CommandName = keyof typeof COMMANDS;
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
@@ -40,7 +41,8 @@ export type Group =
   | "Host checks"
   | "Bench"
   | "Compare"
-  | "Gate";
+  | "Gate"
+  | "Fleet";
 
 interface FlagSpec<K extends string, S extends z.ZodType> {
   /** The flag without its dashes. */
@@ -69,7 +71,7 @@ interface FlagSpec<K extends string, S extends z.ZodType> {
 const flag = <K extends string, S extends z.ZodType>(spec: FlagSpec<K, S>) => spec;
 
 const HOST_COMMANDS = ["check", "reboot", "soak", "bench", "gate"] as const;
-const RUN_COMMANDS = ["check", "demo", "reboot", "soak"] as const;
+const RUN_COMMANDS = ["check", "demo", "reboot", "soak", "fleet"] as const;
 const STREAM_COMMANDS = ["check", "demo", "soak", "bench", "bench-demo"] as const;
 const ALL: readonly CommandName[] = COMMAND_NAMES;
 
@@ -747,9 +749,9 @@ one be refused), everything else must not`,
     value: "DIR",
     schema: text.optional(),
     expects: "a directory name",
-    commands: ["gate", "gate-demo"],
+    commands: ["gate", "gate-demo", "fleet"],
     group: "Gate",
-    help: "where the evidence bundle goes; must be new or empty",
+    help: "where the evidence bundle goes; must be new or empty (fleet: one bundle per host in DIR/<name>)",
   }),
   flag({
     name: "sign",
@@ -780,6 +782,28 @@ one be refused), everything else must not`,
     commands: ["gate-verify"],
     group: "Gate",
     help: "the bundle must be signed by this SSH public key (without it, only the signature's form is checked)",
+  }),
+  // --- slmc-check fleet FILE ---
+  flag({
+    name: "parallel",
+    key: "parallel",
+    value: "N",
+    schema: whole(1, 64),
+    expects: "a whole number 1-64",
+    default: "4",
+    commands: ["fleet"],
+    group: "Fleet",
+    help: "hosts checked at the same time (each host on its own deadline and SSH connection)",
+  }),
+  flag({
+    name: "gate",
+    key: "gatePolicy",
+    value: "POLICY",
+    schema: text.optional(),
+    expects: "a policy file name",
+    commands: ["fleet"],
+    group: "Fleet",
+    help: "run the release gate with this policy on every host instead of the checks (needs --evidence DIR)",
   }),
 ] as const;
 

@@ -25,6 +25,7 @@ const GROUP_TITLES: Record<Group, string> = {
   Bench: "Bench",
   Compare: "Compare (bench --compare old.json new.json)",
   Gate: "Gate",
+  Fleet: "Fleet",
 };
 
 const HELP_COLUMN = 27;
@@ -75,6 +76,7 @@ export const HELP_PAGES: Record<HelpTopic, readonly CommandName[]> = {
   bench: ["bench", "bench-demo", "compare"],
   checks: ["checks"],
   gate: ["gate", "gate-demo", "gate-verify"],
+  fleet: ["fleet"],
 };
 
 const LIMITS = `Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
@@ -108,10 +110,12 @@ Usage:
                                   release gate: run what the policy asks for, judge it, write a
                                   hashed (and signed) evidence bundle
   slmc-check gate --verify DIR [--allowed-signer PUBKEY]
+  slmc-check fleet FILE [--parallel N] [--format FORMAT] [--out FILE]
+                                  check every host of an inventory (YAML), a matrix host x requirement
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 
-Every command has its own page: slmc-check demo|reboot|soak|bench|gate|checks --help. A flag a command
+Every command has its own page: slmc-check demo|reboot|soak|bench|gate|fleet|checks --help. A flag a command
 does not take is refused (exit 2).
 
 Options of "slmc-check <host>":
@@ -256,6 +260,53 @@ Exit codes:
 `;
 }
 
+export function fleetHelp(): string {
+  return `slmc-check fleet — check every appliance of an inventory in one run
+
+Runs the checks of "slmc-check <host>" against each host of FILE, --parallel at a time, each host
+with its own options, its own SSH connection and its own time budget (wait-ready, 2 x timeout, SSH
+connect, deadline, 5 s): a host that hangs or cannot be reached costs its own time, never the
+others'. The result is a matrix, host x requirement: each cell is the worst status of that host's
+checks for the requirement (FAIL, then ERROR, then SKIP, then PASS; — when none ran), with the
+subtotals per zone and each host's full report (--format json, junit: one testsuite per host, html).
+
+The inventory (YAML):
+  defaults:                 # options for every host (a host's own value replaces it)
+    no-ssh: true
+    timeout: 10
+  hosts:
+    - name: eu-1            # letters, digits, . _ - (unique)
+      zone: eu              # here or in defaults
+      host: 203.0.113.10
+      password-file: eu-1.pw
+      ca: eu-1.pem
+    - { name: us-1, zone: us, host: 198.51.100.7, https-port: 8443, insecure: true }
+
+A host's keys are the options of "slmc-check <host>" without their dashes, with the values the
+command line accepts (a switch is true or false, a repeatable option a list); they are validated
+the same way before any host is contacted (exit 2 naming the host and the key). Files are relative
+to the inventory. "password" is refused: an inventory gets copied and committed, so the password
+goes in a password-file (SLMC_PASSWORD applies to the hosts without one). format, out, report and
+no-color belong to the fleet, not to a host.
+
+With --gate POLICY --evidence DIR, each host runs the release gate ("slmc-check gate --help")
+instead of the checks, its bundle written to DIR/<name>; a host passes when its gate passes, and the
+matrix shows the checks (and reboot, soak) its gate ran.
+
+Usage:
+  slmc-check fleet FILE [--parallel N] [--format FORMAT] [--out FILE]
+  slmc-check fleet FILE --gate POLICY --evidence DIR [--parallel N] [--format FORMAT] [--out FILE]
+
+${flagSections(HELP_PAGES.fleet)}
+
+Exit codes:
+  0  every host passed
+  1  a host failed, or some (not all) hosts were unreachable
+  2  usage: a bad flag, a bad inventory (the message names the host and the key), an unreadable file
+  3  every host was unreachable
+`;
+}
+
 export function helpPage(topic: HelpTopic): string {
   const pages: Record<HelpTopic, () => string> = {
     main: mainHelp,
@@ -265,6 +316,7 @@ export function helpPage(topic: HelpTopic): string {
     bench: benchHelp,
     checks: checksHelp,
     gate: gateHelp,
+    fleet: fleetHelp,
   };
   return pages[topic]();
 }

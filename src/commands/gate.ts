@@ -41,7 +41,7 @@ export const BUILD_RECORD_PATH = "/etc/slm-copilot/build-record.json";
 
 type Mask = (text: string) => string;
 
-async function loadGatePolicy(file: string): Promise<LoadedPolicy> {
+export async function loadGatePolicy(file: string): Promise<LoadedPolicy> {
   try {
     return await loadPolicy(file);
   } catch (error) {
@@ -50,7 +50,7 @@ async function loadGatePolicy(file: string): Promise<LoadedPolicy> {
   }
 }
 
-async function requireEmptyEvidence(dir: string): Promise<void> {
+export async function requireEmptyEvidence(dir: string): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -291,14 +291,15 @@ function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: bool
   ].join("\n");
 }
 
-async function gateRun(
+/** One host's gate, printing nothing on stdout: the evidence, the verdict, and the bundle written to `dir`. */
+export async function gateHost(
   loaded: LoadedPolicy,
   access: Access,
   notes: string[],
   session: SshSession | undefined,
   options: CliOptions,
-): Promise<number> {
-  const dir = options.evidence as string;
+  dir: string,
+): Promise<{ verdict: ReturnType<typeof evaluate>; inputs: GateInputs }> {
   // The bundle is published evidence: always masked (the gate takes no --show-secrets).
   const mask = maskerFor(access, { ...options, showSecrets: false });
   const inputs = await collectEvidence(loaded, access, notes, session, options, mask);
@@ -322,6 +323,19 @@ async function gateRun(
     if (error instanceof BundleError) throw new CliError(`evidence bundle: ${error.message}`, EXIT.usage);
     throw error;
   }
+  return { verdict, inputs };
+}
+
+async function gateRun(
+  loaded: LoadedPolicy,
+  access: Access,
+  notes: string[],
+  session: SshSession | undefined,
+  options: CliOptions,
+): Promise<number> {
+  const dir = options.evidence as string;
+  const mask = maskerFor(access, { ...options, showSecrets: false });
+  const { verdict } = await gateHost(loaded, access, notes, session, options, dir);
   process.stdout.write(mask(summary(verdict, dir, Boolean(options.sign))));
   return verdictExitCode(verdict);
 }

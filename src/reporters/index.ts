@@ -1,11 +1,12 @@
 // One module per output format; this table is how the CLI finds them.
 import type { Report } from "../core/check.ts";
+import { renderHtml } from "./html.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
 import { COLOR, PLAIN, renderPretty } from "./pretty.ts";
 import { renderTap } from "./tap.ts";
 
-export const FORMATS = ["pretty", "tap", "junit", "json"] as const;
+export const FORMATS = ["pretty", "tap", "junit", "json", "html"] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function render(format: Format, report: Report, options: { color: boolean }): string {
@@ -18,6 +19,8 @@ export function render(format: Format, report: Report, options: { color: boolean
       return renderJunit(report);
     case "pretty":
       return renderPretty(report, options.color ? COLOR : PLAIN);
+    case "html":
+      return renderHtml(report);
   }
 }
 

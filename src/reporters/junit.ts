@@ -3,7 +3,7 @@
 // injected defects, a stand-in engine) in <system-out>, where CI shows them beside the results.
 import type { CheckResult, Report } from "../core/check.ts";
 
-function xml(text: string): string {
+export function xml(text: string): string {
   return (
     text
       .replace(/&/g, "&amp;")
@@ -15,10 +15,11 @@ function xml(text: string): string {
   );
 }
 
-const seconds = (ms: number) => (ms / 1000).toFixed(3);
+export const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
-function testcase(result: CheckResult): string {
-  const open = `    <testcase classname="slmc-check.${xml(result.suite)}" name="${xml(`[${result.requirement}] ${result.id}: ${result.title}`)}" time="${seconds(result.duration_ms)}">`;
+/** `prefix` qualifies the class name (a fleet host's name). */
+export function testcase(result: CheckResult, prefix = ""): string {
+  const open = `    <testcase classname="slmc-check.${xml(prefix)}${xml(result.suite)}" name="${xml(`[${result.requirement}] ${result.id}: ${result.title}`)}" time="${seconds(result.duration_ms)}">`;
   const evidence = xml(JSON.stringify(result.evidence, null, 2));
   const inner =
     result.status === "fail"
@@ -75,7 +76,7 @@ export function renderJunit(report: Report): string {
     return [
       head(suite, checks),
       ...properties(report),
-      ...checks.map(testcase),
+      ...checks.map((c) => testcase(c)),
       ...systemOut(report),
       "  </testsuite>",
     ].join("\n");
