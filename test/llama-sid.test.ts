@@ -6,7 +6,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../fixtures/ports.ts";
-import { EXIT_UNREACHABLE, LLAMA_SID_SCRIPT, llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
+import {
+  EXIT_UNREACHABLE,
+  LLAMA_SID_SCRIPT,
+  llamaSideRoot,
+  runLlamaBench,
+} from "../fixtures/engine/llama-sid.ts";
+import { writeModel } from "../fixtures/gguf/model.ts";
 import { runProcess } from "./spawn.ts";
 
 t.test("an unreachable archive: exit 3, the message names the mirror, nothing cached", async (t) => {
@@ -47,6 +53,17 @@ if ("unreachable" in result) {
     const missing = await runProcess(root.run, ["no-such-program"]);
     t.equal(missing.code, 2);
     t.match(missing.stderr, /no program usr\/bin\/no-such-program/);
+  });
+
+  t.test("llama-bench on a generated model reports tg and pp (the benchmark's baseline)", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "slmc-llama-bench-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const model = join(dir, "tiny.gguf");
+    writeModel({ path: model, size: "tiny", type: "q8_0", seed: 2 });
+    const bench = await runLlamaBench(root, { model, threads: 1, nPrompt: 16, nGen: 8, repetitions: 1 });
+    t.match(bench, { tg: { n: 8 }, pp: { n: 16 }, build: "Debian (" });
+    t.ok(bench.tg.tokS > 0 && bench.pp.tokS > 0, `tg ${bench.tg.tokS}, pp ${bench.pp.tokS} tok/s`);
+    t.not(bench.cpuBackend, "unknown", `ggml loaded its CPU backend ${bench.cpuBackend} outside the root`);
   });
 
   t.test("a second build reuses the cache", async (t) => {
