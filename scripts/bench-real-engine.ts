@@ -280,9 +280,10 @@ async function main(): Promise<void> {
       ports.nginx_llama_server = { https: front.httpsPort, ca: front.certificatePem };
     }
 
-    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 3x decode.
+    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 10x decode,
+    // generous because the other modes' processes can run far slower than this probe on a loaded host.
     const probe = requestMetrics(await inProcess(local, o.maxTokens));
-    const timeoutMs = Math.round(10_000 + 3 * o.maxTokens * (probe.decode_ms_per_token ?? 100));
+    const timeoutMs = Math.round(60_000 + 10 * o.maxTokens * (probe.decode_ms_per_token ?? 100));
     const shape: RequestShape = {
       model: "bench",
       maxTokens: o.maxTokens,
