@@ -5,6 +5,8 @@
 #
 #   llama-sid.sh [build]            build (or reuse) the side root      -> prints its directory
 #   llama-sid.sh run PROGRAM ARGS   run PROGRAM (e.g. llama-server) from the side root
+#   llama-sid.sh tarball FILE       the side root as FILE (.tar.gz, without device nodes), for an image:
+#                                   extract anywhere (e.g. /opt/llama-sid) and use its run wrapper
 #
 # The root is cached in SLMC_LAB_CACHE (default /var/cache/slmc-lab) as llama-sid-<hash of this
 # script>, built in a temporary directory and renamed into place. The directory holds:
@@ -119,7 +121,7 @@ cmd_build() {
   start="${SECONDS}"
   say "building the Debian ${SUITE} side root with ${PACKAGES[*]} in ${dir} (mmdebstrap, about a minute)"
   mkdir -p "${CACHE}"
-  exec 9>"${dir}.lock"
+  exec 9>"${CACHE}/.llama-sid.lock"
   flock 9
   # Another build may have finished while this one waited for the lock.
   if ! is_complete "${dir}"; then
@@ -136,6 +138,15 @@ cmd_run() {
   exec "${dir}/run" "$@"
 }
 
+# Device nodes are left out: nothing runs chrooted, and image builders may not create them.
+cmd_tarball() {
+  local out="$1" dir
+  dir="$(cmd_build)"
+  tar -C "${dir}" --exclude='./root/dev/*' -czf "${out}" .
+  say "wrote ${out} ($(du -h "${out}" | cut -f1))"
+  echo "${out}"
+}
+
 main() {
   local command="${1:-build}"
   if (($# > 0)); then shift; fi
@@ -145,7 +156,11 @@ main() {
     (($# >= 1)) || die "${EXIT_USAGE}" "usage: llama-sid.sh run PROGRAM [ARGS...]"
     cmd_run "$@"
     ;;
-  *) die "${EXIT_USAGE}" "unknown command '${command}'; usage: llama-sid.sh [build] | run PROGRAM [ARGS...]" ;;
+  tarball)
+    (($# == 1)) || die "${EXIT_USAGE}" "usage: llama-sid.sh tarball FILE"
+    cmd_tarball "$1"
+    ;;
+  *) die "${EXIT_USAGE}" "unknown command '${command}'; usage: llama-sid.sh [build] | run PROGRAM [ARGS...] | tarball FILE" ;;
   esac
 }
 

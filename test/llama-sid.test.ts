@@ -2,7 +2,7 @@
 // reused by input hash afterwards; its wrapper runs llama-server through the root's own loader. An
 // unreachable archive is exit 3 naming the mirror, and the tests that need the root skip with it.
 import t from "tap";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../fixtures/ports.ts";
@@ -64,6 +64,22 @@ if ("unreachable" in result) {
     t.match(bench, { tg: { n: 8 }, pp: { n: 16 }, build: "Debian (" });
     t.ok(bench.tg.tokS > 0 && bench.pp.tokS > 0, `tg ${bench.tg.tokS}, pp ${bench.pp.tokS} tok/s`);
     t.not(bench.cpuBackend, "unknown", `ggml loaded its CPU backend ${bench.cpuBackend} outside the root`);
+  });
+
+  t.test("the tarball for an image runs from wherever it is extracted", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "slmc-llama-tarball-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const tarball = join(dir, "llama-sid.tar.gz");
+    const made = await runProcess(LLAMA_SID_SCRIPT, ["tarball", tarball], {}, 300_000);
+    t.equal(made.code, 0, made.stderr);
+    t.equal(made.stdout.trim(), tarball);
+    const target = join(dir, "opt", "llama-sid");
+    await mkdir(target, { recursive: true });
+    const extracted = await runProcess("tar", ["-C", target, "-xzf", tarball], {}, 300_000);
+    t.equal(extracted.code, 0, extracted.stderr);
+    const version = await runProcess(join(target, "run"), ["llama-server", "--version"], {}, 30_000);
+    t.equal(version.code, 0, version.stderr);
+    t.match(version.stdout + version.stderr, /commit Debian/);
   });
 
   t.test("a second build reuses the cache", async (t) => {
