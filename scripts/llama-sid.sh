@@ -119,7 +119,7 @@ cmd_build() {
     return
   fi
   start="${SECONDS}"
-  say "building the Debian ${SUITE} side root with ${PACKAGES[*]} in ${dir} (mmdebstrap, about a minute)"
+  say "building the Debian ${SUITE} side root with ${PACKAGES[*]} in ${dir} (mmdebstrap, about 30 s)"
   mkdir -p "${CACHE}"
   exec 9>"${CACHE}/.llama-sid.lock"
   flock 9
