@@ -122,7 +122,7 @@ async function cachedModel(o: ReturnType<typeof options>) {
   await writeFile(
     join(dir, "bench.yaml"),
     // Every request re-prefills its prompt, as in process: comparable TTFT and prefill rates.
-    `name: bench\ncontext_size: ${o.contextSize}\noptions:\n  - "--no-cache-prompt"\nparameters:\n  model: model.gguf\n`,
+    `name: bench\ncontext_size: ${o.contextSize}\nprompt_cache_all: false\nparameters:\n  model: model.gguf\n`,
   );
   return { dir, file, stats, sha256: await sha256(file), generatedIn };
 }

@@ -106,6 +106,21 @@ t.test("the appliance's model YAML becomes llama-server's flags", async (t) => {
     args.some((a) => a.startsWith("use_jinja")),
     "LocalAI's own options are not flags",
   );
+  t.notOk(args.includes("--no-cache-prompt"), "prompt_cache_all: true keeps llama-server's prompt cache");
+  const uncached = llamaServerArgs(
+    {
+      id: "m",
+      file: "/m.gguf",
+      status: "loading",
+      bytes: 0,
+      config: { ...config, prompt_cache_all: false, threads: undefined },
+    },
+    { llamaServer: "/opt/llama-sid", threads: 2, contextSize: 4096, loadTimeoutMs: 1, requestTimeoutMs: 1 },
+    8082,
+  );
+  t.ok(uncached.includes("--no-cache-prompt"), "prompt_cache_all: false turns it off");
+  t.equal(uncached[uncached.indexOf("--threads") + 1], "2", "without YAML threads, the command line's");
+  t.equal(uncached[uncached.indexOf("--ctx-size") + 1], "4096", "without context_size, the command line's");
 });
 
 t.test("a stream without a role chunk gets LocalAI's; one with a role keeps its own", async (t) => {
