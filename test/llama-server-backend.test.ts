@@ -124,13 +124,20 @@ t.test("the appliance's model YAML becomes llama-server's flags", async (t) => {
 });
 
 t.test("a stream without a role chunk gets LocalAI's; one with a role keeps its own", async (t) => {
-  const first = { id: "c1", created: 5, model: "m", choices: [{ index: 0, delta: { content: "x" } }] };
+  const first = {
+    id: "c1",
+    created: 5,
+    model: "m",
+    system_fingerprint: "b1-Debian",
+    choices: [{ index: 0, delta: { content: "x" } }],
+  };
   const added = roleChunkFor(`data: ${JSON.stringify(first)}`);
   t.same(JSON.parse(added!.slice("data: ".length)), {
     id: "c1",
     object: "chat.completion.chunk",
     created: 5,
     model: "m",
+    system_fingerprint: "b1-Debian",
     choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }],
   });
   const withRole = { ...first, choices: [{ index: 0, delta: { role: "assistant", content: null } }] };
@@ -205,7 +212,10 @@ if ("unreachable" in result) {
 
   t.test("a streamed chat: real tokens, usage and llama.cpp timings from Debian's build", async (t) => {
     const chunks = await streamed({ max_tokens: 8, ignore_eos: true });
-    t.match(chunks[0]?.system_fingerprint, /Debian/, "answered by Debian's llama-server");
+    t.ok(
+      chunks.every((c) => /Debian/.test(c.system_fingerprint ?? "")),
+      "every chunk from Debian's llama-server",
+    );
     t.equal(chunks[0]?.choices[0]?.delta.role, "assistant", "role chunk first");
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
     t.ok(text.length > 0, `generated text ${JSON.stringify(text)}`);
@@ -258,6 +268,44 @@ if ("unreachable" in result) {
     t.equal(turn.status, 200, await turn.clone().text());
     const body = (await turn.json()) as { usage: { completion_tokens: number } };
     t.equal(body.usage.completion_tokens, 1);
+  });
+
+  t.test("a client that goes away mid-stream stops llama-server's generation", async (t) => {
+    const port = Number([...standIn.log().matchAll(/on 127\.0\.0\.1:(\d+)/g)].at(-1)?.[1]);
+    const slot = async () => {
+      const slots = (await (
+        await fetch(`http://127.0.0.1:${port}/slots`, { signal: AbortSignal.timeout(5000) })
+      ).json()) as { is_processing: boolean; next_token?: { n_decoded?: number }[] }[];
+      return { processing: slots[0]?.is_processing, decoded: slots[0]?.next_token?.[0]?.n_decoded ?? 0 };
+    };
+    const abort = new AbortController();
+    const response = await fetch(`${standIn.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "devstral-small-2",
+        messages: [{ role: "user", content: "Write a long story." }],
+        max_tokens: 900,
+        ignore_eos: true,
+        stream: true,
+      }),
+      signal: abort.signal,
+    });
+    const reader = response.body!.getReader();
+    let seen = "";
+    while (!/"content":"[^"]/.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    // Generating all 900 tokens would take seconds and show n_decoded climbing towards 900 here.
+    let last = await slot();
+    let highest = last.decoded;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (last.processing && Date.now() < deadline) {
+      await new Promise((wait) => setTimeout(wait, 50));
+      last = await slot();
+      highest = Math.max(highest, last.decoded);
+    }
+    t.equal(last.processing, false, "the slot is free again");
+    t.ok(highest < 600, `stopped after ${highest} of 900 tokens`);
   });
 
   t.test("kill -9 of llama-server: not ready, restarted with a real reload, ready again", async (t) => {
