@@ -1,9 +1,12 @@
 // Benchmark (not a test): real llama.cpp decode rate in process, straight to the stand-in engine over
 // HTTP, and through the appliance's real nginx site over HTTPS; proxy overhead; % of the memory
-// roofline. Metric names: benchmark-metrics.md §7.3. Run: npx tsx scripts/bench-real-engine.ts
+// roofline. Beside them Debian's llama.cpp (scripts/llama-sid.sh): llama-bench (tg and pp, the
+// baseline every mode is a ratio to), llama-server direct, the stand-in with --backend llama-server
+// over HTTP and behind nginx over HTTPS. Metric names: benchmark-metrics.md §7.3.
 // With --workload agentic: coding-client conversations (slmc-check bench's agentic workload, with a
 // prefix scaled to the generated model's 2,048-token context) straight to the engine, turn 2's TTFT
 // against turn 1's, as the llama.cpp backend reuses the evaluated prefix.
+// Run: npx tsx scripts/bench-real-engine.ts
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
@@ -25,6 +28,12 @@ import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { startLlamaEngine } from "./bench/engine-process.ts";
 import { probeBandwidth } from "./bench/membw.ts";
 import { plainHttpProbes } from "../fixtures/engine/process.ts";
+import {
+  llamaSideRoot,
+  runLlamaBench,
+  startLlamaServer,
+  type SideRoot,
+} from "../fixtures/engine/llama-sid.ts";
 import type { Access } from "../src/core/access.ts";
 import { createProbes } from "../src/probes/index.ts";
 import { median, requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
@@ -41,8 +50,18 @@ const MESSAGES = [
       "multiples of 3, Buzz for multiples of 5 and FizzBuzz for both. Add a docstring and a test.",
   },
 ];
-const MODES = ["in_process", "direct_http", "nginx_https"] as const;
+const NODE_MODES = ["in_process", "direct_http", "nginx_https"] as const;
+const DEBIAN_MODES = ["llama_server", "standin_llama_server", "nginx_llama_server"] as const;
+const MODES = [...NODE_MODES, ...DEBIAN_MODES] as const;
 type Mode = (typeof MODES)[number];
+const MODE_NAMES: Record<Mode, string> = {
+  in_process: "in process (node-llama-cpp)",
+  direct_http: "stand-in llama-cpp, HTTP",
+  nginx_https: "nginx HTTPS -> stand-in llama-cpp",
+  llama_server: "llama-server direct, HTTP",
+  standin_llama_server: "stand-in llama-server, HTTP",
+  nginx_llama_server: "nginx HTTPS -> stand-in llama-server",
+};
 
 function options() {
   const { values } = parseArgs({
@@ -61,6 +80,7 @@ function options() {
       out: { type: "string" },
       "bandwidth-mib": { type: "string", default: "1024" },
       json: { type: "boolean", default: false },
+      "no-debian": { type: "boolean", default: false },
     },
   });
   const int = (name: keyof typeof values, min: number) => {
@@ -90,6 +110,7 @@ function options() {
     json: values.json!,
     workload: values.workload as "chat" | "agentic",
     turns: int("turns", 2),
+    debian: !values["no-debian"],
   };
 }
 
@@ -113,7 +134,8 @@ async function cachedModel(o: ReturnType<typeof options>) {
   }
   await writeFile(
     join(dir, "bench.yaml"),
-    `name: bench\ncontext_size: ${o.contextSize}\nparameters:\n  model: model.gguf\n`,
+    // Every request re-prefills its prompt, as in process: comparable TTFT and prefill rates.
+    `name: bench\ncontext_size: ${o.contextSize}\nprompt_cache_all: false\nparameters:\n  model: model.gguf\n`,
   );
   return { dir, file, stats, sha256: await sha256(file), generatedIn };
 }
@@ -179,6 +201,7 @@ const SUMMARISED = [
   "n_out",
   "n_ev",
   "server_decode_tok_s",
+  "server_prefill_tok_s",
   "decode_discrepancy_pct",
 ] as const;
 type Summary = Record<(typeof SUMMARISED)[number], number>;
@@ -284,6 +307,13 @@ async function agenticBench(
   }
 }
 
+/** Debian's llama.cpp beside node-llama-cpp, or why it is absent from this run. */
+async function debianRoot(o: ReturnType<typeof options>): Promise<{ root?: SideRoot; skipped?: string }> {
+  if (!o.debian) return { skipped: "--no-debian" };
+  const side = await llamaSideRoot();
+  return "unreachable" in side ? { skipped: side.unreachable } : { root: side.root };
+}
+
 async function main(): Promise<void> {
   const o = options();
   const say = (line: string) => (o.json ? process.stderr : process.stdout).write(`${line}\n`);
@@ -296,6 +326,13 @@ async function main(): Promise<void> {
     `model: ${model.file} (${o.size} ${o.type}, ${(model.stats.bytes / 1e6).toFixed(1)} MB` +
       `${model.generatedIn ? `, generated in ${(model.generatedIn / 1000).toFixed(1)} s` : ", cached"})`,
   );
+  const debian = await debianRoot(o);
+  say(
+    debian.root
+      ? `Debian llama.cpp: ${debian.root.dir} (llama.cpp-tools ${debian.root.llamaVersion})`
+      : `Debian llama.cpp modes and the llama-bench baseline skipped: ${debian.skipped}`,
+  );
+  const modes: readonly Mode[] = debian.root ? MODES : NODE_MODES;
   say(`memory bandwidth probe: ${o.bandwidthBytes / 2 ** 20} MiB, 5 runs ...`);
   const loadavgStart = os.loadavg();
   const bandwidth = probeBandwidth(o.bandwidthBytes, 5);
@@ -319,10 +356,45 @@ async function main(): Promise<void> {
       threads: o.threads,
     });
     cleanups.push(() => local.dispose());
+    const ports: Partial<Record<Mode, { http?: number; https?: number; ca?: string }>> = {
+      direct_http: { http: engine.port },
+      nginx_https: { https: nginx.httpsPort, ca: nginx.certificatePem },
+    };
+    if (debian.root) {
+      const server = await startLlamaServer(debian.root, [
+        "--model",
+        model.file,
+        "--alias",
+        "bench",
+        "--jinja",
+        "--ctx-size",
+        String(o.contextSize),
+        "--threads",
+        String(o.threads),
+        "--parallel",
+        "1",
+        "--no-cache-prompt",
+      ]);
+      cleanups.push(server.stop);
+      const standIn = await startLlamaEngine({
+        modelsPath: model.dir,
+        threads: o.threads,
+        contextSize: o.contextSize,
+        readyTimeoutMs: 120_000,
+        backendArgs: ["--backend", "llama-server", "--llama-server", debian.root.dir],
+      });
+      cleanups.push(standIn.stop);
+      const front = await startRealNginx({ enginePort: standIn.port, password });
+      cleanups.push(front.stop);
+      ports.llama_server = { http: server.port };
+      ports.standin_llama_server = { http: standIn.port };
+      ports.nginx_llama_server = { https: front.httpsPort, ca: front.certificatePem };
+    }
 
-    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 3x decode.
+    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 10x decode,
+    // generous because the other modes' processes can run far slower than this probe on a loaded host.
     const probe = requestMetrics(await inProcess(local, o.maxTokens));
-    const timeoutMs = Math.round(10_000 + 3 * o.maxTokens * (probe.decode_ms_per_token ?? 100));
+    const timeoutMs = Math.round(60_000 + 10 * o.maxTokens * (probe.decode_ms_per_token ?? 100));
     const shape: RequestShape = {
       model: "bench",
       maxTokens: o.maxTokens,
@@ -330,32 +402,56 @@ async function main(): Promise<void> {
       timeoutMs,
       idleTimeoutMs: timeoutMs,
     };
-    const nginxAccess: Access = {
+    const access = (httpsPort: number, ca: string): Access => ({
       host: "127.0.0.1",
-      httpsPort: nginx.httpsPort,
+      httpsPort,
       httpPort: nginx.httpPort,
       user: "copilot",
       password,
-      ca: nginx.certificatePem,
+      ca,
       insecure: false,
       requestTimeoutMs: timeoutMs,
       streamTimeoutMs: timeoutMs,
       streamIdleTimeoutMs: timeoutMs,
       maxTokens: o.maxTokens,
       simulated: false,
-    };
-    // The same request path as `slmc-check bench` (src/bench/send.ts), to the engine and through nginx.
-    const senders = {
-      direct_http: createSender(nginxAccess, plainHttpProbes(engine.port), shape),
-      nginx_https: createSender(nginxAccess, createProbes(nginxAccess), shape),
-    };
+    });
+    // The same request path as `slmc-check bench` (src/bench/send.ts), to the engines and through nginx.
+    const senders: Partial<Record<Mode, ReturnType<typeof createSender>>> = {};
+    for (const mode of modes) {
+      const port = ports[mode];
+      if (port?.http) senders[mode] = createSender(access(0, ""), plainHttpProbes(port.http), shape);
+      if (port?.https) {
+        const target = access(port.https, port.ca ?? "");
+        senders[mode] = createSender(target, createProbes(target), shape);
+      }
+    }
     const prompt = { name: "fizzbuzz", description: "", messages: MESSAGES };
-    const samples: Record<Mode, RequestMetrics[]> = { in_process: [], direct_http: [], nginx_https: [] };
+    // llama-bench's pp runs at the prompt length llama-server's template gives this prompt.
+    const serverPromptTokens = senders.llama_server
+      ? requestMetrics(await senders.llama_server(prompt)).n_in
+      : null;
+    const llamaBench = async (when: string) => {
+      if (!debian.root) return undefined;
+      say(`llama-bench (${when}) ...`);
+      return runLlamaBench(debian.root, {
+        model: model.file,
+        threads: o.threads,
+        nPrompt: serverPromptTokens ?? probe.n_in ?? 128,
+        nGen: o.maxTokens,
+        repetitions: o.runs,
+      });
+    };
+    const benchStart = await llamaBench("before the requests");
+    const samples = Object.fromEntries(modes.map((m) => [m, [] as RequestMetrics[]])) as Record<
+      Mode,
+      RequestMetrics[]
+    >;
     for (let run = 0; run < o.warmup + o.runs; run++) {
       // Interleaved so drift (thermal, neighbours) hits every mode alike.
-      for (const mode of MODES) {
+      for (const mode of modes) {
         const trace =
-          mode === "in_process" ? await inProcess(local, o.maxTokens) : await senders[mode](prompt);
+          mode === "in_process" ? await inProcess(local, o.maxTokens) : await senders[mode]!(prompt);
         const metrics = requestMetrics(trace);
         if (!metrics.ok) throw new Error(`${mode}: ${metrics.error}`);
         if (metrics.n_out !== o.maxTokens)
@@ -364,19 +460,51 @@ async function main(): Promise<void> {
       }
       say(`run ${run + 1}/${o.warmup + o.runs}${run < o.warmup ? " (warm-up, discarded)" : ""}`);
     }
+    const benchEnd = await llamaBench("after the requests");
 
-    const medians = Object.fromEntries(MODES.map((m) => [m, summarise(samples[m])])) as Record<Mode, Summary>;
+    const medians = Object.fromEntries(modes.map((m) => [m, summarise(samples[m])])) as Record<Mode, Summary>;
+    // The baseline: llama-bench before and after the requests, averaged, so drift over the run is shared.
+    const baseline =
+      benchStart && benchEnd
+        ? {
+            tg_tok_s: (benchStart.tg.tokS + benchEnd.tg.tokS) / 2,
+            pp_tok_s: (benchStart.pp.tokS + benchEnd.pp.tokS) / 2,
+          }
+        : undefined;
+    const ratios = Object.fromEntries(
+      modes.map((m) => [
+        m,
+        {
+          decode_vs_llama_bench_tg: baseline ? medians[m].decode_tok_s / baseline.tg_tok_s : null,
+          server_decode_vs_llama_bench_tg: baseline
+            ? medians[m].server_decode_tok_s / baseline.tg_tok_s
+            : null,
+          server_prefill_vs_llama_bench_pp: baseline
+            ? medians[m].server_prefill_tok_s / baseline.pp_tok_s
+            : null,
+        },
+      ]),
+    ) as Record<string, Record<string, number | null>>;
     const roofline = (bandwidth.copy_gbs * 1e9) / model.stats.bytesPerToken;
     const bindingVersion = llamaPackage()?.version ?? "not installed";
     const result = {
       benchmark: "bench-real-engine",
-      engine: "stand-in + real llama.cpp via node-llama-cpp",
+      engine: debian.root
+        ? "stand-in + real llama.cpp via node-llama-cpp; stand-in + real llama.cpp (Debian); Debian llama-server and llama-bench"
+        : "stand-in + real llama.cpp via node-llama-cpp",
       when: new Date().toISOString(),
       metadata: {
         ...cpuInfo(),
         node: process.version,
         node_llama_cpp: bindingVersion,
         llama_cpp: `${llama.llamaCppRelease.release} (${llama.buildType}, CPU)`,
+        debian_llama_cpp: debian.root
+          ? {
+              package: `llama.cpp-tools ${debian.root.llamaVersion}`,
+              build: benchStart?.build,
+              cpu_backend: benchStart?.cpuBackend,
+            }
+          : { skipped: debian.skipped },
         threads: o.threads,
         context_size: o.contextSize,
         max_tokens: o.maxTokens,
@@ -385,6 +513,7 @@ async function main(): Promise<void> {
         warmup: o.warmup,
         runs: o.runs,
         prompt_tokens: probe.n_in,
+        prompt_tokens_llama_server: serverPromptTokens,
         // Other tenants' load makes medians move: record it with the figures.
         loadavg_start: loadavgStart,
         loadavg_end: os.loadavg(),
@@ -403,7 +532,9 @@ async function main(): Promise<void> {
         method: "single-thread Buffer.copy (read + write bytes, STREAM-style) and Float64Array sum in JS",
         ...bandwidth,
       },
+      llama_bench: debian.root ? { before: benchStart, after: benchEnd, baseline } : null,
       medians,
+      ratios_to_llama_bench: baseline ? ratios : null,
       samples,
       comparison: {
         decode_tok_s_in_process: medians.in_process.decode_tok_s,
@@ -436,16 +567,29 @@ async function main(): Promise<void> {
       const m = medians[mode];
       const rates = samples[mode].map((s) => s.decode_tok_s ?? Number.NaN);
       const range = `[${round(Math.min(...rates), 0)}..${round(Math.max(...rates), 0)}]`;
-      return `  ${mode.padEnd(12)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)} ${range.padEnd(11)}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}`;
+      const ratio = ratios[mode]?.decode_vs_llama_bench_tg ?? null;
+      const vs = ratio === null ? "" : `  = ${round(ratio, 2).toFixed(2)} x llama-bench tg`;
+      return `  ${MODE_NAMES[mode].padEnd(38)} decode_tok_s ${round(m.decode_tok_s, 1).toString().padStart(7)} ${range.padEnd(11)}${vs}   ttft_ms ${round(m.ttft_ms, 1).toString().padStart(7)}   e2e_ms ${round(m.e2e_ms, 1).toString().padStart(8)}   server_decode_tok_s ${round(m.server_decode_tok_s ?? NaN, 1)}   server_prefill_tok_s ${round(m.server_prefill_tok_s ?? NaN, 1)}`;
     };
     say("");
     say(
       `${result.metadata.cpu}, ${result.metadata.nproc} vCPU, llama.cpp ${result.metadata.llama_cpp}, ${o.threads} thread(s)`,
     );
+    if (benchStart && benchEnd && baseline)
+      say(
+        `llama-bench (Debian ${debian.root?.llamaVersion}, ggml CPU backend ${benchStart.cpuBackend}), ${o.runs} repetitions, before / after: ` +
+          `tg${benchStart.tg.n} ${round(benchStart.tg.tokS, 1)} / ${round(benchEnd.tg.tokS, 1)} tok/s, ` +
+          `pp${benchStart.pp.n} ${round(benchStart.pp.tokS, 1)} / ${round(benchEnd.pp.tokS, 1)} tok/s; baseline tg ${round(baseline.tg_tok_s, 1)}, pp ${round(baseline.pp_tok_s, 1)}`,
+      );
     say(
-      `medians of ${o.runs} requests per mode (${o.warmup} warm-up discarded), ${o.maxTokens} tokens, prompt ${probe.n_in} tokens:`,
+      `medians of ${o.runs} requests per mode (${o.warmup} warm-up discarded), ${o.maxTokens} tokens, prompt ${probe.n_in} tokens (llama-server: ${serverPromptTokens ?? "-"}):`,
     );
-    for (const mode of MODES) say(row(mode));
+    for (const mode of modes) say(row(mode));
+    if (baseline)
+      for (const mode of DEBIAN_MODES.filter((m) => modes.includes(m)))
+        say(
+          `  ${MODE_NAMES[mode]}: prefill ${round(ratios[mode]?.server_prefill_vs_llama_bench_pp ?? NaN, 2)} x llama-bench pp`,
+        );
     say(`  decode tok/s via HTTPS / in process: ${round(c.https_vs_in_process_ratio, 3)}`);
     say(
       `  proxy overhead (nginx+TLS vs direct): ttft ${round(c.proxy_overhead_ttft_ms)} ms, e2e ${round(c.proxy_overhead_e2e_ms)} ms (paired per run: ${round(c.proxy_overhead_ttft_ms_paired)} / ${round(c.proxy_overhead_e2e_ms_paired)} ms)`,
@@ -458,6 +602,9 @@ async function main(): Promise<void> {
     );
     say(
       `  roofline ${round(roofline, 1)} tok/s; decode = ${round(c.in_process_pct_of_roofline, 1)} % (in process), ${round(c.nginx_https_pct_of_roofline, 1)} % (HTTPS)`,
+    );
+    say(
+      `  load average ${loadavgStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${result.metadata.loadavg_end.map((l) => l.toFixed(2)).join(" ")} at the end`,
     );
     say(`JSON: ${o.out}`);
   } finally {

@@ -1,4 +1,5 @@
-// Starts the stand-in with the llama-cpp backend as a Node child process and waits for /readyz.
+// Starts the stand-in with a real backend (llama-cpp, or llama-server with its --llama-server) as a
+// Node child process and waits for /readyz.
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import { freePort } from "../../fixtures/ports.ts";
@@ -16,6 +17,8 @@ export async function startLlamaEngine(options: {
   threads: number;
   contextSize: number;
   readyTimeoutMs: number;
+  /** Default: the llama-cpp backend (node-llama-cpp). */
+  backendArgs?: string[];
 }): Promise<EngineProcess> {
   const port = await freePort();
   const child = spawn(
@@ -25,8 +28,7 @@ export async function startLlamaEngine(options: {
       "tsx",
       MAIN,
       "run",
-      "--backend",
-      "llama-cpp",
+      ...(options.backendArgs ?? ["--backend", "llama-cpp"]),
       "--models-path",
       options.modelsPath,
       "--address",

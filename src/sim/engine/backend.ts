@@ -5,6 +5,8 @@ import type { ModelState } from "./models.ts";
 
 export interface InferenceBackend {
   name: string;
+  /** What /v1/models says owns the models, e.g. "stand-in + real llama.cpp (Debian)". */
+  label?: string;
   /** Called once the model file has been read; the model is "loaded" only after this resolves. */
   load(model: ModelState): Promise<void>;
   chat(request: ChatRequest & LlamaRequestExtras, model: ModelState, signal: AbortSignal): Promise<Response>;
