@@ -305,17 +305,29 @@ with_elapsed() {
 
 PACKER_IMAGE=""
 PACKER_HASH=""
+BUILD_ID=""
+BUILD_TIME=""
+
+# A new id for every Packer run (kept with the Packer image it made, so a reused image keeps its id):
+# the image carries it in its build record, manifest.json maps it to the image's sha256.
+new_build_id() {
+  BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  BUILD_ID="${SLMC_IMAGE_NAME}-${SLMC_IMAGE_VERSION}-$(date -u +%Y%m%dT%H%M%SZ)-${PACKER_HASH}-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
 
 run_packer() {
   local base="$1" dir work boot_args="[]"
   PACKER_HASH="$(inputs_hash "${base}")"
   work="${CACHE}/packer-output"
   PACKER_IMAGE="${work}/${SLMC_IMAGE_NAME}.qcow2"
-  if [[ -f "${PACKER_IMAGE}" && "$(cat "${work}.stamp" 2>/dev/null)" == "${PACKER_HASH}" ]]; then
-    say "Packer: reusing ${PACKER_IMAGE} (inputs unchanged, ${PACKER_HASH})"
+  if [[ -f "${PACKER_IMAGE}" && -f "${work}.build-id" && "$(cat "${work}.stamp" 2>/dev/null)" == "${PACKER_HASH}" ]]; then
+    read -r BUILD_ID BUILD_TIME <"${work}.build-id"
+    say "Packer: reusing ${PACKER_IMAGE} (inputs unchanged, ${PACKER_HASH}; build id ${BUILD_ID})"
     return
   fi
-  rm -f "${work}.stamp"
+  rm -f "${work}.stamp" "${work}.build-id"
+  new_build_id
+  say "Packer: build id ${BUILD_ID} (written into the image's /etc/slm-copilot/build-record.json)"
   if [[ -n "${SLMC_BUILD_KERNEL:-}" ]]; then
     boot_args="[[\"-kernel\",\"${SLMC_BUILD_KERNEL}\"],[\"-initrd\",\"${SLMC_BUILD_INITRD:?}\"],[\"-append\",\"${SLMC_BUILD_KERNEL_APPEND:?}\"]]"
     say "Packer: booting the base with its external kernel ${SLMC_BUILD_KERNEL} (lab stand-in base)"
@@ -331,9 +343,12 @@ run_packer() {
     -var "vm_name=${SLMC_IMAGE_NAME}.qcow2" -var "accelerator=${SLMC_PACKER_ACCELERATOR}" \
     -var "cpu_model=${SLMC_PACKER_CPU_MODEL}" -var "memory=${SLMC_PACKER_MEMORY}" -var "cpus=${SLMC_PACKER_CPUS}" \
     -var "disk_size=${SLMC_PACKER_DISK_SIZE}" -var "skip_resize_disk=${SLMC_PACKER_SKIP_RESIZE_DISK}" \
-    -var "ssh_timeout=${SLMC_PACKER_SSH_TIMEOUT:-30m}" -var "boot_qemuargs=${boot_args}" .) 2>&1 | with_elapsed ||
+    -var "ssh_timeout=${SLMC_PACKER_SSH_TIMEOUT:-30m}" -var "boot_qemuargs=${boot_args}" \
+    -var "build_id=${BUILD_ID}" -var "build_time=${BUILD_TIME}" -var "image_version=${SLMC_IMAGE_VERSION}" \
+    -var "build_profile=${SLMC_BUILD_PROFILE}" -var "build_stand_ins=${SLMC_BUILD_STAND_INS:-}" .) 2>&1 | with_elapsed ||
     die "${EXIT_STEP}" "Packer build failed (output above)"
   [[ -f "${PACKER_IMAGE}" ]] || die "${EXIT_STEP}" "Packer finished without ${PACKER_IMAGE}"
+  echo "${BUILD_ID} ${BUILD_TIME}" >"${work}.build-id"
   echo "${PACKER_HASH}" >"${work}.stamp"
 }
 
@@ -383,11 +398,11 @@ write_manifest() {
   local created="$1"
   jq -n --arg name "${SLMC_IMAGE_NAME}" --arg version "${SLMC_IMAGE_VERSION}" --arg profile "${SLMC_BUILD_PROFILE}" \
     --arg stand_ins "${SLMC_BUILD_STAND_INS:-}" --arg file "$(basename "${ARTIFACT}")" --arg sha256 "${SHA256}" \
-    --arg md5 "${MD5}" --argjson virtual_size "${VIRTUAL_SIZE}" --argjson file_size "${FILE_SIZE}" \
+    --arg md5 "${MD5}" --arg build_id "${BUILD_ID}" --arg built_at "${BUILD_TIME}" --argjson virtual_size "${VIRTUAL_SIZE}" --argjson file_size "${FILE_SIZE}" \
     --argjson creation_time "${created}" --arg base_url "${SLMC_BASE_IMAGE_URL}" \
     --arg base_sha256 "${SLMC_BASE_IMAGE_SHA256}" --arg one_apps "${SLMC_ONE_APPS_URL}" \
     --arg one_context "${SLMC_ONE_CONTEXT_URL}" --argjson seconds "$(($(date +%s) - START_S))" \
-    '{name: $name, version: $version, profile: $profile,
+    '{name: $name, version: $version, build_id: $build_id, built_at: $built_at, profile: $profile,
       stand_ins: (if $stand_ins == "" then null else $stand_ins end), format: "qcow2", file: $file,
       virtual_size: $virtual_size, file_size: $file_size, sha256: $sha256, md5: $md5,
       creation_time: $creation_time, build_seconds: $seconds,

@@ -54,6 +54,7 @@ readonly SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
 readonly SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
 readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
 readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
+readonly SLMC_BUILD_RECORD="${SLMC_CONFIG_DIR}/build-record.json"
 readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
 readonly SLMC_SELF_SIGNED_KEY="${SLMC_TLS_DIR}/self-signed.key"
@@ -456,6 +457,39 @@ record_build() {
   write_file "${SLMC_BUILD_ENV}" 0644 <<<"${text}"
 }
 
+# The image's identity for the release gate (slmc-check reads it over SSH). An image cannot hold its
+# own checksum, so it holds the build id instead; build.sh's manifest.json maps that id to the sha256
+# of the image it produced. SLMC_BUILD_* come from the Packer template (build.sh, scripts/lab.sh).
+# Only jq runs in here (its status is the caller's $(...) status); the checksums come as arguments.
+build_record_json() {
+  local engine_sha256="$1" model_sha256="$2"
+  jq -n --arg name slm-copilot --arg version "${SLMC_IMAGE_VERSION:-${ONE_SERVICE_VERSION}}" \
+    --arg build_id "${SLMC_BUILD_ID:-}" --arg built_at "${SLMC_BUILD_TIME:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" \
+    --arg profile "${SLMC_BUILD_PROFILE:-release}" --arg stand_ins "${SLMC_BUILD_STAND_INS:-}" \
+    --arg engine_version "${SLMC_LOCALAI_VERSION}" --arg engine_sha256 "${engine_sha256}" \
+    --arg model_file "${SLMC_MODEL_FILE}" --arg model_sha256 "${model_sha256}" \
+    '{name: $name, version: $version,
+      build_id: (if $build_id == "" then null else $build_id end), built_at: $built_at, profile: $profile,
+      stand_ins: (if $stand_ins == "" then null else $stand_ins end),
+      engine: {name: "LocalAI", version: $engine_version, sha256: $engine_sha256},
+      model: {file: $model_file, sha256: $model_sha256}}'
+}
+
+write_build_record() {
+  local text engine_sha256 model_sha256="${SLMC_MODEL_SHA256,,}"
+  if [[ -z "${SLMC_BUILD_ID:-}" ]]; then
+    warn "SLMC_BUILD_ID is not set: the build record carries no build id, so no release gate can tie this image to a build manifest"
+  fi
+  if [[ -n "${SLMC_BUILD_STAND_INS:-}" ]]; then
+    warn "STAND-IN build (${SLMC_BUILD_PROFILE:-?}): ${SLMC_BUILD_STAND_INS}"
+  fi
+  engine_sha256="$(sha256sum "${LOCALAI_BIN}")"
+  if [[ -z "${model_sha256}" ]]; then model_sha256="$(sha256sum "${LOCALAI_MODEL_PATH}")"; fi
+  text="$(build_record_json "${engine_sha256%% *}" "${model_sha256%% *}")"
+  install -d -m 0755 "${SLMC_CONFIG_DIR}"
+  write_file "${SLMC_BUILD_RECORD}" 0644 <<<"${text}"
+}
+
 service_install() {
   local -
   set -euo pipefail
@@ -467,6 +501,7 @@ service_install() {
   install_model
   install_static_files
   record_build
+  write_build_record
   prewarm_model
   systemctl disable --now nginx >/dev/null 2>&1 || true
   info "install finished"

@@ -15,7 +15,9 @@ import type { SshSession } from "../probes/ssh.ts";
 import { BundleError, verifyBundle, writeBundle } from "../gate/bundle.ts";
 import {
   evaluate,
+  parseBuildManifest,
   parseBuildRecord,
+  type BuildManifest,
   verdictExitCode,
   type BuildRecord,
   type GateInputs,
@@ -286,13 +288,16 @@ function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: bool
     ...lines,
     "",
     `gate ${verdict.passed ? "PASSED" : "FAILED"} (policy ${verdict.policy.name}): ${s.passed} passed, ${s.failed} failed (${s.failed_required} required), ${s.waived} waived of ${s.clauses} clauses`,
+    verdict.image
+      ? `image: ${verdict.image.file ?? "(unnamed)"} sha256 ${verdict.image.sha256} (build ${verdict.image.build_id})`
+      : "image: not identified (no build record whose build id matches --build-manifest)",
     `evidence bundle: ${dir}${signed ? " (signed)" : ""}; verify with: slmc-check gate --verify ${dir}`,
     "",
   ].join("\n");
 }
 
 async function gateRun(
-  loaded: LoadedPolicy,
+  { loaded, manifest }: Prepared,
   access: Access,
   notes: string[],
   session: SshSession | undefined,
@@ -302,6 +307,7 @@ async function gateRun(
   // The bundle is published evidence: always masked (the gate takes no --show-secrets).
   const mask = maskerFor(access, { ...options, showSecrets: false });
   const inputs = await collectEvidence(loaded, access, notes, session, options, mask);
+  if (manifest) inputs.manifest = manifest;
   const verdict = evaluate(loaded.policy, inputs, loaded.sources);
   try {
     await writeBundle(
@@ -326,14 +332,34 @@ async function gateRun(
   return verdictExitCode(verdict);
 }
 
-async function prepare(options: CliOptions): Promise<LoadedPolicy> {
+async function readBuildManifest(file: string): Promise<BuildManifest> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new CliError(`--build-manifest: cannot read "${file}": ${(error as Error).message}`, EXIT.usage);
+  }
+  try {
+    return parseBuildManifest(text, `"${file}"`);
+  } catch (error) {
+    throw new CliError(`--build-manifest: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+interface Prepared {
+  loaded: LoadedPolicy;
+  manifest?: BuildManifest;
+}
+
+async function prepare(options: CliOptions): Promise<Prepared> {
   const loaded = await loadGatePolicy(options.policy as string);
+  const manifest = options.buildManifest ? await readBuildManifest(options.buildManifest) : undefined;
   await requireEmptyEvidence(options.evidence as string);
-  return loaded;
+  return { loaded, ...(manifest ? { manifest } : {}) };
 }
 
 export async function gateCommand(host: string, options: CliOptions): Promise<number> {
-  const loaded = await prepare(options);
+  const prepared = await prepare(options);
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
   await preflight(access);
@@ -341,15 +367,15 @@ export async function gateCommand(host: string, options: CliOptions): Promise<nu
   try {
     if (session) await passwordFromAppliance(session, access, notes);
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
-    return await gateRun(loaded, access, notes, session, options);
+    return await gateRun(prepared, access, notes, session, options);
   } finally {
     session?.close();
   }
 }
 
 export async function gateDemoCommand(options: CliOptions): Promise<number> {
-  const loaded = await prepare(options);
-  return withSimulator(options, (access, notes) => gateRun(loaded, access, notes, undefined, options));
+  const prepared = await prepare(options);
+  return withSimulator(options, (access, notes) => gateRun(prepared, access, notes, undefined, options));
 }
 
 export async function gateVerifyCommand(dir: string, options: CliOptions): Promise<number> {
