@@ -357,10 +357,10 @@ export const FLAGS = [
     value: "SECONDS",
     schema: seconds(86400).optional(),
     expects: secondsExpect(86400),
-    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger`,
-    commands: ["check", "demo"],
+    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger (gate: none)`,
+    commands: ["check", "demo", "gate", "gate-demo"],
     group: "Run",
-    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped",
+    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped (gate: the step in flight finishes, the rest is\nskipped, the verdict fails as interrupted)",
   }),
   flag({
     name: "format",

@@ -82,24 +82,30 @@ async function runQuietly(
   mask: Mask,
   listener: RunListener = {},
   beforeChecks?: (context: CheckContext) => Promise<void>,
+  signal?: AbortSignal,
 ): Promise<Report> {
   const total = suites.reduce((n, s) => n + s.checks.length, 0);
   let done = 0;
   const startedAt = new Date();
   const context = createContext(access, createProbes(access, session));
   await beforeChecks?.(context);
-  const checks = await runSuites(suites, context, {
-    checkStarted: (suite, check) => listener.checkStarted?.(suite, check),
-    checkFinished: (result) => {
-      done++;
-      say(mask, `${stage} [${done}/${total}] ${result.status.toUpperCase()} ${result.id}`);
-      listener.checkFinished?.(result);
+  const checks = await runSuites(
+    suites,
+    context,
+    {
+      checkStarted: (suite, check) => listener.checkStarted?.(suite, check),
+      checkFinished: (result) => {
+        done++;
+        say(mask, `${stage} [${done}/${total}] ${result.status.toUpperCase()} ${result.id}`);
+        listener.checkFinished?.(result);
+      },
     },
-  });
+    signal,
+  );
   const checkNotes = checks.flatMap((c) =>
     typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
   );
-  return buildReport({
+  const report = buildReport({
     version: VERSION,
     access,
     startedAt,
@@ -107,6 +113,11 @@ async function runQuietly(
     notes: [...notes, ...checkNotes],
     checks,
   });
+  if (signal?.aborted) {
+    report.interrupted = true;
+    report.notes.push(`${String(signal.reason)}: the checks after it were not run`);
+  }
+  return report;
 }
 
 /** The soak of `slmc-check soak`, with the policy's plan; its timeline lines go to stderr. */
@@ -117,6 +128,7 @@ async function soakReport(
   session: SshSession,
   options: CliOptions,
   mask: Mask,
+  signal: AbortSignal,
 ): Promise<Report> {
   const timeline = new SoakTimeline({
     reboots: plan.reboots,
@@ -143,8 +155,9 @@ async function soakReport(
         if (plan.load_streams > 0 && access.password)
           load = await startLoad(context, plan.load_streams, timeline);
       },
+      signal,
     );
-    decorateSoak(report, suite, timeline, false);
+    decorateSoak(report, suite, timeline, signal.aborted);
     return report;
   } finally {
     await load?.stop();
@@ -159,10 +172,15 @@ async function benchReports(
   session: SshSession | undefined,
   options: CliOptions,
   mask: Mask,
+  signal: AbortSignal,
 ): Promise<BenchReport[]> {
   const sets = [...new Set(policy.levels.map((l) => l.prompt_set))];
   const reports: BenchReport[] = [];
   for (const set of sets) {
+    if (signal.aborted) {
+      say(mask, `bench: prompt set ${set} not run (${String(signal.reason)})`);
+      continue;
+    }
     const known = (PROMPT_SET_NAMES as readonly string[]).find((name) => name === set);
     if (!known) {
       say(mask, `bench: no prompt set "${set}" in this slmc-check; its levels fail as missing evidence`);
@@ -226,17 +244,23 @@ async function collectEvidence(
   session: SshSession | undefined,
   options: CliOptions,
   mask: Mask,
-): Promise<GateInputs> {
+  inputs: GateInputs,
+  signal: AbortSignal,
+): Promise<void> {
   const { policy } = loaded;
-  const inputs: GateInputs = {};
   const noSsh = (what: string) =>
     say(mask, `${what}: needs SSH (--ssh-key FILE); its clauses fail as missing evidence`);
-  if (policy.checks || policy.recovery) {
+  const stopped = (what: string) => {
+    if (signal.aborted)
+      say(mask, `${what}: not run (${String(signal.reason)}); its clauses fail as missing evidence`);
+    return signal.aborted;
+  };
+  if ((policy.checks || policy.recovery) && !stopped("checks")) {
     say(mask, "checks: every suite");
     const suites = selectSuites([], access.simulated ? "simulator" : "vm");
-    inputs.checks = await runQuietly("checks", access, notes, session, suites, mask);
+    inputs.checks = await runQuietly("checks", access, notes, session, suites, mask, {}, undefined, signal);
   }
-  if (policy.reboot || policy.boot) {
+  if ((policy.reboot || policy.boot) && !stopped("reboot")) {
     if (session) {
       const cycles = policy.reboot?.cycles ?? 1;
       say(mask, `reboot: ${cycles} cycle(s)`);
@@ -248,34 +272,35 @@ async function collectEvidence(
         [rebootSuite(cycles, options.readyTimeoutS, [])],
         mask,
         applyNewPassword(access).listener,
+        undefined,
+        signal,
       );
     } else noSsh("reboot");
   }
-  if (policy.soak) {
+  if (policy.soak && !stopped("soak")) {
     if (session) {
       say(
         mask,
         `soak: ${policy.soak.reboots} reboot(s), kill every ${policy.soak.kill_every}, ${policy.soak.load_streams} stream(s)`,
       );
-      inputs.soak = await soakReport(policy.soak, access, notes, session, options, mask);
+      inputs.soak = await soakReport(policy.soak, access, notes, session, options, mask, signal);
     } else noSsh("soak");
   }
-  if (policy.bench) {
+  if (policy.bench && !stopped("bench")) {
     if (access.password)
-      inputs.bench = await benchReports(policy.bench, access, notes, session, options, mask);
+      inputs.bench = await benchReports(policy.bench, access, notes, session, options, mask, signal);
     else
       say(
         mask,
         "bench: needs the API password (--password-file, SLMC_PASSWORD or SSH); its clauses fail as missing evidence",
       );
   }
-  if (policy.appliance) {
+  if (policy.appliance && !stopped("build record")) {
     if (session) {
       const build = await readBuildRecord(session, mask);
       if (build) inputs.build = build;
     } else noSsh("build record");
   }
-  return inputs;
 }
 
 function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: boolean): string {
@@ -296,6 +321,54 @@ function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: bool
   ].join("\n");
 }
 
+/**
+ * Stops the gate on SIGINT/SIGTERM or at --deadline: the first stop lets the step in flight finish (a
+ * reboot waits until the appliance is ready again, the soak's load is stopped: the gate changes no
+ * configuration, so nothing else needs restoring) and skips the rest; a second signal stops at once.
+ * Either way a bundle is written whose verdict says why the run stopped.
+ */
+function stopControl(options: CliOptions, mask: Mask, stopNow: (reason: string) => void) {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      controller.abort(`interrupted (${signal})`);
+      say(
+        mask,
+        `interrupted (${signal}): finishing the step in flight (a reboot waits until the appliance is ready), then writing the bundle; ${signal} again to stop now`,
+      );
+      return;
+    }
+    stopNow(
+      `stopped by a second ${signal}; a reboot or restart in flight finishes on its own (the gate changed no configuration)`,
+    );
+  };
+  const deadline =
+    options.deadlineS === undefined
+      ? undefined
+      : setTimeout(() => {
+          controller.abort(`the gate's --deadline of ${options.deadlineS} s passed`);
+          say(
+            mask,
+            `--deadline of ${options.deadlineS} s passed: finishing the step in flight, then writing the bundle`,
+          );
+        }, options.deadlineS * 1000);
+  deadline?.unref();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    /** Whether a signal (not the deadline) stopped the run: exit 130. */
+    bySignal: () => signals > 0,
+    release: () => {
+      clearTimeout(deadline);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
 async function gateRun(
   { loaded, manifest }: Prepared,
   access: Access,
@@ -306,30 +379,51 @@ async function gateRun(
   const dir = options.evidence as string;
   // The bundle is published evidence: always masked (the gate takes no --show-secrets).
   const mask = maskerFor(access, { ...options, showSecrets: false });
-  const inputs = await collectEvidence(loaded, access, notes, session, options, mask);
-  if (manifest) inputs.manifest = manifest;
-  const verdict = evaluate(loaded.policy, inputs, loaded.sources);
-  try {
-    await writeBundle(
-      dir,
-      {
-        verdict,
-        policy: loaded,
-        inputs,
-        tool: {
-          name: "slmc-check",
-          version: VERSION,
-          runtime: process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
-        },
+  const inputs: GateInputs = manifest ? { manifest } : {};
+  let written: Promise<ReturnType<typeof evaluate>> | undefined;
+  // Once only: the second signal and the end of the run may both get here.
+  const finish = (interrupted: string | undefined) =>
+    (written ??= (async () => {
+      if (interrupted !== undefined) inputs.interrupted = interrupted;
+      const verdict = evaluate(loaded.policy, inputs, loaded.sources);
+      try {
+        await writeBundle(
+          dir,
+          {
+            verdict,
+            policy: loaded,
+            inputs,
+            tool: {
+              name: "slmc-check",
+              version: VERSION,
+              runtime: process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`,
+            },
+          },
+          { mask, ...(options.sign ? { signWith: options.sign } : {}) },
+        );
+      } catch (error) {
+        if (error instanceof BundleError) throw new CliError(`evidence bundle: ${error.message}`, EXIT.usage);
+        throw error;
+      }
+      process.stdout.write(mask(summary(verdict, dir, Boolean(options.sign))));
+      return verdict;
+    })());
+  const stop = stopControl(options, mask, (reason) => {
+    finish(reason).then(
+      () => process.exit(EXIT.interrupted),
+      (error: Error) => {
+        process.stderr.write(`slmc-check: ${error.message}\n`);
+        process.exit(EXIT.interrupted);
       },
-      { mask, ...(options.sign ? { signWith: options.sign } : {}) },
     );
-  } catch (error) {
-    if (error instanceof BundleError) throw new CliError(`evidence bundle: ${error.message}`, EXIT.usage);
-    throw error;
+  });
+  try {
+    await collectEvidence(loaded, access, notes, session, options, mask, inputs, stop.signal);
+  } finally {
+    stop.release();
   }
-  process.stdout.write(mask(summary(verdict, dir, Boolean(options.sign))));
-  return verdictExitCode(verdict);
+  const verdict = await finish(stop.signal.aborted ? String(stop.signal.reason) : undefined);
+  return stop.bySignal() ? EXIT.interrupted : verdictExitCode(verdict);
 }
 
 async function readBuildManifest(file: string): Promise<BuildManifest> {

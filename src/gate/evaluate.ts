@@ -77,6 +77,8 @@ export interface GateInputs {
   build?: BuildRecord;
   /** `--build-manifest FILE`: the manifest of the build being released. */
   manifest?: BuildManifest;
+  /** Why the gate run stopped before the end (a signal, its --deadline); absent for a complete run. */
+  interrupted?: string;
 }
 
 export interface EvidencePointer {
@@ -107,6 +109,8 @@ export interface Verdict {
   passed: boolean;
   policy: { name: string; sources: string[] };
   target: { host: string | null; simulated: boolean; stand_in: string | null };
+  /** Why the run stopped early ("interrupted (SIGINT)", the deadline), or null: a complete run. */
+  interrupted: string | null;
   /** The image the target was booted from: only when its build record's id is the manifest's. */
   image: { build_id: string; sha256: string; file: string | null; version: string } | null;
   summary: { clauses: number; passed: number; failed: number; waived: number; failed_required: number };
@@ -682,6 +686,21 @@ function targetClause(policy: Policy, inputs: GateInputs): Draft {
 
 export function evaluate(policy: Policy, inputs: GateInputs, sources: string[] = []): Verdict {
   const groups: [boolean, Draft[]][] = [[true, [targetClause(policy, inputs)]]];
+  if (inputs.interrupted !== undefined)
+    groups.push([
+      true,
+      [
+        {
+          id: "gate.complete",
+          title: "the gate ran to the end",
+          measured: "interrupted",
+          threshold: "complete run",
+          status: "fail",
+          message: `${inputs.interrupted}: what ran is in this bundle, the rest is missing evidence; run the gate again to the end`,
+          evidence: pointerTo(BUNDLE.verdictJson, "interrupted"),
+        },
+      ],
+    ]);
   if (policy.appliance)
     groups.push([policy.appliance.required, applianceClauses(policy.appliance, inputs, policy.stand_in)]);
   if (policy.checks) groups.push([policy.checks.required, checkClauses(policy.checks, inputs.checks)]);
@@ -707,6 +726,7 @@ export function evaluate(policy: Policy, inputs: GateInputs, sources: string[] =
     passed: failedRequired === 0,
     policy: { name: policy.name, sources },
     target: { host, simulated, stand_in: policy.stand_in ?? null },
+    interrupted: inputs.interrupted ?? null,
     image: imageOf(inputs),
     summary: {
       clauses: clauses.length,
