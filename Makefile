@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
 .PHONY: help deps system-deps build-cli install demo test test-fast lint format clean lab-image lab-appliance lab-up lab-down \
-	build check checksum distclean lab-release release-gate
+	build check checksum distclean lab-release release-gate release-fill
 
 CONTEXT ?= fixtures/lab/contexts/default.env
 NET ?= restricted
@@ -16,6 +16,7 @@ CHECK_ARGS ?=
 # make release-gate: the policy the appliance must meet and where its evidence bundle goes (must be new).
 POLICY ?= release-policy.yaml
 EVIDENCE ?= out/evidence
+BUILD_MANIFEST ?= $(BUILD_OUT)/manifest.json
 GATE_ARGS ?=
 # make install: $(DESTDIR)$(PREFIX)/bin/slmc-check (DESTDIR stages it for packaging).
 PREFIX ?= /usr/local
@@ -30,8 +31,9 @@ help:
 	@echo "make test VM_IP=ip [CHECK_ARGS=...]  instead: run slmc-check against the appliance at VM_IP (= make check)"
 	@echo "make lint        type check, format check, shellcheck, packer fmt/validate, marketplace schema"
 	@echo "make build [BUILD_CONFIG=file]  release image with build.sh (Packer, compress, checksums, marketplace YAML)"
-	@echo "make release-gate VM_IP=ip [POLICY=release-policy.yaml] [EVIDENCE=out/evidence] [GATE_ARGS='--ca ca.pem --ssh-key k --sign k']"
+	@echo "make release-gate VM_IP=ip [POLICY=release-policy.yaml] [EVIDENCE=out/evidence] [BUILD_MANIFEST=out/manifest.json] [GATE_ARGS='--ca ca.pem --ssh-key k --sign k']"
 	@echo "                 the release gate against the VM, then verify its evidence bundle"
+	@echo "make release-fill [EVIDENCE=out/evidence] [BUILD_CONFIG=file]  build.sh again (all reused), filling the listing only from that passing bundle"
 	@echo "make checksum    verify the sha256/md5 files of the built image in $(BUILD_OUT)/"
 	@echo "make lab-image   build (or reuse) the Debian lab base image (root: mmdebstrap)"
 	@echo "make lab-appliance  build (or reuse) the lab appliance with Packer"
@@ -79,9 +81,12 @@ check: build-cli
 
 release-gate: build-cli
 	@test -n "$(VM_IP)" || { echo "usage: make release-gate VM_IP=203.0.113.10 [POLICY=release-policy.yaml] [EVIDENCE=out/evidence] [GATE_ARGS='--ca ca.pem --ssh-key key --sign key']" >&2; exit 2; }
-	dist/slmc-check gate $(VM_IP) --policy $(POLICY) --evidence $(EVIDENCE) $(GATE_ARGS)
+	dist/slmc-check gate $(VM_IP) --policy $(POLICY) --evidence $(EVIDENCE) --build-manifest $(BUILD_MANIFEST) $(GATE_ARGS)
 	dist/slmc-check gate --verify $(EVIDENCE)
 	cd $(EVIDENCE) && sha256sum -c --quiet SHA256SUMS
+
+release-fill: deps
+	./build.sh --config $(BUILD_CONFIG) --output $(BUILD_OUT) --evidence $(EVIDENCE)
 
 lint: deps
 	scripts/lint.sh all

@@ -8,15 +8,19 @@
 #   6 Packer (packer/release/) with progress
 #   7 compress: qemu-img convert -c -O qcow2
 #   8 sha256 + md5 checksum files, virtual size, manifest.json
-#   9 marketplace YAML filled in (checksums, size, version, URL) and schema-checked in release mode
+#   9 marketplace YAML filled in (checksums, size, version, URL) and schema-checked in release mode;
+#     with --evidence, only from a release gate bundle that verifies, passed, and gated this image
 # Resumable: downloads are kept in the cache and reused when their checksum still verifies; the Packer
 # image and the compressed image are reused when their inputs did not change.
 #
-#   build.sh [--config FILE] [--output DIR] [--cache DIR]
+#   build.sh [--config FILE] [--output DIR] [--cache DIR] [--evidence DIR [--allowed-signer PUBKEY]]
 #     --config  KEY=VALUE file (default packer/release/release.env; the lab uses the file written by
 #               packer/lab/make-release-inputs.sh, whose inputs are all STAND-INS)
 #     --output  where the image, checksums, manifest and marketplace YAML go (default out/)
 #     --cache   downloads and intermediate images (default .build-cache/)
+#     --evidence the `slmc-check gate --build-manifest <output>/manifest.json` bundle of a VM booted
+#               from this image; run build.sh again with it after the gate (every step is reused)
+#     --allowed-signer  the bundle must be signed by this SSH public key
 #
 # Exit codes: 0 built; 1 a build step failed; 2 usage or config error (incl. unverified pins);
 # 3 missing dependency; 4 checksum mismatch of a download; 5 download failed.
@@ -51,6 +55,8 @@ step() {
 CONFIG="${ROOT}/packer/release/release.env"
 OUTPUT="${ROOT}/out"
 CACHE="${ROOT}/.build-cache"
+EVIDENCE=""
+ALLOWED_SIGNER=""
 
 parse_args() {
   while (($# > 0)); do
@@ -58,8 +64,10 @@ parse_args() {
       --config) CONFIG="${2:?--config needs a file}" ;;
       --output) OUTPUT="${2:?--output needs a directory}" ;;
       --cache) CACHE="${2:?--cache needs a directory}" ;;
+      --evidence) EVIDENCE="${2:?--evidence needs a directory}" ;;
+      --allowed-signer) ALLOWED_SIGNER="${2:?--allowed-signer needs a public key file}" ;;
       -h | --help)
-        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
       *) die "${EXIT_CONFIG}" "unknown argument '$1' (try --help)" ;;
@@ -305,17 +313,29 @@ with_elapsed() {
 
 PACKER_IMAGE=""
 PACKER_HASH=""
+BUILD_ID=""
+BUILD_TIME=""
+
+# A new id for every Packer run (kept with the Packer image it made, so a reused image keeps its id):
+# the image carries it in its build record, manifest.json maps it to the image's sha256.
+new_build_id() {
+  BUILD_TIME="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  BUILD_ID="${SLMC_IMAGE_NAME}-${SLMC_IMAGE_VERSION}-$(date -u +%Y%m%dT%H%M%SZ)-${PACKER_HASH}-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
 
 run_packer() {
   local base="$1" dir work boot_args="[]"
   PACKER_HASH="$(inputs_hash "${base}")"
   work="${CACHE}/packer-output"
   PACKER_IMAGE="${work}/${SLMC_IMAGE_NAME}.qcow2"
-  if [[ -f "${PACKER_IMAGE}" && "$(cat "${work}.stamp" 2>/dev/null)" == "${PACKER_HASH}" ]]; then
-    say "Packer: reusing ${PACKER_IMAGE} (inputs unchanged, ${PACKER_HASH})"
+  if [[ -f "${PACKER_IMAGE}" && -f "${work}.build-id" && "$(cat "${work}.stamp" 2>/dev/null)" == "${PACKER_HASH}" ]]; then
+    read -r BUILD_ID BUILD_TIME <"${work}.build-id"
+    say "Packer: reusing ${PACKER_IMAGE} (inputs unchanged, ${PACKER_HASH}; build id ${BUILD_ID})"
     return
   fi
-  rm -f "${work}.stamp"
+  rm -f "${work}.stamp" "${work}.build-id"
+  new_build_id
+  say "Packer: build id ${BUILD_ID} (written into the image's /etc/slm-copilot/build-record.json)"
   if [[ -n "${SLMC_BUILD_KERNEL:-}" ]]; then
     boot_args="[[\"-kernel\",\"${SLMC_BUILD_KERNEL}\"],[\"-initrd\",\"${SLMC_BUILD_INITRD:?}\"],[\"-append\",\"${SLMC_BUILD_KERNEL_APPEND:?}\"]]"
     say "Packer: booting the base with its external kernel ${SLMC_BUILD_KERNEL} (lab stand-in base)"
@@ -331,9 +351,12 @@ run_packer() {
     -var "vm_name=${SLMC_IMAGE_NAME}.qcow2" -var "accelerator=${SLMC_PACKER_ACCELERATOR}" \
     -var "cpu_model=${SLMC_PACKER_CPU_MODEL}" -var "memory=${SLMC_PACKER_MEMORY}" -var "cpus=${SLMC_PACKER_CPUS}" \
     -var "disk_size=${SLMC_PACKER_DISK_SIZE}" -var "skip_resize_disk=${SLMC_PACKER_SKIP_RESIZE_DISK}" \
-    -var "ssh_timeout=${SLMC_PACKER_SSH_TIMEOUT:-30m}" -var "boot_qemuargs=${boot_args}" .) 2>&1 | with_elapsed ||
+    -var "ssh_timeout=${SLMC_PACKER_SSH_TIMEOUT:-30m}" -var "boot_qemuargs=${boot_args}" \
+    -var "build_id=${BUILD_ID}" -var "build_time=${BUILD_TIME}" -var "image_version=${SLMC_IMAGE_VERSION}" \
+    -var "build_profile=${SLMC_BUILD_PROFILE}" -var "build_stand_ins=${SLMC_BUILD_STAND_INS:-}" .) 2>&1 | with_elapsed ||
     die "${EXIT_STEP}" "Packer build failed (output above)"
   [[ -f "${PACKER_IMAGE}" ]] || die "${EXIT_STEP}" "Packer finished without ${PACKER_IMAGE}"
+  echo "${BUILD_ID} ${BUILD_TIME}" >"${work}.build-id"
   echo "${PACKER_HASH}" >"${work}.stamp"
 }
 
@@ -383,11 +406,11 @@ write_manifest() {
   local created="$1"
   jq -n --arg name "${SLMC_IMAGE_NAME}" --arg version "${SLMC_IMAGE_VERSION}" --arg profile "${SLMC_BUILD_PROFILE}" \
     --arg stand_ins "${SLMC_BUILD_STAND_INS:-}" --arg file "$(basename "${ARTIFACT}")" --arg sha256 "${SHA256}" \
-    --arg md5 "${MD5}" --argjson virtual_size "${VIRTUAL_SIZE}" --argjson file_size "${FILE_SIZE}" \
+    --arg md5 "${MD5}" --arg build_id "${BUILD_ID}" --arg built_at "${BUILD_TIME}" --argjson virtual_size "${VIRTUAL_SIZE}" --argjson file_size "${FILE_SIZE}" \
     --argjson creation_time "${created}" --arg base_url "${SLMC_BASE_IMAGE_URL}" \
     --arg base_sha256 "${SLMC_BASE_IMAGE_SHA256}" --arg one_apps "${SLMC_ONE_APPS_URL}" \
     --arg one_context "${SLMC_ONE_CONTEXT_URL}" --argjson seconds "$(($(date +%s) - START_S))" \
-    '{name: $name, version: $version, profile: $profile,
+    '{name: $name, version: $version, build_id: $build_id, built_at: $built_at, profile: $profile,
       stand_ins: (if $stand_ins == "" then null else $stand_ins end), format: "qcow2", file: $file,
       virtual_size: $virtual_size, file_size: $file_size, sha256: $sha256, md5: $md5,
       creation_time: $creation_time, build_seconds: $seconds,
@@ -398,14 +421,24 @@ write_manifest() {
 
 # --- 9 marketplace ----------------------------------------------------------------------------------
 
+# With --evidence, marketplace.ts refuses (and build.sh fails) unless the bundle verifies, its verdict
+# passed and its image sha256 is this image's checksum file's.
 fill_marketplace() {
-  local created="$1" filled
+  local created="$1" filled gate=()
   filled="${OUTPUT}/$(basename "${MARKETPLACE_TEMPLATE}")"
+  if [[ -n "${EVIDENCE}" ]]; then
+    gate=(--evidence "${EVIDENCE}" --checksum-file "${ARTIFACT}.sha256")
+    if [[ -n "${ALLOWED_SIGNER}" ]]; then gate+=(--allowed-signer "${ALLOWED_SIGNER}"); fi
+  else
+    say "marketplace: no --evidence: the listing is filled but NOT gated; run slmc-check gate on a VM of this image, then build.sh --evidence DIR"
+  fi
+  rm -f "${filled}"
   (cd "${ROOT}" && node --import tsx scripts/marketplace.ts fill "${MARKETPLACE_TEMPLATE}" "${filled}" \
     --url "${SLMC_IMAGE_PUBLISH_URL}" --sha256 "${SHA256}" --md5 "${MD5}" --size "${VIRTUAL_SIZE}" \
     --version "${SLMC_IMAGE_VERSION}-${SLMC_BUILD_PROFILE}-$(date -u -d "@${created}" +%Y%m%d)" \
-    --creation-time "${created}" --publisher-email "${SLMC_PUBLISHER_EMAIL}") || die "${EXIT_STEP}" "the filled marketplace YAML failed the release schema"
-  say "marketplace: ${filled} (no placeholders; release schema passed)"
+    --creation-time "${created}" --publisher-email "${SLMC_PUBLISHER_EMAIL}" "${gate[@]}") ||
+    die "${EXIT_STEP}" "the marketplace YAML was not filled: a refused evidence bundle or the release schema (above)"
+  say "marketplace: ${filled} (no placeholders; release schema passed${EVIDENCE:+; gated by ${EVIDENCE}})"
 }
 
 report() {
@@ -417,8 +450,20 @@ report() {
   find "${OUTPUT}" -maxdepth 1 -type f -printf '   %10s  %f\n' | sort -k2
 }
 
+check_evidence_args() {
+  if [[ -n "${EVIDENCE}" && ! -f "${EVIDENCE}/verdict.json" ]]; then
+    die "${EXIT_CONFIG}" "--evidence ${EVIDENCE} is not a gate evidence bundle (no verdict.json)"
+  fi
+  if [[ -n "${ALLOWED_SIGNER}" && ( -z "${EVIDENCE}" || ! -r "${ALLOWED_SIGNER}" ) ]]; then
+    die "${EXIT_CONFIG}" "--allowed-signer needs --evidence and a readable public key file (${ALLOWED_SIGNER})"
+  fi
+  EVIDENCE="${EVIDENCE:+$(realpath "${EVIDENCE}")}"
+  ALLOWED_SIGNER="${ALLOWED_SIGNER:+$(realpath "${ALLOWED_SIGNER}")}"
+}
+
 main() {
   parse_args "$@"
+  check_evidence_args
   load_config
   step 1 "dependencies"
   check_dependencies

@@ -38,11 +38,16 @@ DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
 DEFAULT_RATE_LIMIT=600
 RECOMMENDED_PASSWORD_LENGTH=16
 READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
+# RAM the model needs (README, Performance expectations): the weights (the GGUF file's size), the KV
+# cache (SLMC_KV_KIB_PER_TOKEN, below) and about 2 GiB of runtime buffers and OS.
+readonly RUNTIME_OVERHEAD_KIB=$((2 * 1024 * 1024))
+readonly MIN_CONTEXT_SIZE=2048
 
 # --- file layout: every path the appliance reads or writes, defined here only ----------------------
 # SLMC_ROOT is empty on the appliance; the tests point it at a scratch directory so that install,
 # configure and bootstrap write there instead of under /. SLMC_HOME may point at a checkout of appliance/.
 readonly SLMC_ROOT="${SLMC_ROOT:-}"
+readonly SLMC_MEMINFO="${SLMC_MEMINFO:-/proc/meminfo}"
 readonly SLMC_HOME="${SLMC_HOME:-${SLMC_ROOT}/opt/one-appliance/slm-copilot}"
 readonly SLMC_TEMPLATES="${SLMC_HOME}/templates"
 readonly SLMC_RENDER="${SLMC_HOME}/render-template.sh"
@@ -54,6 +59,7 @@ readonly SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
 readonly SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
 readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
 readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
+readonly SLMC_BUILD_RECORD="${SLMC_CONFIG_DIR}/build-record.json"
 readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
 readonly SLMC_SELF_SIGNED_KEY="${SLMC_TLS_DIR}/self-signed.key"
@@ -100,6 +106,9 @@ SLMC_BACKEND_SOURCE="${SLMC_BACKEND_SOURCE:-quay.io/go-skynet/local-ai-backends:
 SLMC_MODEL_FILE="${SLMC_MODEL_FILE:-Devstral-Small-2-24B-Instruct-2512-Q4_K_M.gguf}"
 SLMC_MODEL_URL="${SLMC_MODEL_URL:-https://huggingface.co/unsloth/Devstral-Small-2-24B-Instruct-2512-GGUF/resolve/main/${SLMC_MODEL_FILE}}"
 SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
+# Devstral's KV cache in q8_0: 2 x 40 layers x 8 KV heads x 128 x 1.0625 B = 85 KiB per token of context.
+# The lab's stand-in engine keeps none (packer/lab/make-sources.sh sets 0).
+SLMC_KV_KIB_PER_TOKEN="${SLMC_KV_KIB_PER_TOKEN:-85}"
 # Where the model lives depends on the build input above.
 readonly LOCALAI_MODEL_PATH="${LOCALAI_MODELS}/${SLMC_MODEL_FILE}"
 SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd nftables)
@@ -447,6 +456,7 @@ build_env_text() {
   printf 'SLMC_MODEL_FILE=%q\n' "${SLMC_MODEL_FILE}"
   printf 'SLMC_MODEL_URL=%q\n' "${SLMC_MODEL_URL}"
   printf 'SLMC_MODEL_SHA256=%q\n' "${SLMC_MODEL_SHA256}"
+  printf 'SLMC_KV_KIB_PER_TOKEN=%q\n' "${SLMC_KV_KIB_PER_TOKEN}"
 }
 
 record_build() {
@@ -454,6 +464,39 @@ record_build() {
   install -d -m 0755 "${SLMC_CONFIG_DIR}"
   text="$(build_env_text)"
   write_file "${SLMC_BUILD_ENV}" 0644 <<<"${text}"
+}
+
+# The image's identity for the release gate (slmc-check reads it over SSH). An image cannot hold its
+# own checksum, so it holds the build id instead; build.sh's manifest.json maps that id to the sha256
+# of the image it produced. SLMC_BUILD_* come from the Packer template (build.sh, scripts/lab.sh).
+# Only jq runs in here (its status is the caller's $(...) status); the checksums come as arguments.
+build_record_json() {
+  local engine_sha256="$1" model_sha256="$2"
+  jq -n --arg name slm-copilot --arg version "${SLMC_IMAGE_VERSION:-${ONE_SERVICE_VERSION}}" \
+    --arg build_id "${SLMC_BUILD_ID:-}" --arg built_at "${SLMC_BUILD_TIME:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" \
+    --arg profile "${SLMC_BUILD_PROFILE:-release}" --arg stand_ins "${SLMC_BUILD_STAND_INS:-}" \
+    --arg engine_version "${SLMC_LOCALAI_VERSION}" --arg engine_sha256 "${engine_sha256}" \
+    --arg model_file "${SLMC_MODEL_FILE}" --arg model_sha256 "${model_sha256}" \
+    '{name: $name, version: $version,
+      build_id: (if $build_id == "" then null else $build_id end), built_at: $built_at, profile: $profile,
+      stand_ins: (if $stand_ins == "" then null else $stand_ins end),
+      engine: {name: "LocalAI", version: $engine_version, sha256: $engine_sha256},
+      model: {file: $model_file, sha256: $model_sha256}}'
+}
+
+write_build_record() {
+  local text engine_sha256 model_sha256="${SLMC_MODEL_SHA256,,}"
+  if [[ -z "${SLMC_BUILD_ID:-}" ]]; then
+    warn "SLMC_BUILD_ID is not set: the build record carries no build id, so no release gate can tie this image to a build manifest"
+  fi
+  if [[ -n "${SLMC_BUILD_STAND_INS:-}" ]]; then
+    warn "STAND-IN build (${SLMC_BUILD_PROFILE:-?}): ${SLMC_BUILD_STAND_INS}"
+  fi
+  engine_sha256="$(sha256sum "${LOCALAI_BIN}")"
+  if [[ -z "${model_sha256}" ]]; then model_sha256="$(sha256sum "${LOCALAI_MODEL_PATH}")"; fi
+  text="$(build_record_json "${engine_sha256%% *}" "${model_sha256%% *}")"
+  install -d -m 0755 "${SLMC_CONFIG_DIR}"
+  write_file "${SLMC_BUILD_RECORD}" 0644 <<<"${text}"
 }
 
 service_install() {
@@ -467,6 +510,7 @@ service_install() {
   install_model
   install_static_files
   record_build
+  write_build_record
   prewarm_model
   systemctl disable --now nginx >/dev/null 2>&1 || true
   info "install finished"
@@ -503,14 +547,21 @@ render_localai_unit() {
 }
 
 # The engine restarts when its model config or unit changed, or when it is not running.
+# With too little memory ($3 insufficient) the engine is stopped and disabled instead: started, it would
+# be OOM-killed and restarted forever (Restart=always). The next configure with enough RAM starts it.
 configure_localai() {
-  local context_size="$1" threads="$2" changed=no
+  local context_size="$1" threads="$2" memory_state="${3:-ok}" changed=no
   stage "LocalAI: context size ${context_size}, threads ${threads}"
   render_model_config "${context_size}" "${threads}"
   if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
   render_localai_unit "${context_size}" "${threads}"
   if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
   systemctl daemon-reload
+  if [[ "${memory_state}" != ok ]]; then
+    systemctl disable --now local-ai.service >/dev/null 2>&1
+    warn "local-ai.service stopped and disabled: not enough memory for the model (see the configuration error)"
+    return
+  fi
   systemctl enable local-ai.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
     info "restarting local-ai.service"
@@ -635,8 +686,9 @@ canonical_host() {
 
 # nginx reloads on every configure (apply_nginx), so the site's WRITTEN is not needed.
 render_nginx_site() {
-  local cert="$1" key="$2" domain="$3" rate="$4" zone limit retry canonical own_hosts
+  local cert="$1" key="$2" domain="$3" rate="$4" zone limit retry canonical own_hosts health
   install -d -m 0755 "${SLMC_ACME_WEBROOT}"
+  health="$(health_override_line "${MEMORY_STATE:-ok}" "${MEMORY_TOTAL_MIB:-0}" "${MEMORY_NEEDED_MIB:-0}" "${MEMORY_RESIZE_GIB:-0}")"
   zone="$(rate_limit_zone_line "${rate}")"
   limit="$(rate_limit_line "${rate}")"
   retry="$(retry_after_seconds "${rate}")"
@@ -646,7 +698,7 @@ render_nginx_site() {
     "HTTP_PORT=80" "HTTPS_PORT=443" "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" \
     "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" "ACCESS_LOG=${SLMC_ACCESS_LOG}" \
     "AUTH_LOG=${SLMC_AUTH_LOG}" "RATE_LIMIT_ZONE=${zone}" "RATE_LIMIT=${limit}" "RETRY_AFTER=${retry}" \
-    "CANONICAL_HOST=${canonical}" "OWN_HOSTS=${own_hosts}"
+    "CANONICAL_HOST=${canonical}" "OWN_HOSTS=${own_hosts}" "HEALTH_OVERRIDE=${health}"
   ln -sfn "${SLMC_NGINX_SITE}" "${SLMC_NGINX_SITE_ENABLED}"
   rm -f "${NGINX_DEFAULT_SITE_ENABLED}"
 }
@@ -751,6 +803,61 @@ ensure_auth_log() {
   fi
 }
 
+# --- memory: a VM too small for the model ------------------------------------------------------
+memory_total_kib() {
+  awk '/^MemTotal:/ { print $2; found = 1 } END { exit !found }' "${SLMC_MEMINFO}"
+}
+
+# Sets MEMORY_STATE (ok or insufficient), MEMORY_TOTAL_MIB, MEMORY_NEEDED_MIB, MEMORY_RESIZE_GIB and
+# MEMORY_ADVICE for the context size $1. Too little RAM is a configuration error, not a failed step:
+# nginx still comes up and says so on /health.
+check_memory() {
+  local context_size="$1" total_kib weights_kib=0 model_bytes needed_kib headroom_kib max_context
+  if [[ ! "${SLMC_KV_KIB_PER_TOKEN}" =~ ^[0-9]{1,6}$ ]]; then
+    log ERROR "SLMC_KV_KIB_PER_TOKEN='${SLMC_KV_KIB_PER_TOKEN:0:20}' in ${SLMC_BUILD_ENV} is not a whole number: the image is broken, rebuild it"
+    return 1
+  fi
+  total_kib="$(memory_total_kib)"
+  if [[ -r "${LOCALAI_MODEL_PATH}" ]]; then
+    model_bytes="$(stat -c %s "${LOCALAI_MODEL_PATH}")"
+    weights_kib=$(((model_bytes + 1023) / 1024))
+  fi
+  needed_kib=$((weights_kib + context_size * SLMC_KV_KIB_PER_TOKEN + RUNTIME_OVERHEAD_KIB))
+  MEMORY_TOTAL_MIB=$((total_kib / 1024))
+  MEMORY_NEEDED_MIB=$(((needed_kib + 1023) / 1024))
+  # A VM given N GiB sees a little less as MemTotal (kernel reservations): one GiB more than needed.
+  MEMORY_RESIZE_GIB=$(((needed_kib + 1048575) / 1048576 + 1))
+  if ((total_kib >= needed_kib)); then
+    MEMORY_STATE=ok
+    MEMORY_ADVICE=""
+    info "memory: ${MEMORY_TOTAL_MIB} MiB RAM, the model needs ${MEMORY_NEEDED_MIB} MiB at context ${context_size}"
+    return
+  fi
+  MEMORY_STATE=insufficient
+  MEMORY_ADVICE="resize the VM to at least ${MEMORY_RESIZE_GIB} GiB of RAM"
+  headroom_kib=$((total_kib - weights_kib - RUNTIME_OVERHEAD_KIB))
+  max_context=0
+  if ((SLMC_KV_KIB_PER_TOKEN > 0 && headroom_kib > 0)); then
+    max_context=$((headroom_kib / SLMC_KV_KIB_PER_TOKEN / 1024 * 1024))
+  fi
+  if ((max_context >= MIN_CONTEXT_SIZE)); then
+    MEMORY_ADVICE+=", or set ONEAPP_COPILOT_CONTEXT_SIZE to ${max_context} or less"
+  fi
+  config_error "not enough memory for the model: the VM has ${MEMORY_TOTAL_MIB} MiB of RAM, the model needs ${MEMORY_NEEDED_MIB} MiB (weights $((weights_kib / 1024)) MiB + KV cache $((context_size * SLMC_KV_KIB_PER_TOKEN / 1024)) MiB at context ${context_size} + 2048 MiB runtime and OS); LocalAI is not started: ${MEMORY_ADVICE}"
+}
+
+# The nginx line that decides /health before the engine is asked: nothing when memory is ok, else a
+# fixed 503 that names the state and the size to resize to. One line: template values cannot break.
+health_override_line() {
+  local state="$1" total_mib="$2" needed_mib="$3" resize_gib="$4"
+  if [[ "${state}" != insufficient ]]; then
+    echo "# memory suffices: the engine's readiness decides"
+    return
+  fi
+  local body="{\"status\":\"insufficient_memory\",\"memory_mib\":${total_mib},\"needed_mib\":${needed_mib},\"resize_to_gib\":${resize_gib}}"
+  printf '%s\n' "default_type application/json; return 503 '${body}\\n';"
+}
+
 service_configure() {
   local -
   set -euo pipefail
@@ -766,12 +873,14 @@ service_configure() {
   acme_email="$(effective_acme_email)"
   password="$(effective_password)"
   rate_limit="$(effective_rate_limit)"
+  check_memory "${context_size}"
   write_credentials "${password}"
-  configure_localai "${context_size}" "${threads}"
+  configure_localai "${context_size}" "${threads}" "${MEMORY_STATE}"
   configure_tls "${domain}" "${acme_server}" "${acme_email}" "${rate_limit}"
   configure_fail2ban
-  printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s' \
-    "${context_size}" "${threads}" "${domain}" "${TLS_MODE}" "${rate_limit}"
+  printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s\nMEMORY_STATE=%s\nMEMORY_TOTAL_MIB=%s\nMEMORY_NEEDED_MIB=%s\nMEMORY_ADVICE=%s' \
+    "${context_size}" "${threads}" "${domain}" "${TLS_MODE}" "${rate_limit}" "${MEMORY_STATE}" \
+    "${MEMORY_TOTAL_MIB}" "${MEMORY_NEEDED_MIB}" "${MEMORY_ADVICE}"
   write_file "${SLMC_EFFECTIVE_ENV}" 0600 <<<"${effective}"
   info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, rate limit ${rate_limit}/min, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s), $(wc -l <"${SLMC_WARNINGS_FILE}") warning(s)"
 }
@@ -871,8 +980,9 @@ cline_cli_commands() {
 # stops the step on any failure while building it; write_file then installs it.
 write_report() {
   local host endpoint password tls_mode domain certificate fingerprint errors warnings line rate ca_file=""
-  local context_size threads scratch
+  local context_size threads scratch memory_state
   tls_mode="$(effective_value TLS_MODE)"
+  memory_state="$(effective_value MEMORY_STATE)"
   domain="$(effective_value DOMAIN)"
   rate="$(effective_value RATE_LIMIT)"
   context_size="$(effective_value CONTEXT_SIZE)"
@@ -909,6 +1019,14 @@ write_report() {
       echo "ca_certificate_fetch = scp root@${host}:${SLMC_SELF_SIGNED_CERT} ${ca_file}"
     else
       echo "ca_certificate = none needed (Let's Encrypt is publicly trusted)"
+    fi
+    echo
+    echo "[Memory]"
+    echo "state = ${memory_state:-ok}"
+    echo "total_mib = $(effective_value MEMORY_TOTAL_MIB)"
+    echo "needed_mib = $(effective_value MEMORY_NEEDED_MIB) (model weights + KV cache at context ${context_size} + 2048 MiB)"
+    if [[ "${memory_state}" == insufficient ]]; then
+      echo "advice = $(effective_value MEMORY_ADVICE)"
     fi
     echo
     echo "[Protection]"
@@ -971,6 +1089,12 @@ service_bootstrap() {
   set -euo pipefail
   if [[ ! -r "${LOCALAI_MODEL_PATH}" ]]; then
     log ERROR "model file ${LOCALAI_MODEL_PATH} is missing: the image is incomplete, rebuild it"
+    return 1
+  fi
+  if [[ "$(effective_value MEMORY_STATE)" == insufficient ]]; then
+    write_report
+    write_banner
+    log ERROR "not enough memory for the model, LocalAI not started: $(effective_value MEMORY_ADVICE); nginx answers /health with 503 insufficient_memory, the report is in ${SLMC_REPORT}"
     return 1
   fi
   stage "bootstrap: waiting up to ${READY_TIMEOUT_S} s for the model to load"

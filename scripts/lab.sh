@@ -5,6 +5,7 @@
 #
 #   lab.sh image                    build (or reuse) the base image      -> prints its directory
 #   lab.sh appliance                build (or reuse) the lab appliance   -> prints the qcow2 path
+#                                   (manifest.json beside it: build id and sha256, for gate --build-manifest)
 #   lab.sh up CONTEXT_FILE [NET]    boot it with a CONTEXT ISO made from a KEY='VALUE' file; NET is
 #                                   "restricted" (default: no outbound network) or "open"
 #   lab.sh wait-ready [SECONDS]     wait for bootstrap_success (exit 1 on *_failure or timeout)
@@ -72,12 +73,25 @@ appliance_dir() {
     "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in")"
 }
 
+# What build.sh's manifest.json says of a release image, for the lab image: the build id the image's
+# build record carries and the image's sha256 (slmc-check gate --build-manifest ties the two).
+write_lab_manifest() {
+  local dir="$1" build_id="$2" built_at="$3" version sha
+  version="$(sed -n "s/^ONE_SERVICE_VERSION='\(.*\)'$/\1/p" "${ROOT}/appliance/appliance.sh")"
+  sha="$(sha256sum "${dir}/slm-copilot-lab.qcow2")"
+  jq -n --arg version "${version}" --arg build_id "${build_id}" --arg built_at "${built_at}" \
+    --arg sha256 "${sha%% *}" \
+    '{name: "slm-copilot-lab", version: $version, build_id: $build_id, built_at: $built_at, profile: "lab",
+      stand_ins: "LAB STAND-IN image built by scripts/lab.sh (packer/lab)", format: "qcow2",
+      file: "slm-copilot-lab.qcow2", sha256: $sha256}' >"${dir}/manifest.json"
+}
+
 cmd_appliance() {
-  local base dir sources accel
+  local base dir sources accel build_id built_at
   base="$(cmd_image)"
   [[ -x "${ROOT}/dist/local-ai-stand-in" ]] || die "dist/local-ai-stand-in is missing: run 'make build-cli'"
   dir="$(appliance_dir "${base}")"
-  if [[ -f "${dir}/slm-copilot-lab.qcow2" && -f "${dir}/.complete" ]]; then
+  if [[ -f "${dir}/slm-copilot-lab.qcow2" && -f "${dir}/manifest.json" && -f "${dir}/.complete" ]]; then
     say "lab appliance cached in ${dir}"
     echo "${dir}/slm-copilot-lab.qcow2"
     return
@@ -86,12 +100,16 @@ cmd_appliance() {
   sources="$(mktemp -d)"
   "${ROOT}/packer/lab/make-sources.sh" "${sources}" /tmp/slmc-sources >&2
   accel="$(choose_accelerator "${base}")"
-  say "building the lab appliance with Packer (${accel})"
+  built_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-$(basename "${dir}" | cut -d- -f2)"
+  say "building the lab appliance with Packer (${accel}), build id ${build_id}"
   (cd "${ROOT}/packer/lab" && PACKER_LOG=0 packer build -color=false \
     -var "base_image=${base}/base.qcow2" -var "kernel=${base}/vmlinuz" -var "initrd=${base}/initrd.img" \
     -var "ssh_private_key_file=${base}/lab_key" -var "sources_dir=${sources}" -var "repo_dir=${ROOT}" \
-    -var "output_dir=${dir}" -var "accelerator=${accel}" slm-copilot-lab.pkr.hcl) >&2
+    -var "output_dir=${dir}" -var "accelerator=${accel}" -var "build_id=${build_id}" \
+    -var "build_time=${built_at}" slm-copilot-lab.pkr.hcl) >&2
   rm -rf "${sources}"
+  write_lab_manifest "${dir}" "${build_id}" "${built_at}"
   touch "${dir}/.complete"
   echo "${dir}/slm-copilot-lab.qcow2"
 }

@@ -41,10 +41,12 @@ lint_packer() {
     -var "base_image_checksum=sha256:$(sha256sum "${work}/base.qcow2" | cut -d' ' -f1)" \
     -var "ssh_private_key_file=${work}/key" -var "seed_iso=${work}/seed.iso" -var "sources_dir=${work}" \
     -var "one_apps_dir=${work}" -var "one_context_dir=${work}" -var "repo_dir=${ROOT}" \
-    -var "output_dir=${work}/out" "${work}/release" || status=1
+    -var "output_dir=${work}/out" -var "build_id=lint" -var "image_version=0.0.0" \
+    -var "build_time=1970-01-01T00:00:00Z" "${work}/release" || status=1
   packer validate -var "base_image=${work}/base.qcow2" -var "kernel=${work}/base.qcow2" \
     -var "initrd=${work}/base.qcow2" -var "ssh_private_key_file=${work}/key" -var "sources_dir=${work}" \
-    -var "repo_dir=${ROOT}" -var "output_dir=${work}/out" "${ROOT}/packer/lab/slm-copilot-lab.pkr.hcl" || status=1
+    -var "repo_dir=${ROOT}" -var "output_dir=${work}/out" -var "build_id=lint" \
+    -var "build_time=1970-01-01T00:00:00Z" "${ROOT}/packer/lab/slm-copilot-lab.pkr.hcl" || status=1
   ((status == 0)) && echo "lint: packer fmt and validate clean (release without plugins.pkr.hcl, lab)"
   return "${status}"
 }

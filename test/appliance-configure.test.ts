@@ -36,6 +36,9 @@ async function scratch(): Promise<Scratch> {
     await mkdir(join(root, sub), { recursive: true });
   }
   await mkdir(bin);
+  // A VM with RAM to spare, whatever this machine has (the small-VM case: appliance-memory.test.ts).
+  const meminfo = join(dir, "meminfo");
+  await writeFile(meminfo, "MemTotal:       67108864 kB\nMemFree:        60000000 kB\n");
   // Recorders; every unit counts as active, so only a change restarts anything.
   for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
     await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
@@ -46,7 +49,13 @@ async function scratch(): Promise<Scratch> {
       "bash",
       ["-c", `umask 0077; set -e; source "$1/appliance.sh"; ${functions}`, "_", APPLIANCE],
       {
-        env: { PATH: `${bin}:${process.env.PATH ?? ""}`, SLMC_ROOT: root, SLMC_HOME: APPLIANCE, ...env },
+        env: {
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          SLMC_ROOT: root,
+          SLMC_HOME: APPLIANCE,
+          SLMC_MEMINFO: meminfo,
+          ...env,
+        },
         timeout: 60_000,
       },
     );

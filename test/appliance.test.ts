@@ -58,6 +58,7 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
     "RETRY_AFTER=1",
     "CANONICAL_HOST=$slmc_server_host",
     "OWN_HOSTS=",
+    "HEALTH_OVERRIDE=# memory suffices",
   ],
   "fail2ban-jail.conf": ["AUTH_LOG=/var/log/nginx/slm-copilot-auth.log"],
   "login-banner.sh": ["REPORT=/etc/one-appliance/config"],
@@ -451,7 +452,8 @@ async function writeReport(t: Test, tlsMode: string): Promise<string> {
   await writeFile(join(dir, "bin/systemctl"), "#!/bin/sh\necho active\n", { mode: 0o755 });
   await writeFile(
     join(root, STATE.effective),
-    `CONTEXT_SIZE=32768\nTHREADS=4\nDOMAIN=copilot.example.org\nTLS_MODE=${tlsMode}\nRATE_LIMIT=600\n`,
+    `CONTEXT_SIZE=32768\nTHREADS=4\nDOMAIN=copilot.example.org\nTLS_MODE=${tlsMode}\nRATE_LIMIT=600\n` +
+      "MEMORY_STATE=ok\nMEMORY_TOTAL_MIB=32000\nMEMORY_NEEDED_MIB=18000\nMEMORY_ADVICE=\n",
   );
   await writeFile(join(root, STATE.password), "12345678901234567");
   await run(

@@ -60,30 +60,41 @@ t.test("NO_COLOR turns colour off", async (t) => {
   t.match(command, { kind: "demo", options: { color: false } });
 });
 
-t.test("--deadline: 900 s by default for a check run and the demo, only there", async (t) => {
-  t.match(parse("10.0.0.5"), { kind: "check", options: { deadlineS: 900 } });
-  t.match(parse("10.0.0.5", "--deadline", "30"), { options: { deadlineS: 30 } });
-  t.match(parse("demo", "--deadline", "5"), { options: { deadlineS: 5 } });
-  t.match(parse("h", "--stream-timeout", "600"), { options: { deadlineS: 1800 } }, "3 whole streams");
-  const soak = parse("soak", "10.0.0.5");
-  t.equal("options" in soak ? soak.options.deadlineS : "none", undefined, "soak has its own bounds");
-  for (const argv of [
-    ["h", "--deadline", "0"],
-    ["h", "--deadline", "soon"],
-    ["soak", "h", "--deadline", "60"],
-    ["reboot", "h", "--deadline", "60"],
-  ]) {
-    const error = (() => {
-      try {
-        parse(...argv);
-      } catch (e) {
-        return e;
-      }
-    })();
-    t.equal((error as CliError | undefined)?.exitCode, EXIT.usage, argv.join(" "));
-  }
-  t.throws(
-    () => parse("bench", "h", "--deadline", "60"),
-    /--deadline only applies to "slmc-check <host>" or "slmc-check demo"/,
-  );
-});
+t.test(
+  "--deadline: 900 s by default for a check run and the demo; the gate takes it without a default",
+  async (t) => {
+    t.match(parse("10.0.0.5"), { kind: "check", options: { deadlineS: 900 } });
+    t.match(parse("10.0.0.5", "--deadline", "30"), { options: { deadlineS: 30 } });
+    t.match(parse("demo", "--deadline", "5"), { options: { deadlineS: 5 } });
+    t.match(parse("h", "--stream-timeout", "600"), { options: { deadlineS: 1800 } }, "3 whole streams");
+    const soak = parse("soak", "10.0.0.5");
+    t.equal("options" in soak ? soak.options.deadlineS : "none", undefined, "soak has its own bounds");
+    for (const argv of [
+      ["h", "--deadline", "0"],
+      ["h", "--deadline", "soon"],
+      ["soak", "h", "--deadline", "60"],
+      ["reboot", "h", "--deadline", "60"],
+    ]) {
+      const error = (() => {
+        try {
+          parse(...argv);
+        } catch (e) {
+          return e;
+        }
+      })();
+      t.equal((error as CliError | undefined)?.exitCode, EXIT.usage, argv.join(" "));
+    }
+    t.throws(
+      () => parse("bench", "h", "--deadline", "60"),
+      /--deadline only applies to "slmc-check <host>", "slmc-check demo", "slmc-check gate <host>" or "slmc-check gate demo"/,
+    );
+    const gate = ["--policy", "p.yaml", "--evidence", "e"];
+    const unbounded = parse("gate", "h", ...gate);
+    t.equal(
+      "options" in unbounded ? unbounded.options.deadlineS : "none",
+      undefined,
+      "no default for a gate",
+    );
+    t.match(parse("gate", "demo", ...gate, "--deadline", "600"), { options: { deadlineS: 600 } });
+  },
+);

@@ -41,6 +41,7 @@ const SAMPLE: Record<string, string> = {
   html: "report.html",
   policy: "release-policy.yaml",
   evidence: "out/evidence",
+  "build-manifest": "out/manifest.json",
   sign: "id_ed25519",
   verify: "out/evidence",
   "allowed-signer": "id_ed25519.pub",

@@ -69,6 +69,7 @@ t.test(
       "checks/report.json",
       "checks/report.junit.xml",
       "checks/report.tap",
+      "image/manifest.json",
       "policy.json",
       "reboot/report.json",
       "soak/report.json",
@@ -94,6 +95,7 @@ t.test(
     const versions = JSON.parse(await readFile(join(out, BUNDLE.versions), "utf8"));
     t.equal(versions.gate.version, "9.9.9");
     t.equal(versions.target.build.version, "0.1.0");
+    t.equal(versions.image.sha256, "a".repeat(64), "the image the build id tied the VM to");
     t.equal(versions.reports.length, 5, "each report's own tool version");
     t.match(await readFile(join(out, BUNDLE.checksTap), "utf8"), /^TAP version 14\n/);
     t.match(await readFile(join(out, BUNDLE.checksJunit), "utf8"), /<testsuites /);
@@ -103,7 +105,7 @@ t.test(
     t.notMatch(sums.stdout, /FAILED/);
     t.equal(
       (await readFile(join(out, BUNDLE.sums), "utf8")).trim().split("\n").length,
-      15,
+      16,
       "every file but the sums and signature",
     );
     const checked = await verifyBundle(out, { publicKey: signer.pub });

@@ -205,6 +205,29 @@ t.test("usage errors exit 2 and run nothing; an unreachable target exits 3", asy
   t.match(full.stderr, /--evidence ".*used" is not empty/);
   t.same(await readdir(used), ["old-verdict.json"], "nothing written into it");
 
+  const manifest = join(dir, "manifest.json");
+  await writeFile(manifest, JSON.stringify({ version: "0.1.0", build_id: "b1", sha256: "not-hex" }));
+  for (const [file, said] of [
+    [
+      manifest,
+      /--build-manifest: the build manifest ".*manifest\.json" is not build\.sh's manifest\.json: sha256: expected 64 lowercase hex digits/,
+    ],
+    [join(dir, "absent.json"), /--build-manifest: .*absent\.json.*ENOENT/],
+  ] as const) {
+    const run = await slmc([
+      "gate",
+      "demo",
+      "--policy",
+      good,
+      "--evidence",
+      join(dir, "e5"),
+      "--build-manifest",
+      file,
+    ]);
+    t.equal(run.code, 2, run.stderr);
+    t.match(run.stderr, said, "a manifest that cannot be used is named before anything runs");
+  }
+
   const noPolicy = await slmc(["gate", "demo", "--evidence", join(dir, "e3")]);
   t.equal(noPolicy.code, 2);
   t.match(noPolicy.stderr, /the gate needs --policy FILE/);

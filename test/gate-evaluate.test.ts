@@ -3,6 +3,7 @@
 import t from "tap";
 import {
   evaluate,
+  parseBuildManifest,
   parseBuildRecord,
   verdictExitCode,
   type Clause,
@@ -10,7 +11,7 @@ import {
   type Verdict,
 } from "../src/gate/evaluate.ts";
 import { benchFile, BUNDLE, resolvePointer } from "../src/gate/layout.ts";
-import { healthyInputs, report, result, SHA, testPolicy } from "./gate-fixtures.ts";
+import { BUILD_ID, healthyInputs, report, result, SHA, testPolicy } from "./gate-fixtures.ts";
 
 function clause(verdict: Verdict, id: string): Clause {
   const found = verdict.clauses.find((c) => c.id === id);
@@ -25,6 +26,7 @@ function filesOf(inputs: GateInputs): Record<string, unknown> {
     [BUNDLE.rebootJson]: inputs.reboot,
     [BUNDLE.soakJson]: inputs.soak,
     [BUNDLE.buildRecord]: inputs.build,
+    [BUNDLE.buildManifest]: inputs.manifest,
   };
   (inputs.bench ?? []).forEach((r, i) => (files[benchFile(r, i, "json")] = r));
   return files;
@@ -44,6 +46,7 @@ t.test("healthy evidence: every clause passes, and every pointer leads to what w
     "target",
     "appliance.version",
     "appliance.image-sha256",
+    "appliance.build-id",
     "appliance.release-build",
     "checks.tls.protocol",
     "checks.tls.certificate",
@@ -245,20 +248,69 @@ t.test("the wrong appliance version or image checksum fails", async (t) => {
     /built as version 0\.0\.9, the policy releases 0\.1\.0/,
   );
 
-  const wrongImage = healthyInputs();
-  wrongImage.build!.sha256 = "b".repeat(64);
-  verdict = evaluate(testPolicy(), wrongImage);
-  t.same(failing(verdict), ["appliance.image-sha256"]);
-  t.match(clause(verdict, "appliance.image-sha256").message, /not the released image's/);
-
-  const noSum = healthyInputs();
-  delete noSum.build!.sha256;
-  t.match(
-    clause(evaluate(testPolicy(), noSum), "appliance.image-sha256").message,
-    /carries no image checksum/,
-  );
   t.equal(SHA.length, 64);
 });
+
+t.test(
+  "the image is tied by build id: the VM's build record against the build manifest, the sha256 from the manifest",
+  async (t) => {
+    const healthy = evaluate(testPolicy(), healthyInputs());
+    t.equal(clause(healthy, "appliance.build-id").status, "pass");
+    t.equal(clause(healthy, "appliance.build-id").measured, BUILD_ID);
+    t.same(healthy.image, {
+      build_id: BUILD_ID,
+      sha256: SHA,
+      file: "slm-copilot-0.1.0.qcow2",
+      version: "0.1.0",
+    });
+    t.same(clause(healthy, "appliance.image-sha256").evidence, {
+      file: BUNDLE.buildManifest,
+      pointer: "/sha256",
+    });
+
+    // Another build's image booted (or another build's manifest given): the id differs.
+    const otherBuild = healthyInputs();
+    otherBuild.build!.build_id = BUILD_ID.replace("01020304", "0a0b0c0d");
+    let verdict = evaluate(testPolicy(), otherBuild);
+    t.same(failing(verdict), ["appliance.build-id", "appliance.image-sha256"]);
+    t.match(
+      clause(verdict, "appliance.build-id").message,
+      /the VM was built as .*0a0b0c0d, the manifest is of build .*01020304: boot the image this manifest describes/,
+    );
+    t.match(clause(verdict, "appliance.image-sha256").message, /not tied to a manifest .* sha256 is unknown/);
+    t.equal(verdict.image, null, "no image sha256 in the verdict when the tie does not hold");
+
+    // Without a pinned sha256 the tie alone decides, and the verdict still names the image.
+    const unpinned = testPolicy({ appliance: { version: "0.1.0" } });
+    verdict = evaluate(unpinned, otherBuild);
+    t.same(failing(verdict), ["appliance.build-id"]);
+    t.equal(evaluate(unpinned, healthyInputs()).image?.sha256, SHA);
+
+    // The right build, but the policy pins another image's sha256.
+    const wrongImage = healthyInputs();
+    wrongImage.manifest!.sha256 = "b".repeat(64);
+    verdict = evaluate(testPolicy(), wrongImage);
+    t.same(failing(verdict), ["appliance.image-sha256"]);
+    t.match(clause(verdict, "appliance.image-sha256").message, /sha256 b{64} .* not the pinned one/);
+
+    // An image built outside build.sh: no build id in its record.
+    const noId = healthyInputs();
+    noId.build!.build_id = null;
+    verdict = evaluate(unpinned, noId);
+    t.same(failing(verdict), ["appliance.build-id"]);
+    t.match(clause(verdict, "appliance.build-id").message, /carries no build id/);
+
+    // No manifest given: missing evidence, naming the flag.
+    const noManifest = healthyInputs();
+    delete noManifest.manifest;
+    verdict = evaluate(unpinned, noManifest);
+    t.same(failing(verdict), ["appliance.build-id"]);
+    t.match(
+      clause(verdict, "appliance.build-id").message,
+      /^no evidence: no build manifest: pass --build-manifest/,
+    );
+  },
+);
 
 t.test("an image built from stand-ins fails a release policy and passes a lab policy", async (t) => {
   const lab = healthyInputs();
@@ -310,7 +362,7 @@ t.test("missing evidence fails every clause that needs it (never a pass)", async
     t.match(c.message, /^no evidence: /, `${c.id} says the evidence is missing`);
     t.equal(c.evidence, null);
   }
-  for (const key of ["checks", "reboot", "soak", "bench", "build"] as const) {
+  for (const key of ["checks", "reboot", "soak", "bench", "build", "manifest"] as const) {
     const inputs = healthyInputs();
     delete inputs[key];
     const v = evaluate(testPolicy(), inputs);
@@ -360,8 +412,9 @@ t.test(
       JSON.stringify({
         name: "slm-copilot",
         version: "0.1.0",
-        sha256: "a".repeat(64),
+        build_id: BUILD_ID,
         profile: "release",
+        engine: { name: "LocalAI", version: "v4.9.0", sha256: SHA },
         extra: 1,
       }),
       "/etc/x.json",
@@ -369,7 +422,19 @@ t.test(
     t.equal(record.version, "0.1.0");
     t.equal(record.extra, 1, "fields the gate does not judge are kept for the bundle");
     t.throws(() => parseBuildRecord("{", "/etc/x.json"), /the build record \/etc\/x\.json is not JSON/);
-    t.throws(() => parseBuildRecord('{"name":"x"}', "/etc/x.json"), /not a build manifest: version: /);
-    t.throws(() => parseBuildRecord("[]", "/etc/x.json"), /not a build manifest: \(top level\)/);
+    t.throws(() => parseBuildRecord('{"name":"x"}', "/etc/x.json"), /not a build record: version: /);
+    t.throws(() => parseBuildRecord("[]", "/etc/x.json"), /not a build record: \(top level\)/);
+    t.equal(
+      parseBuildManifest(JSON.stringify({ version: "0.1.0", build_id: BUILD_ID, sha256: SHA }), "m").build_id,
+      BUILD_ID,
+    );
+    t.throws(
+      () =>
+        parseBuildManifest(
+          JSON.stringify({ version: "0.1.0", build_id: BUILD_ID, sha256: "x" }),
+          "out/manifest.json",
+        ),
+      /the build manifest out\/manifest\.json is not build\.sh's manifest\.json: sha256: expected 64 lowercase hex digits/,
+    );
   },
 );

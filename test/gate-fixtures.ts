@@ -1,5 +1,5 @@
 // Evidence of one healthy appliance for the gate's tests: a check report, a reboot report, a soak
-// report, two bench runs and a build record, shaped as the commands write them. Each test breaks one
+// report, two bench runs, the VM's build record and the build's manifest, shaped as the commands write them. Each test breaks one
 // thing in a fresh copy.
 import type { BenchReport } from "../src/bench/report.ts";
 import type { CheckResult, Report } from "../src/core/check.ts";
@@ -8,6 +8,7 @@ import { policySchema, type Policy } from "../src/gate/policy.ts";
 
 export const HOST = "203.0.113.10";
 export const SHA = "a".repeat(64);
+export const BUILD_ID = "slm-copilot-0.1.0-20261130T090000Z-0123456789abcdef-01020304";
 
 export function result(
   id: string,
@@ -125,7 +126,14 @@ export function healthyInputs(): GateInputs {
       },
     ),
     bench: [bench("short", 12, 900), bench("client-first-request", 11, 4000)],
-    build: { name: "slm-copilot", version: "0.1.0", sha256: SHA, profile: "release" },
+    build: { name: "slm-copilot", version: "0.1.0", build_id: BUILD_ID, profile: "release", stand_ins: null },
+    manifest: {
+      name: "slm-copilot",
+      version: "0.1.0",
+      build_id: BUILD_ID,
+      file: "slm-copilot-0.1.0.qcow2",
+      sha256: SHA,
+    },
   };
 }
 

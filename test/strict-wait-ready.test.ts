@@ -21,11 +21,15 @@ const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
 
 const slmc = (args: string[]) => runProcess(BINARY, args, { NO_COLOR: "1" }, 120_000);
 
-/** /health answers 503 until poll number `readyAt` (never, with Infinity); a hung poll with `hang`. */
+/**
+ * /health answers 503 until poll number `readyAt` (never, with Infinity); a hung poll with `hang`;
+ * `loading` is the 503's body.
+ */
 async function healthServer(
   t: Test,
   readyAt: number,
   hang = false,
+  loading = '{"status":"loading"}',
 ): Promise<{ port: number; ca: string; polls: () => number }> {
   const cert = createCertificate({ commonName: "vm", altNames: ["127.0.0.1"] });
   let polls = 0;
@@ -34,7 +38,7 @@ async function healthServer(
     if (request.url === "/health" && polls < readyAt) {
       if (hang) return;
       response.writeHead(503, { "content-type": "application/json" });
-      response.end('{"status":"loading"}');
+      response.end(loading);
       return;
     }
     response.writeHead(request.url === "/health" ? 200 : 404, { "content-type": "application/json" });
@@ -95,6 +99,43 @@ t.test("--wait-ready waits through 503s, with progress on stderr, then runs the 
     "the tls suite ran after the wait",
   );
 });
+
+t.test(
+  "--wait-ready stops at once when the appliance says insufficient_memory (a resize is needed)",
+  async (t) => {
+    const server = await healthServer(
+      t,
+      Infinity,
+      false,
+      '{"status":"insufficient_memory","memory_mib":8192,"needed_mib":18439,"resize_to_gib":20}\n',
+    );
+    const dir = await mkdtemp(join(tmpdir(), "slmc-wait-memory-"));
+    const json = join(dir, "r.json");
+    const result = await slmc([
+      "127.0.0.1",
+      "--https-port",
+      String(server.port),
+      "--ca",
+      server.ca,
+      "--no-ssh",
+      "--wait-ready",
+      "300",
+      "--report",
+      `json:${json}`,
+    ]);
+    t.equal(result.code, 1, result.stderr);
+    t.equal(server.polls(), 1, "one poll: waiting would not change it");
+    t.match(
+      result.stderr,
+      /says insufficient_memory: the VM has 8192 MiB of RAM, the model needs 18439 MiB: resize the VM to at least 20 GiB/,
+    );
+    const report = JSON.parse(await readFile(json, "utf8")) as { checks: { id: string; status: string }[] };
+    t.same(
+      report.checks.map((c) => [c.id, c.status]),
+      [["preflight.ready", "fail"]],
+    );
+  },
+);
 
 t.test("--wait-ready against the simulator while its engine still loads the model", async (t) => {
   const sim = await simulator(t, { loadMs: 3_000 }, false);

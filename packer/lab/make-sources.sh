@@ -53,6 +53,7 @@ SLMC_BACKEND_SOURCE=file://${guest}/llama-cpp-stand-in-backend
 SLMC_MODEL_FILE=${MODEL_FILE}
 SLMC_MODEL_URL=file://${guest}/${MODEL_FILE}
 SLMC_MODEL_SHA256=$(sha256sum "${out}/${MODEL_FILE}" | cut -d' ' -f1)
+SLMC_KV_KIB_PER_TOKEN=0
 ENV
   echo "make-sources: ${out} ready"
 }

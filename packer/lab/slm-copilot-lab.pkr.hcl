@@ -36,6 +36,15 @@ variable "output_dir" {
   type = string
 }
 
+variable "build_id" {
+  type        = string
+  description = "unique per lab build; scripts/lab.sh writes it with the image's sha256 to manifest.json beside the image"
+}
+
+variable "build_time" {
+  type = string
+}
+
 variable "accelerator" {
   type    = string
   default = "tcg"
@@ -103,6 +112,10 @@ build {
       "SLMC_APPLIANCE_DIR=/tmp/slmc-appliance",
       "SLMC_LAB_CONTEXT_DIR=/tmp/slmc-context",
       "SLMC_SOURCES_ENV=/tmp/slmc-sources/sources.env",
+      "SLMC_BUILD_ID=${var.build_id}",
+      "SLMC_BUILD_PROFILE=lab",
+      "SLMC_BUILD_STAND_INS=LAB STAND-IN: Debian bookworm lab base (not Ubuntu 24.04), slmc lab one-apps driver and one-context, LocalAI stand-in binary, generated 4 MiB model (not Devstral)",
+      "SLMC_BUILD_TIME=${var.build_time}",
     ]
     scripts = [
       "${var.repo_dir}/packer/scripts/install-one-apps.sh",

@@ -72,6 +72,11 @@ build {
       "SLMC_ONE_APPS_DIR=/tmp/slmc-one-apps",
       "SLMC_APPLIANCE_DIR=/tmp/slmc-appliance",
       "SLMC_SOURCES_ENV=/tmp/slmc-sources/sources.env",
+      "SLMC_BUILD_ID=${var.build_id}",
+      "SLMC_IMAGE_VERSION=${var.image_version}",
+      "SLMC_BUILD_PROFILE=${var.build_profile}",
+      "SLMC_BUILD_STAND_INS=${var.build_stand_ins}",
+      "SLMC_BUILD_TIME=${var.build_time}",
     ]
     scripts = [
       "${var.repo_dir}/packer/release/scripts/install-one-context.sh",

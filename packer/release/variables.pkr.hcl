@@ -95,3 +95,29 @@ variable "ssh_timeout" {
   type    = string
   default = "30m"
 }
+
+# The image's build record (/etc/slm-copilot/build-record.json, written by `service install`).
+variable "build_id" {
+  type        = string
+  description = "unique per Packer run; build.sh's manifest.json maps it to the sha256 of the image it produced"
+}
+
+variable "image_version" {
+  type = string
+}
+
+variable "build_profile" {
+  type        = string
+  default     = "release"
+  description = "release, or lab-stand-in for a build from stand-in inputs"
+}
+
+variable "build_stand_ins" {
+  type        = string
+  default     = ""
+  description = "what stands in for what (empty for a release build)"
+}
+
+variable "build_time" {
+  type = string
+}

@@ -28,7 +28,8 @@ export async function connectSsh(
   } catch (error) {
     session.close();
     if (!(error instanceof SshError)) throw error;
-    if (explicit) throw new CliError(error.message, sshExitCode(error));
+    // A PreflightError (a CliError): commands that write reports put it in each one, as "preflight.ssh".
+    if (explicit) throw new PreflightError(error.message, sshExitCode(error), "preflight.ssh");
     delete access.ssh;
     notes.push(
       `SSH not used (${error.message}); SSH checks are skipped. Pass --ssh-key FILE to require it, or --no-ssh`,
@@ -104,7 +105,12 @@ export async function checkCommand(
   } catch (error) {
     return reportFailure(error);
   }
-  const session = await connectSsh(access, options.sshExplicit || mode === "reboot", notes);
+  let session: SshSession | undefined;
+  try {
+    session = await connectSsh(access, options.sshExplicit || mode === "reboot", notes);
+  } catch (error) {
+    return reportFailure(error);
+  }
   try {
     if (waiter && session) {
       try {

@@ -219,7 +219,7 @@ async function gateOutcome(
 ): Promise<[Report, boolean, HostGate]> {
   const { loaded, dir } = prepared.gate as NonNullable<Prepared["gate"]>;
   const { verdict, inputs } = await gateHost(
-    loaded,
+    { loaded },
     prepared.access,
     prepared.notes,
     session,

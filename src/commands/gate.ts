@@ -15,7 +15,9 @@ import type { SshSession } from "../probes/ssh.ts";
 import { BundleError, verifyBundle, writeBundle } from "../gate/bundle.ts";
 import {
   evaluate,
+  parseBuildManifest,
   parseBuildRecord,
+  type BuildManifest,
   verdictExitCode,
   type BuildRecord,
   type GateInputs,
@@ -80,24 +82,30 @@ async function runQuietly(
   mask: Mask,
   listener: RunListener = {},
   beforeChecks?: (context: CheckContext) => Promise<void>,
+  signal?: AbortSignal,
 ): Promise<Report> {
   const total = suites.reduce((n, s) => n + s.checks.length, 0);
   let done = 0;
   const startedAt = new Date();
   const context = createContext(access, createProbes(access, session));
   await beforeChecks?.(context);
-  const checks = await runSuites(suites, context, {
-    checkStarted: (suite, check) => listener.checkStarted?.(suite, check),
-    checkFinished: (result) => {
-      done++;
-      say(mask, `${stage} [${done}/${total}] ${result.status.toUpperCase()} ${result.id}`);
-      listener.checkFinished?.(result);
+  const checks = await runSuites(
+    suites,
+    context,
+    {
+      checkStarted: (suite, check) => listener.checkStarted?.(suite, check),
+      checkFinished: (result) => {
+        done++;
+        say(mask, `${stage} [${done}/${total}] ${result.status.toUpperCase()} ${result.id}`);
+        listener.checkFinished?.(result);
+      },
     },
-  });
+    signal,
+  );
   const checkNotes = checks.flatMap((c) =>
     typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
   );
-  return buildReport({
+  const report = buildReport({
     version: VERSION,
     access,
     startedAt,
@@ -105,6 +113,11 @@ async function runQuietly(
     notes: [...notes, ...checkNotes],
     checks,
   });
+  if (signal?.aborted) {
+    report.interrupted = true;
+    report.notes.push(`${String(signal.reason)}: the checks after it were not run`);
+  }
+  return report;
 }
 
 /** The soak of `slmc-check soak`, with the policy's plan; its timeline lines go to stderr. */
@@ -115,6 +128,7 @@ async function soakReport(
   session: SshSession,
   options: CliOptions,
   mask: Mask,
+  signal: AbortSignal,
 ): Promise<Report> {
   const timeline = new SoakTimeline({
     reboots: plan.reboots,
@@ -141,8 +155,9 @@ async function soakReport(
         if (plan.load_streams > 0 && access.password)
           load = await startLoad(context, plan.load_streams, timeline);
       },
+      signal,
     );
-    decorateSoak(report, suite, timeline, false);
+    decorateSoak(report, suite, timeline, signal.aborted);
     return report;
   } finally {
     await load?.stop();
@@ -157,10 +172,15 @@ async function benchReports(
   session: SshSession | undefined,
   options: CliOptions,
   mask: Mask,
+  signal: AbortSignal,
 ): Promise<BenchReport[]> {
   const sets = [...new Set(policy.levels.map((l) => l.prompt_set))];
   const reports: BenchReport[] = [];
   for (const set of sets) {
+    if (signal.aborted) {
+      say(mask, `bench: prompt set ${set} not run (${String(signal.reason)})`);
+      continue;
+    }
     const known = (PROMPT_SET_NAMES as readonly string[]).find((name) => name === set);
     if (!known) {
       say(mask, `bench: no prompt set "${set}" in this slmc-check; its levels fail as missing evidence`);
@@ -224,17 +244,23 @@ async function collectEvidence(
   session: SshSession | undefined,
   options: CliOptions,
   mask: Mask,
-): Promise<GateInputs> {
+  inputs: GateInputs,
+  signal: AbortSignal,
+): Promise<void> {
   const { policy } = loaded;
-  const inputs: GateInputs = {};
   const noSsh = (what: string) =>
     say(mask, `${what}: needs SSH (--ssh-key FILE); its clauses fail as missing evidence`);
-  if (policy.checks || policy.recovery) {
+  const stopped = (what: string) => {
+    if (signal.aborted)
+      say(mask, `${what}: not run (${String(signal.reason)}); its clauses fail as missing evidence`);
+    return signal.aborted;
+  };
+  if ((policy.checks || policy.recovery) && !stopped("checks")) {
     say(mask, "checks: every suite");
     const suites = selectSuites([], access.simulated ? "simulator" : "vm");
-    inputs.checks = await runQuietly("checks", access, notes, session, suites, mask);
+    inputs.checks = await runQuietly("checks", access, notes, session, suites, mask, {}, undefined, signal);
   }
-  if (policy.reboot || policy.boot) {
+  if ((policy.reboot || policy.boot) && !stopped("reboot")) {
     if (session) {
       const cycles = policy.reboot?.cycles ?? 1;
       say(mask, `reboot: ${cycles} cycle(s)`);
@@ -246,34 +272,35 @@ async function collectEvidence(
         [rebootSuite(cycles, options.readyTimeoutS, [])],
         mask,
         applyNewPassword(access).listener,
+        undefined,
+        signal,
       );
     } else noSsh("reboot");
   }
-  if (policy.soak) {
+  if (policy.soak && !stopped("soak")) {
     if (session) {
       say(
         mask,
         `soak: ${policy.soak.reboots} reboot(s), kill every ${policy.soak.kill_every}, ${policy.soak.load_streams} stream(s)`,
       );
-      inputs.soak = await soakReport(policy.soak, access, notes, session, options, mask);
+      inputs.soak = await soakReport(policy.soak, access, notes, session, options, mask, signal);
     } else noSsh("soak");
   }
-  if (policy.bench) {
+  if (policy.bench && !stopped("bench")) {
     if (access.password)
-      inputs.bench = await benchReports(policy.bench, access, notes, session, options, mask);
+      inputs.bench = await benchReports(policy.bench, access, notes, session, options, mask, signal);
     else
       say(
         mask,
         "bench: needs the API password (--password-file, SLMC_PASSWORD or SSH); its clauses fail as missing evidence",
       );
   }
-  if (policy.appliance) {
+  if (policy.appliance && !stopped("build record")) {
     if (session) {
       const build = await readBuildRecord(session, mask);
       if (build) inputs.build = build;
     } else noSsh("build record");
   }
-  return inputs;
 }
 
 function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: boolean): string {
@@ -286,23 +313,70 @@ function summary(verdict: ReturnType<typeof evaluate>, dir: string, signed: bool
     ...lines,
     "",
     `gate ${verdict.passed ? "PASSED" : "FAILED"} (policy ${verdict.policy.name}): ${s.passed} passed, ${s.failed} failed (${s.failed_required} required), ${s.waived} waived of ${s.clauses} clauses`,
+    verdict.image
+      ? `image: ${verdict.image.file ?? "(unnamed)"} sha256 ${verdict.image.sha256} (build ${verdict.image.build_id})`
+      : "image: not identified (no build record whose build id matches --build-manifest)",
     `evidence bundle: ${dir}${signed ? " (signed)" : ""}; verify with: slmc-check gate --verify ${dir}`,
     "",
   ].join("\n");
 }
 
-/** One host's gate, printing nothing on stdout: the evidence, the verdict, and the bundle written to `dir`. */
-export async function gateHost(
+/**
+ * Stops the gate on SIGINT/SIGTERM or at --deadline: the first stop lets the step in flight finish (a
+ * reboot waits until the appliance is ready again, the soak's load is stopped: the gate changes no
+ * configuration, so nothing else needs restoring) and skips the rest; a second signal stops at once.
+ * Either way a bundle is written whose verdict says why the run stopped.
+ */
+function stopControl(options: CliOptions, mask: Mask, stopNow: (reason: string) => void) {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      controller.abort(`interrupted (${signal})`);
+      say(
+        mask,
+        `interrupted (${signal}): finishing the step in flight (a reboot waits until the appliance is ready), then writing the bundle; ${signal} again to stop now`,
+      );
+      return;
+    }
+    stopNow(
+      `stopped by a second ${signal}; a reboot or restart in flight finishes on its own (the gate changed no configuration)`,
+    );
+  };
+  const deadline =
+    options.deadlineS === undefined
+      ? undefined
+      : setTimeout(() => {
+          controller.abort(`the gate's --deadline of ${options.deadlineS} s passed`);
+          say(
+            mask,
+            `--deadline of ${options.deadlineS} s passed: finishing the step in flight, then writing the bundle`,
+          );
+        }, options.deadlineS * 1000);
+  deadline?.unref();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    /** Whether a signal (not the deadline) stopped the run: exit 130. */
+    bySignal: () => signals > 0,
+    release: () => {
+      clearTimeout(deadline);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** Judges the evidence and writes the (masked) bundle to `dir`; the verdict it wrote. */
+async function writeGateBundle(
   loaded: LoadedPolicy,
-  access: Access,
-  notes: string[],
-  session: SshSession | undefined,
+  inputs: GateInputs,
   options: CliOptions,
+  mask: Mask,
   dir: string,
-): Promise<{ verdict: ReturnType<typeof evaluate>; inputs: GateInputs }> {
-  // The bundle is published evidence: always masked (the gate takes no --show-secrets).
-  const mask = maskerFor(access, { ...options, showSecrets: false });
-  const inputs = await collectEvidence(loaded, access, notes, session, options, mask);
+): Promise<ReturnType<typeof evaluate>> {
   const verdict = evaluate(loaded.policy, inputs, loaded.sources);
   try {
     await writeBundle(
@@ -323,31 +397,95 @@ export async function gateHost(
     if (error instanceof BundleError) throw new CliError(`evidence bundle: ${error.message}`, EXIT.usage);
     throw error;
   }
-  return { verdict, inputs };
+  return verdict;
+}
+
+/**
+ * One host's gate for `fleet --gate`, printing nothing on stdout: the evidence, the verdict, and the
+ * bundle written to `dir`. The fleet bounds each host itself and may stop it through `signal`.
+ */
+export async function gateHost(
+  { loaded, manifest }: Prepared,
+  access: Access,
+  notes: string[],
+  session: SshSession | undefined,
+  options: CliOptions,
+  dir: string,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<{ verdict: ReturnType<typeof evaluate>; inputs: GateInputs }> {
+  const mask = maskerFor(access, { ...options, showSecrets: false });
+  const inputs: GateInputs = manifest ? { manifest } : {};
+  await collectEvidence(loaded, access, notes, session, options, mask, inputs, signal);
+  if (signal.aborted) inputs.interrupted = String(signal.reason);
+  return { verdict: await writeGateBundle(loaded, inputs, options, mask, dir), inputs };
 }
 
 async function gateRun(
-  loaded: LoadedPolicy,
+  { loaded, manifest }: Prepared,
   access: Access,
   notes: string[],
   session: SshSession | undefined,
   options: CliOptions,
 ): Promise<number> {
   const dir = options.evidence as string;
+  // The bundle is published evidence: always masked (the gate takes no --show-secrets).
   const mask = maskerFor(access, { ...options, showSecrets: false });
-  const { verdict } = await gateHost(loaded, access, notes, session, options, dir);
-  process.stdout.write(mask(summary(verdict, dir, Boolean(options.sign))));
-  return verdictExitCode(verdict);
+  const inputs: GateInputs = manifest ? { manifest } : {};
+  let written: Promise<ReturnType<typeof evaluate>> | undefined;
+  // Once only: the second signal and the end of the run may both get here.
+  const finish = (interrupted: string | undefined) =>
+    (written ??= (async () => {
+      if (interrupted !== undefined) inputs.interrupted = interrupted;
+      const verdict = await writeGateBundle(loaded, inputs, options, mask, dir);
+      process.stdout.write(mask(summary(verdict, dir, Boolean(options.sign))));
+      return verdict;
+    })());
+  const stop = stopControl(options, mask, (reason) => {
+    finish(reason).then(
+      () => process.exit(EXIT.interrupted),
+      (error: Error) => {
+        process.stderr.write(`slmc-check: ${error.message}\n`);
+        process.exit(EXIT.interrupted);
+      },
+    );
+  });
+  try {
+    await collectEvidence(loaded, access, notes, session, options, mask, inputs, stop.signal);
+  } finally {
+    stop.release();
+  }
+  const verdict = await finish(stop.signal.aborted ? String(stop.signal.reason) : undefined);
+  return stop.bySignal() ? EXIT.interrupted : verdictExitCode(verdict);
 }
 
-async function prepare(options: CliOptions): Promise<LoadedPolicy> {
+async function readBuildManifest(file: string): Promise<BuildManifest> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new CliError(`--build-manifest: cannot read "${file}": ${(error as Error).message}`, EXIT.usage);
+  }
+  try {
+    return parseBuildManifest(text, `"${file}"`);
+  } catch (error) {
+    throw new CliError(`--build-manifest: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+export interface Prepared {
+  loaded: LoadedPolicy;
+  manifest?: BuildManifest;
+}
+
+async function prepare(options: CliOptions): Promise<Prepared> {
   const loaded = await loadGatePolicy(options.policy as string);
+  const manifest = options.buildManifest ? await readBuildManifest(options.buildManifest) : undefined;
   await requireEmptyEvidence(options.evidence as string);
-  return loaded;
+  return { loaded, ...(manifest ? { manifest } : {}) };
 }
 
 export async function gateCommand(host: string, options: CliOptions): Promise<number> {
-  const loaded = await prepare(options);
+  const prepared = await prepare(options);
   const { access, notes, warnings } = await resolveAccess(host, options, process.env);
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
   await preflight(access);
@@ -355,15 +493,15 @@ export async function gateCommand(host: string, options: CliOptions): Promise<nu
   try {
     if (session) await passwordFromAppliance(session, access, notes);
     if (!access.password) notes.push("no password given: checks that need credentials are skipped");
-    return await gateRun(loaded, access, notes, session, options);
+    return await gateRun(prepared, access, notes, session, options);
   } finally {
     session?.close();
   }
 }
 
 export async function gateDemoCommand(options: CliOptions): Promise<number> {
-  const loaded = await prepare(options);
-  return withSimulator(options, (access, notes) => gateRun(loaded, access, notes, undefined, options));
+  const prepared = await prepare(options);
+  return withSimulator(options, (access, notes) => gateRun(prepared, access, notes, undefined, options));
 }
 
 export async function gateVerifyCommand(dir: string, options: CliOptions): Promise<number> {

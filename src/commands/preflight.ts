@@ -37,7 +37,7 @@ export class PreflightError extends CliError {
   constructor(
     message: string,
     exitCode: number,
-    readonly checkId: "preflight.reachable" | "preflight.tls" | "preflight.ready",
+    readonly checkId: "preflight.reachable" | "preflight.tls" | "preflight.ready" | "preflight.ssh",
     readonly evidence: Record<string, unknown> = {},
   ) {
     super(message, exitCode);
@@ -49,6 +49,7 @@ export const PREFLIGHT_TITLES = {
   "preflight.tls": "the certificate is valid now and trusted (--ca) or explicitly accepted (--insecure)",
   "preflight.ready":
     "within --wait-ready, GET /health answers 200 and (with SSH) the appliance reports bootstrap_success",
+  "preflight.ssh": "SSH connects and authenticates with the given key (required: --ssh-key, reboot, soak)",
 } as const;
 
 const RENEW =

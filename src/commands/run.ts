@@ -81,7 +81,7 @@ export async function checkReportFiles(options: CliOptions): Promise<void> {
 }
 
 /** Writes the report to --out and every --report file (never with colour codes), masked. */
-async function writeReportFiles(
+export async function writeReportFiles(
   report: Report,
   options: CliOptions,
   mask: (text: string) => string,

@@ -17,8 +17,14 @@ import { VERSION } from "../version.ts";
 import { describeFigures, figuresFrom, soakSuite, stepOf, type SoakSuite } from "../../suites/soak.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
-import { preflight } from "./preflight.ts";
-import { maskerFor, runAndReport } from "./run.ts";
+import { preflight, PreflightError, PREFLIGHT_TITLES } from "./preflight.ts";
+import {
+  checkReportFiles,
+  maskerFor,
+  reportPreflightFailure,
+  runAndReport,
+  writeReportFiles,
+} from "./run.ts";
 
 const PHASES: Record<string, string> = {
   reboot: "rebooting",
@@ -65,8 +71,23 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
       EXIT.usage,
     );
   for (const warning of warnings) process.stderr.write(`slmc-check: warning: ${warning}\n`);
-  await preflight(access);
-  const session = await connectSsh(access, true, notes);
+  await checkReportFiles(options);
+  let session: Awaited<ReturnType<typeof connectSsh>>;
+  try {
+    await preflight(access);
+    session = await connectSsh(access, true, notes);
+  } catch (error) {
+    // As for `slmc-check <host>`: every requested report still gets the one preflight check and why.
+    if (!(error instanceof PreflightError)) throw error;
+    await reportPreflightFailure(
+      access,
+      options,
+      notes,
+      { ...error, title: PREFLIGHT_TITLES[error.checkId], message: error.message },
+      new Date(),
+    );
+    throw error;
+  }
   const plan: SoakPlan = {
     reboots: options.reboots,
     killEvery: options.killEvery,
@@ -113,7 +134,8 @@ export async function soakCommand(host: string, options: CliOptions): Promise<nu
       checks: results,
     });
     decorate(report, suite, timeline, true);
-    void writeJson(report).finally(() => {
+    if (options.failOnSkip) report.fail_on_skip = true;
+    void Promise.allSettled([writeJson(report), writeReportFiles(report, options, mask())]).finally(() => {
       process.stderr.write(`slmc-check: partial report written to ${jsonPath}\n`);
       process.exit(EXIT.interrupted);
     });

@@ -50,6 +50,28 @@ function timedOut(waiter: Waiter, what: string, lastSeen: string): PreflightErro
 }
 
 /**
+ * The appliance's answer on a VM too small for its model (appliance.sh health_override_line): the
+ * engine is held until the VM is resized, so waiting cannot help.
+ */
+function insufficientMemory(body: Buffer): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.subarray(0, 4096).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const v = value as {
+    status?: unknown;
+    memory_mib?: unknown;
+    needed_mib?: unknown;
+    resize_to_gib?: unknown;
+  };
+  if (v?.status !== "insufficient_memory") return undefined;
+  const n = (x: unknown) => (typeof x === "number" ? String(x) : "?");
+  return `the VM has ${n(v.memory_mib)} MiB of RAM, the model needs ${n(v.needed_mib)} MiB: resize the VM to at least ${n(v.resize_to_gib)} GiB (the appliance does not start its engine until then)`;
+}
+
+/**
  * Polls GET /health (each poll bounded by --timeout) until it answers 200. A certificate the run does
  * not trust ends the wait at once: waiting would not change it, and preflight then says what to do.
  */
@@ -64,8 +86,17 @@ export async function waitForHealth(access: Access, waiter: Waiter): Promise<voi
         waiter.log(`ready: ${where} answered 200 after ${elapsed(waiter)}`);
         return;
       }
+      const memory = response.status === 503 ? insufficientMemory(response.body) : undefined;
+      if (memory)
+        throw new PreflightError(
+          `--wait-ready: ${where} says insufficient_memory: ${memory}`,
+          EXIT.checkFailed,
+          "preflight.ready",
+          { status: 503, body: "insufficient_memory" },
+        );
       lastSeen = `HTTP ${response.status} ${response.statusText}`.trim();
     } catch (error) {
+      if (error instanceof PreflightError) throw error;
       if (error instanceof ConnectError && error.kind === "tls-untrusted") return;
       lastSeen = (error as Error).message;
     }

@@ -55,6 +55,7 @@ function versions(contents: BundleContents) {
       stand_in: contents.verdict.target.stand_in,
       build: inputs.build ?? null,
     },
+    image: contents.verdict.image,
   };
 }
 
@@ -89,6 +90,7 @@ export function bundleFiles(contents: BundleContents): BundleFile[] {
     files.push({ path: benchFile(report, i, "html"), text: renderBenchHtml(report) });
   });
   if (inputs.build) files.push({ path: BUNDLE.buildRecord, text: json(inputs.build) });
+  if (inputs.manifest) files.push({ path: BUNDLE.buildManifest, text: json(inputs.manifest) });
   return files;
 }
 

@@ -7,34 +7,62 @@ import type { CheckResult, Report } from "../core/check.ts";
 import { benchFile, BUNDLE, jsonPointer } from "./layout.ts";
 import type { Policy } from "./policy.ts";
 
-export const VERDICT_SCHEMA_VERSION = 1;
+export const VERDICT_SCHEMA_VERSION = 2;
 
-/** What the appliance says about its own build (the fields of build.sh's manifest.json). */
+/**
+ * What the image says about its own build: /etc/slm-copilot/build-record.json, written by the appliance's
+ * `service install` (appliance/appliance.sh write_build_record). An image cannot contain its own
+ * checksum, so the record names its build id; the build manifest maps that id to the image's sha256.
+ */
 export const buildRecordSchema = z.looseObject({
   name: z.string().optional(),
   version: z.string(),
-  sha256: z.string().optional(),
+  build_id: z.string().nullable().optional(),
+  built_at: z.string().optional(),
   profile: z.string().optional(),
   stand_ins: z.string().nullable().optional(),
+  engine: z.looseObject({ version: z.string().optional(), sha256: z.string().optional() }).optional(),
+  model: z.looseObject({ file: z.string().optional(), sha256: z.string().optional() }).optional(),
 });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
-/** The build record as read from the VM (JSON text); the error names the source and the bad field. */
-export function parseBuildRecord(text: string, source: string): BuildRecord {
+/** build.sh's out/manifest.json (scripts/lab.sh writes one beside the lab image): build id → image. */
+export const buildManifestSchema = z.looseObject({
+  name: z.string().optional(),
+  version: z.string(),
+  build_id: z.string().min(1),
+  file: z.string().optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "expected 64 lowercase hex digits" }),
+  profile: z.string().optional(),
+  stand_ins: z.string().nullable().optional(),
+});
+export type BuildManifest = z.infer<typeof buildManifestSchema>;
+
+function parseJsonAs<T>(schema: z.ZodType<T>, text: string, what: string, source: string): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`the build record ${source} is not JSON: ${(error as Error).message}`);
+    throw new Error(`${what} ${source} is not JSON: ${(error as Error).message}`);
   }
-  const parsed = buildRecordSchema.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new Error(
-      `the build record ${source} is not a build manifest: ${parsed.error.issues
+      `${what} ${source} is not ${what === "the build record" ? "a build record" : "build.sh's manifest.json"}: ${parsed.error.issues
         .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
         .join("; ")}`,
     );
   return parsed.data;
+}
+
+/** The build record as read from the VM (JSON text); the error names the source and the bad field. */
+export function parseBuildRecord(text: string, source: string): BuildRecord {
+  return parseJsonAs(buildRecordSchema, text, "the build record", source);
+}
+
+/** The build manifest (JSON text); the error names the source and the bad field. */
+export function parseBuildManifest(text: string, source: string): BuildManifest {
+  return parseJsonAs(buildManifestSchema, text, "the build manifest", source);
 }
 
 export interface GateInputs {
@@ -47,6 +75,10 @@ export interface GateInputs {
   /** `slmc-check bench <host>`, one report per prompt set / run. */
   bench?: BenchReport[];
   build?: BuildRecord;
+  /** `--build-manifest FILE`: the manifest of the build being released. */
+  manifest?: BuildManifest;
+  /** Why the gate run stopped before the end (a signal, its --deadline); absent for a complete run. */
+  interrupted?: string;
 }
 
 export interface EvidencePointer {
@@ -77,6 +109,10 @@ export interface Verdict {
   passed: boolean;
   policy: { name: string; sources: string[] };
   target: { host: string | null; simulated: boolean; stand_in: string | null };
+  /** Why the run stopped early ("interrupted (SIGINT)", the deadline), or null: a complete run. */
+  interrupted: string | null;
+  /** The image the target was booted from: only when its build record's id is the manifest's. */
+  image: { build_id: string; sha256: string; file: string | null; version: string } | null;
   summary: { clauses: number; passed: number; failed: number; waived: number; failed_required: number };
   clauses: Clause[];
 }
@@ -471,18 +507,68 @@ function bootClauses(policy: NonNullable<Policy["boot"]>, inputs: GateInputs): D
 
 // --- appliance identity -------------------------------------------------------------------------------
 
+/** The build record's id is the manifest's: then the manifest's image is the one the VM booted. */
+function imageOf(inputs: GateInputs): Verdict["image"] {
+  const { build, manifest } = inputs;
+  if (!build?.build_id || !manifest || build.build_id !== manifest.build_id) return null;
+  return {
+    build_id: manifest.build_id,
+    sha256: manifest.sha256,
+    file: manifest.file ?? null,
+    version: manifest.version,
+  };
+}
+
+function buildIdClause(build: BuildRecord, manifest: BuildManifest | undefined): Draft {
+  const base = {
+    id: "appliance.build-id",
+    title: "the VM runs the image of the build being released (build id)",
+    threshold: manifest ? manifest.build_id : "the build manifest's build id",
+  };
+  if (!manifest)
+    return missing(
+      base.id,
+      base.title,
+      base.threshold,
+      "no build manifest: pass --build-manifest with build.sh's out/manifest.json (or the lab image's manifest.json)",
+    );
+  const id = build.build_id ?? null;
+  const ok = id === manifest.build_id;
+  return {
+    ...base,
+    measured: id,
+    status: ok ? "pass" : "fail",
+    message: ok
+      ? `build ${id}: image ${manifest.file ?? "(file not named)"} sha256 ${manifest.sha256}`
+      : id === null
+        ? "the build record carries no build id: the image was not built by build.sh (SLMC_BUILD_ID unset); rebuild it"
+        : `the VM was built as ${id}, the manifest is of build ${manifest.build_id}: boot the image this manifest describes (or pass that image's manifest)`,
+    evidence: pointerTo(BUNDLE.buildRecord, "build_id"),
+  };
+}
+
 function applianceClauses(
   policy: NonNullable<Policy["appliance"]>,
-  build: BuildRecord | undefined,
+  inputs: GateInputs,
   standInPolicy: string | undefined,
 ): Draft[] {
+  const { build, manifest } = inputs;
   const versionTitle = "the appliance version is the one released";
+  const imageTitle = "the image is the one released (sha256 pinned by the policy)";
   const out: Draft[] = [];
-  const fix = "no build record was read from the VM; the appliance must keep build.sh's manifest";
+  const fix = `no build record was read from the VM (/etc/slm-copilot/build-record.json, written at image build); give the gate SSH access, or rebuild the image with build.sh`;
   if (!build) {
     out.push(missing("appliance.version", versionTitle, policy.version, fix));
+    out.push(
+      missing(
+        "appliance.build-id",
+        "the VM runs the image of the build being released (build id)",
+        manifest?.build_id ?? "the build manifest's build id",
+        fix,
+      ),
+    );
     if (policy.image_sha256)
-      out.push(missing("appliance.image-sha256", "the image is the one released", policy.image_sha256, fix));
+      out.push(missing("appliance.image-sha256", imageTitle, policy.image_sha256, fix));
     return out;
   }
   out.push({
@@ -521,11 +607,14 @@ function applianceClauses(
       build.stand_ins ? "stand_ins" : build.profile ? "profile" : "version",
     ),
   });
+  const tie = buildIdClause(build, manifest);
+  out.push(tie);
   if (policy.image_sha256) {
-    const sum = build.sha256 ?? null;
+    const image = imageOf(inputs);
+    const sum = image?.sha256 ?? null;
     out.push({
       id: "appliance.image-sha256",
-      title: "the image is the one released",
+      title: imageTitle,
       measured: sum,
       threshold: policy.image_sha256,
       status: sum === policy.image_sha256 ? "pass" : "fail",
@@ -533,9 +622,9 @@ function applianceClauses(
         sum === policy.image_sha256
           ? "image checksum matches"
           : sum === null
-            ? "the build record carries no image checksum"
-            : `the VM's image checksum ${sum} is not the released image's: boot the released image`,
-      evidence: pointerTo(BUNDLE.buildRecord, "sha256"),
+            ? `the VM's image is not tied to a manifest (${tie.message}), so its sha256 is unknown`
+            : `the VM booted the image with sha256 ${sum} (build ${image?.build_id}), not the pinned one: boot the released image, or pin this build's sha256`,
+      evidence: sum === null ? tie.evidence : pointerTo(BUNDLE.buildManifest, "sha256"),
     });
   }
   return out;
@@ -597,11 +686,23 @@ function targetClause(policy: Policy, inputs: GateInputs): Draft {
 
 export function evaluate(policy: Policy, inputs: GateInputs, sources: string[] = []): Verdict {
   const groups: [boolean, Draft[]][] = [[true, [targetClause(policy, inputs)]]];
-  if (policy.appliance)
+  if (inputs.interrupted !== undefined)
     groups.push([
-      policy.appliance.required,
-      applianceClauses(policy.appliance, inputs.build, policy.stand_in),
+      true,
+      [
+        {
+          id: "gate.complete",
+          title: "the gate ran to the end",
+          measured: "interrupted",
+          threshold: "complete run",
+          status: "fail",
+          message: `${inputs.interrupted}: what ran is in this bundle, the rest is missing evidence; run the gate again to the end`,
+          evidence: pointerTo(BUNDLE.verdictJson, "interrupted"),
+        },
+      ],
     ]);
+  if (policy.appliance)
+    groups.push([policy.appliance.required, applianceClauses(policy.appliance, inputs, policy.stand_in)]);
   if (policy.checks) groups.push([policy.checks.required, checkClauses(policy.checks, inputs.checks)]);
   if (policy.reboot) groups.push([policy.reboot.required, rebootClauses(policy.reboot, inputs.reboot)]);
   if (policy.soak) groups.push([policy.soak.required, soakClauses(policy.soak, inputs.soak)]);
@@ -625,6 +726,8 @@ export function evaluate(policy: Policy, inputs: GateInputs, sources: string[] =
     passed: failedRequired === 0,
     policy: { name: policy.name, sources },
     target: { host, simulated, stand_in: policy.stand_in ?? null },
+    interrupted: inputs.interrupted ?? null,
+    image: imageOf(inputs),
     summary: {
       clauses: clauses.length,
       passed: count("pass"),

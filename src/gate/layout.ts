@@ -14,6 +14,7 @@ export const BUNDLE = {
   policy: "policy.json",
   versions: "versions.json",
   buildRecord: "target/build-record.json",
+  buildManifest: "image/manifest.json",
   sums: "SHA256SUMS",
   signature: "SHA256SUMS.sig",
 } as const;

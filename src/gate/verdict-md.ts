@@ -39,6 +39,12 @@ export function renderVerdictMarkdown(verdict: Verdict): string {
   ];
   if (verdict.target.stand_in)
     out.push(`> **Lab stand-in, not a release target:** ${cell(verdict.target.stand_in)}`, "");
+  out.push(
+    verdict.image
+      ? `Image: \`${cell(verdict.image.file)}\` sha256 \`${cell(verdict.image.sha256)}\` (build ${cell(verdict.image.build_id)}, version ${cell(verdict.image.version)}).`
+      : "Image: not identified (no build record whose build id matches a build manifest).",
+    "",
+  );
   if (verdict.target.simulated)
     out.push("> **Simulated:** some evidence comes from the simulated appliance, not a VM.", "");
   out.push(
