@@ -286,7 +286,7 @@ t.test("every defect switch has an expectation", async (t) => {
 // (stalls, idle timeouts), so a few run side by side, and the tests after this one start when all
 // of them have ended.
 t.test("every defect is flagged by its check", async (t) => {
-  t.jobs = 8;
+  t.jobs = 4;
   for (const [defect, expected] of Object.entries(EXPECTED) as [Defect, Expectation][]) {
     t.test(`defect ${defect} is flagged by ${expected.check}`, { buffered: true }, async (t) => {
       const { waitReady = true, ...options } = expected.simulator ?? {};
