@@ -60,7 +60,7 @@ t.test("NO_COLOR turns colour off", async (t) => {
   t.match(command, { kind: "demo", options: { color: false } });
 });
 
-t.test("--deadline: 900 s by default for a check run and the demo, only there", async (t) => {
+t.test("--deadline: 900 s by default for a check run and the demo, bench only when given", async (t) => {
   t.match(parse("10.0.0.5"), { kind: "check", options: { deadlineS: 900 } });
   t.match(parse("10.0.0.5", "--deadline", "30"), { options: { deadlineS: 30 } });
   t.match(parse("demo", "--deadline", "5"), { options: { deadlineS: 5 } });
@@ -82,8 +82,11 @@ t.test("--deadline: 900 s by default for a check run and the demo, only there", 
     })();
     t.equal((error as CliError | undefined)?.exitCode, EXIT.usage, argv.join(" "));
   }
+  t.match(parse("bench", "h", "--deadline", "60"), { options: { deadlineS: 60 } }, "bench: when given");
+  const bench = parse("bench", "h");
+  t.equal("options" in bench ? bench.options.deadlineS : "none", undefined, "bench: no limit unless given");
   t.throws(
-    () => parse("bench", "h", "--deadline", "60"),
-    /--deadline only applies to "slmc-check <host>" or "slmc-check demo"/,
+    () => parse("reboot", "h", "--deadline", "60"),
+    /--deadline only applies to "slmc-check <host>", "slmc-check demo", "slmc-check bench <host>" or "slmc-check bench demo"/,
   );
 });
