@@ -28,6 +28,8 @@ export interface OpenLoop {
   /** Arrivals are drawn for this long; the requests still in flight then are waited for. */
   durationS: number;
   seed: number;
+  /** Default OPEN_LOOP_MAX_IN_FLIGHT. */
+  maxInFlight?: number;
 }
 
 export interface BenchPlan {
@@ -192,6 +194,7 @@ async function openLoop(
   send: SendRequest,
   prompts: BenchPrompt[],
   arrivals: number[],
+  maxInFlight: number,
   onDone: (done: number) => void,
   signal?: AbortSignal,
 ): Promise<Sample[]> {
@@ -202,13 +205,13 @@ async function openLoop(
     await sleepUntil(origin + offset, signal);
     if (signal?.aborted) break;
     const prompt = prompts[index % prompts.length]!;
-    if (inFlight.size >= OPEN_LOOP_MAX_IN_FLIGHT) {
+    if (inFlight.size >= maxInFlight) {
       samples.push(
         unsent(
           performance.now(),
           origin,
           prompt,
-          `not sent: ${OPEN_LOOP_MAX_IN_FLIGHT} requests already in flight (the server does not keep up with the arrival rate)`,
+          `not sent: ${maxInFlight} requests already in flight (the server does not keep up with the arrival rate)`,
         ),
       );
       onDone(samples.length);
@@ -268,6 +271,7 @@ export async function runBench(
       send,
       plan.prompts,
       arrivals,
+      loop.maxInFlight ?? OPEN_LOOP_MAX_IN_FLIGHT,
       (done) =>
         progress({
           phase: "open-loop",
