@@ -5,8 +5,10 @@
 // from fewer than 10 samples are marked indicative.
 import t from "tap";
 import { performance } from "node:perf_hooks";
+import { compareReports } from "../src/bench/compare.ts";
 import { aggregate, distribution, type RequestTrace, type Sample } from "../src/bench/metrics.ts";
 import { promptSet } from "../src/bench/prompts.ts";
+import type { ComparableReport } from "../src/bench/report.ts";
 import {
   poissonArrivals,
   requestsFor,
@@ -183,6 +185,43 @@ t.test("open loop sends on schedule whatever the server does, bounded in flight"
   t.equal(samples.length, due.length, "an arrival past the bound is still counted");
   t.ok(unsent.length > 0, `${unsent.length} arrivals found 2 in flight and failed with that cause`);
   t.equal(capped.levels[0]!.aggregate.max_in_flight, 2, "never more than the bound in flight");
+  t.same(
+    capped.levels[0]!.samples.map((s) => s.scheduled_ms),
+    due,
+    "the unsent arrivals keep their due instant too",
+  );
+});
+
+t.test("--compare matches open-loop levels by their rate", async (t) => {
+  const report = (rate: number, tokS: number): ComparableReport => ({
+    schema_version: 1,
+    started_at: "",
+    target: { host: "h", path: "/" },
+    levels: [
+      {
+        aggregate: {
+          concurrency: 0,
+          offered_rate_per_s: rate,
+          completed: 3,
+          attempted: 3,
+          agg_out_tok_s: tokS,
+          req_per_s: 1,
+          distributions: {},
+        },
+      },
+    ],
+  });
+  const same = compareReports(report(8, 100), report(8, 95), 10);
+  t.match(
+    same.find((c) => c.metric === "agg_out_tok_s"),
+    { offered_rate_per_s: 8, change_pct: -5, regression: false },
+  );
+  const other = compareReports(report(8, 100), report(16, 200), 10);
+  t.match(
+    other.find((c) => c.metric === "agg_out_tok_s"),
+    { after: null, regression: true },
+    "another rate is not the same level",
+  );
 });
 
 t.test("goodput: requests meeting every SLO given / requests started", async (t) => {

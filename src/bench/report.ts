@@ -69,6 +69,7 @@ export const comparableReportSchema = z.object({
     z.object({
       aggregate: z.object({
         concurrency: z.number(),
+        offered_rate_per_s: z.number().optional(),
         completed: z.number(),
         attempted: z.number(),
         agg_out_tok_s: z.number().nullable(),

@@ -206,14 +206,15 @@ async function openLoop(
     if (signal?.aborted) break;
     const prompt = prompts[index % prompts.length]!;
     if (inFlight.size >= maxInFlight) {
-      samples.push(
-        unsent(
+      samples.push({
+        ...unsent(
           performance.now(),
           origin,
           prompt,
           `not sent: ${maxInFlight} requests already in flight (the server does not keep up with the arrival rate)`,
         ),
-      );
+        scheduled_ms: offset,
+      });
       onDone(samples.length);
       continue;
     }
