@@ -10,6 +10,7 @@ import { aggregate, distribution, type RequestTrace, type Sample } from "../src/
 import { promptSet } from "../src/bench/prompts.ts";
 import type { ComparableReport } from "../src/bench/report.ts";
 import {
+  openLoopProblem,
   poissonArrivals,
   requestsFor,
   requestsProblem,
@@ -154,6 +155,11 @@ t.test("open loop: seeded Poisson arrivals", async (t) => {
   const sd = Math.sqrt(gaps.reduce((a, b) => a + (b - mean) ** 2, 0) / gaps.length);
   t.ok(Math.abs(mean - 20) < 2, `mean gap ${mean.toFixed(1)} ms ≈ 1000 / 50`);
   t.ok(Math.abs(sd / mean - 1) < 0.15, `exponential gaps: sd/mean ${(sd / mean).toFixed(2)} ≈ 1`);
+  t.equal(openLoopProblem({ ratePerS: 50, durationS: 200 }), undefined, "10,000 arrivals: allowed");
+  t.match(
+    openLoopProblem({ ratePerS: 1000, durationS: 60 }),
+    /^--rate 1000 for --duration 60 s is 60000 arrivals, more than 10000: lower --rate or --duration$/,
+  );
 });
 
 t.test("open loop sends on schedule whatever the server does, bounded in flight", async (t) => {
@@ -174,6 +180,9 @@ t.test("open loop sends on schedule whatever the server does, bounded in flight"
     "each sample keeps the instant it was due",
   );
   t.match(run.stoppedBecause, `open loop: ${due.length} Poisson arrivals at 20/s over 1 s (seed 3)`);
+  const lag = level.aggregate.distributions.send_lag_ms!;
+  t.equal(lag.n, due.length, "the send lag of every arrival");
+  t.ok(lag.p50 >= 0 && lag.p50 < 250, `sent ${lag.p50} ms (p50) after due: on schedule`);
 
   const capped = await runBench(
     plan({ sweep: false, openLoop: { ...loop, maxInFlight: 2 } }),

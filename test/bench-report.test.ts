@@ -165,6 +165,9 @@ t.test("bench output flags: no file unless asked, paths and --requests checked b
   const few = await slmc(["bench", "demo", "--sweep", "--requests", "3"], dir);
   t.equal(few.code, 2);
   t.match(few.stderr, /--requests 3 is fewer than 2 × concurrency 8 .*give --requests 16 or more/);
+  const huge = await slmc(["bench", "demo", "--rate", "1000", "--duration", "60"], dir);
+  t.equal(huge.code, 2);
+  t.match(huge.stderr, /60000 arrivals, more than 10000: lower --rate or --duration/);
   const tap = await slmc(["bench", "demo", "--format", "tap"], dir);
   t.equal(tap.code, 2);
   t.match(tap.stderr, /--format tap: bench writes pretty, json, html/);
@@ -222,6 +225,10 @@ t.test("bench --rate: open loop with goodput in every output", async (t) => {
   t.ok(level.attempted > 0, `${level.attempted} arrivals`);
   t.match(level.goodput, { started: level.attempted, met: level.attempted, share: 1 });
   t.match(met.stdout, /^ +8\/s +\d+\/\d+ /m, "the table's row is the rate");
+  t.match(
+    met.stdout,
+    /^open loop at 8\/s: \d+ arrivals sent ~?[\d.]+ ms \(p50\), ~?[\d.]+ ms \(p99\) after they were due$/m,
+  );
   t.match(
     met.stdout,
     /goodput at rate 8\/s: (\d+) of \1 requests met TTFT ≤ 10000 ms and decode ≥ 1 tok\/s \(100\.0%/,

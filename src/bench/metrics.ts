@@ -384,6 +384,13 @@ export function aggregate(
   const distributions: Record<string, Distribution | null> = {};
   for (const name of DISTRIBUTED_METRICS) distributions[name] = distribution(completed.map((s) => s[name]));
   distributions.inter_event_gap_ms = distribution(completed.flatMap((s) => s.inter_event_gap_ms));
+  if (samples.some((s) => s.scheduled_ms !== undefined))
+    distributions.send_lag_ms = distribution(
+      samples.map((s) =>
+        // No request starts before it is due: below 0 is only the rounding of t0_ms and connect_tls_ms.
+        s.scheduled_ms === undefined ? null : Math.max(0, round(s.t0_ms - s.connect_tls_ms - s.scheduled_ms)),
+      ),
+    );
   const met = extra.slo ? samples.filter((s) => meetsSlo(s, extra.slo!)).length : 0;
   return {
     concurrency,
@@ -433,6 +440,8 @@ export const METRIC_DEFINITIONS: Record<string, string> = {
   agg_out_tok_s: "Σ N_out of completed requests / duration_s, duration_s = max(t_end) − min(t0) of the level",
   req_per_s: "completed requests / duration_s",
   percentiles: `n, min, p50, p90, p99, max, mean; linear interpolation between closest ranks; from fewer than ${INDICATIVE_BELOW} samples marked indicative (~ in the table)`,
+  send_lag_ms:
+    "open loop: connect start − the arrival's due instant (the client falling behind its schedule shows here)",
   max_in_flight: "the most requests of the level in flight at once (largest overlap of [t0, t_end])",
   goodput:
     "requests that completed with ttft_ms ≤ --slo-ttft and decode_tok_s ≥ --slo-decode / every request started (failed ones included)",

@@ -87,6 +87,13 @@ export function renderBenchTable(report: BenchReport): string {
           `~ indicative: a percentile from fewer than ${INDICATIVE_BELOW} samples (run more requests for a stable figure)`,
         ]
       : []),
+    ...report.levels.flatMap(({ aggregate: a }) =>
+      a.distributions.send_lag_ms
+        ? [
+            `open loop at ${levelLabel(a)}: ${a.attempted} arrivals sent ${pct(a.distributions.send_lag_ms, "p50")} ms (p50), ${pct(a.distributions.send_lag_ms, "p99")} ms (p99) after they were due`,
+          ]
+        : [],
+    ),
     ...goodputLines(report),
     ...report.notes.map((n) => `note: ${n}`),
     ...report.findings.map((f) => `${f.level === "flag" ? "FLAG" : "warning"}: ${f.message}`),

@@ -22,6 +22,9 @@ export const DEFAULT_REQUESTS = 3;
  */
 export const OPEN_LOOP_MAX_IN_FLIGHT = 256;
 
+/** --rate × --duration may ask for this many arrivals at most (as many as --requests allows a level). */
+export const MAX_OPEN_LOOP_ARRIVALS = 10_000;
+
 export interface OpenLoop {
   /** Mean arrivals per second (Poisson: exponential gaps). */
   ratePerS: number;
@@ -89,6 +92,13 @@ export function requestsProblem(
   return `--requests ${plan.requestsPerLevel} is fewer than 2 × concurrency ${highest}${plan.sweep && highest === plan.maxConcurrency ? " (the sweep's --max-concurrency)" : ""}: that level would never hold ${highest} requests in flight; give --requests ${2 * highest} or more, or leave --requests out (each level then runs max(${DEFAULT_REQUESTS}, 2 × concurrency))`;
 }
 
+/** Why an open loop asks for too many arrivals to keep every sample in memory, or undefined. */
+export function openLoopProblem(loop: Pick<OpenLoop, "ratePerS" | "durationS">): string | undefined {
+  const expected = loop.ratePerS * loop.durationS;
+  if (expected <= MAX_OPEN_LOOP_ARRIVALS) return undefined;
+  return `--rate ${loop.ratePerS} for --duration ${loop.durationS} s is ${Math.round(expected)} arrivals, more than ${MAX_OPEN_LOOP_ARRIVALS}: lower --rate or --duration`;
+}
+
 /** mulberry32: a small seeded generator, so a --seed gives the same arrival schedule every run. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -101,14 +111,17 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Poisson arrivals: offsets in ms from the start, exponential gaps of mean 1000 / rate, within the duration. */
+/**
+ * Poisson arrivals: offsets in ms from the start, exponential gaps of mean 1000 / rate, within the
+ * duration; never more than 2 × MAX_OPEN_LOOP_ARRIVALS (openLoopProblem keeps the mean at most half that).
+ */
 export function poissonArrivals(loop: OpenLoop): number[] {
   const random = seededRandom(loop.seed);
   const arrivals: number[] = [];
   const end = loop.durationS * 1000;
   for (let at = 0; ;) {
     at += (-Math.log(1 - random()) * 1000) / loop.ratePerS;
-    if (at >= end) return arrivals;
+    if (at >= end || arrivals.length >= 2 * MAX_OPEN_LOOP_ARRIVALS) return arrivals;
     arrivals.push(Math.round(at * 1000) / 1000);
   }
 }
@@ -116,18 +129,20 @@ export function poissonArrivals(loop: OpenLoop): number[] {
 const deadlineMessage = (signal: AbortSignal) =>
   signal.reason instanceof Error ? signal.reason.message : "the run's --deadline passed";
 
-function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
+async function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
   const wait = at - performance.now();
-  if (wait <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(finish, wait);
-    function finish() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", finish);
-      done();
-    }
-    signal?.addEventListener("abort", finish, { once: true });
-  });
+  if (wait > 0 && !signal?.aborted)
+    await new Promise<void>((done) => {
+      const timer = setTimeout(finish, wait);
+      function finish() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", finish);
+        done();
+      }
+      signal?.addEventListener("abort", finish, { once: true });
+    });
+  // Timers may fire up to a millisecond early; an arrival is never sent before it is due.
+  while (performance.now() < at && !signal?.aborted) await new Promise((done) => setImmediate(done));
 }
 
 /** A request that was never sent, as a failed sample with its cause. */

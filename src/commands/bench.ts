@@ -23,6 +23,7 @@ import {
   type ComparableReport,
 } from "../bench/report.ts";
 import {
+  openLoopProblem,
   poissonArrivals,
   requestsProblem,
   runBench,
@@ -233,11 +234,12 @@ function renderBench(report: BenchReport, format: BenchFormat): string {
 }
 
 /**
- * What bench refuses before any traffic (exit 2): too few --requests for a level's concurrency, and
- * output files that cannot be written.
+ * What bench refuses before any traffic (exit 2): too few --requests for a level's concurrency, an
+ * open loop of more arrivals than a level may have requests, output files that cannot be written.
  */
 export async function checkBenchOptions(options: CliOptions): Promise<void> {
-  const problem = options.rate === undefined ? requestsProblem(planOf(options)) : undefined;
+  const plan = planOf(options);
+  const problem = plan.openLoop ? openLoopProblem(plan.openLoop) : requestsProblem(plan);
   if (problem) throw new CliError(problem, EXIT.usage);
   await checkOutputFiles(benchOutputs(options));
 }
