@@ -234,6 +234,11 @@ t.test("bench --rate: open loop with goodput in every output", async (t) => {
     /goodput at rate 8\/s: (\d+) of \1 requests met TTFT ≤ 10000 ms and decode ≥ 1 tok\/s \(100\.0%/,
   );
 
+  t.match(
+    met.html,
+    /<p>open loop at 8\/s: \d+ arrivals sent .* after they were due<\/p>/,
+    "HTML: the send lag",
+  );
   const missed = await run(["--slo-ttft", "1"]);
   t.equal(missed.code, 0, "goodput is a figure, not a failure");
   t.match(missed.report.levels[0]!.aggregate.goodput, { met: 0, share: 0 });

@@ -4,7 +4,7 @@
 // test reads back to prove the charts really rendered.
 import type { BenchReport } from "./report.ts";
 import { INDICATIVE_BELOW, type Distribution, type Sample } from "./metrics.ts";
-import { goodputLines, levelLabel, planLine } from "./pretty.ts";
+import { goodputLines, lagLines, levelLabel, planLine } from "./pretty.ts";
 
 const W = 560;
 const H = 260;
@@ -148,6 +148,9 @@ export function renderBenchHtml(report: BenchReport): string {
   )
     ? `<p class="indicative-note">~ indicative: a percentile from fewer than ${INDICATIVE_BELOW} samples (run more requests for a stable figure)</p>`
     : "";
+  const lag = lagLines(report)
+    .map((line) => `<p>${esc(line)}</p>`)
+    .join("");
   const goodput = goodputLines(report)
     .map((line) => `<li>${esc(line)}</li>`)
     .join("");
@@ -168,7 +171,7 @@ svg text{font:11px system-ui,sans-serif}table{border-collapse:collapse}td,th{pad
 <h2>Findings</h2>${findings}
 <h2>Levels</h2>
 <table><thead><tr><th>${report.plan.mode === "open-loop" ? "rate" : "concurrency"}</th><th>ok/all</th><th>max in flight</th><th>agg tok/s</th><th>req/s</th><th>TTFT p50 ms</th><th>decode tok/s p50</th><th>E2E p50 ms</th><th>gap p99 ms</th></tr></thead><tbody>${rows}</tbody></table>
-${indicative}${goodput ? `<h2>Goodput</h2><ul>${goodput}</ul>` : ""}
+${indicative}${lag}${goodput ? `<h2>Goodput</h2><ul>${goodput}</ul>` : ""}
 ${lineChart(
   "chart-tok-s",
   "aggregate output tok/s vs concurrency",

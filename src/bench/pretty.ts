@@ -21,6 +21,17 @@ export function planLine(report: BenchReport): string {
   return `prompts ${p.prompt_set} (${p.prompts.join(", ")}), max_tokens ${p.max_tokens}${p.fixed_length ? " fixed length" : ""}, ${p.warmup} warm-up excluded, ${load}`;
 }
 
+/** Open loop: how late the arrivals left against their schedule (the client's own honesty). */
+export function lagLines(report: BenchReport): string[] {
+  return report.levels.flatMap(({ aggregate: a }) =>
+    a.distributions.send_lag_ms
+      ? [
+          `open loop at ${levelLabel(a)}: ${a.attempted} arrivals sent ${pct(a.distributions.send_lag_ms, "p50")} ms (p50), ${pct(a.distributions.send_lag_ms, "p99")} ms (p99) after they were due`,
+        ]
+      : [],
+  );
+}
+
 export function goodputLines(report: BenchReport): string[] {
   const slo = report.plan.slo;
   if (!slo) return [];
@@ -87,13 +98,7 @@ export function renderBenchTable(report: BenchReport): string {
           `~ indicative: a percentile from fewer than ${INDICATIVE_BELOW} samples (run more requests for a stable figure)`,
         ]
       : []),
-    ...report.levels.flatMap(({ aggregate: a }) =>
-      a.distributions.send_lag_ms
-        ? [
-            `open loop at ${levelLabel(a)}: ${a.attempted} arrivals sent ${pct(a.distributions.send_lag_ms, "p50")} ms (p50), ${pct(a.distributions.send_lag_ms, "p99")} ms (p99) after they were due`,
-          ]
-        : [],
-    ),
+    ...lagLines(report),
     ...goodputLines(report),
     ...report.notes.map((n) => `note: ${n}`),
     ...report.findings.map((f) => `${f.level === "flag" ? "FLAG" : "warning"}: ${f.message}`),
