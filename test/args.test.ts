@@ -90,3 +90,24 @@ t.test("--deadline: 900 s by default for a check run and the demo, bench only wh
     /--deadline only applies to "slmc-check <host>", "slmc-check demo", "slmc-check bench <host>" or "slmc-check bench demo"/,
   );
 });
+
+t.test("bench's outputs are pretty, json and html; html is bench's only", async (t) => {
+  t.match(parse("bench", "demo", "--format", "html", "--report", "json:r.json"), {
+    options: { bench: { format: "html", reports: [{ format: "json", file: "r.json" }] }, reports: [] },
+  });
+  t.throws(() => parse("demo", "--format", "html"), /--format html: only "slmc-check bench" writes html/);
+  t.throws(() => parse("h", "--report", "html:r.html"), /--report html:r\.html: only "slmc-check bench"/);
+  t.throws(() => parse("bench", "h", "--report", "tap:r.tap"), /--report tap:r\.tap: bench writes pretty/);
+});
+
+t.test("--rate is an open loop: not with closed-loop levels; --duration and --seed need it", async (t) => {
+  t.match(parse("bench", "h", "--rate", "0.5", "--duration", "30", "--seed", "9"), {
+    options: { rate: 0.5, durationS: 30, seed: 9 },
+  });
+  t.throws(
+    () => parse("bench", "h", "--rate", "2", "--sweep", "--concurrency", "1,2"),
+    /--rate is an open loop .*--concurrency and --sweep set closed-loop levels: choose one/,
+  );
+  t.throws(() => parse("bench", "h", "--duration", "30"), /--duration only applies with --rate/);
+  t.throws(() => parse("bench", "h", "--seed", "3"), /--seed only applies with --rate/);
+});

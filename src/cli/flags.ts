@@ -369,10 +369,10 @@ export const FLAGS = [
     value: "SECONDS",
     schema: seconds(86400).optional(),
     expects: secondsExpect(86400),
-    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger`,
+    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger; bench: none`,
     commands: ["check", "demo", "bench", "bench-demo"],
     group: "Run",
-    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped (bench: no request starts after it, those in\nflight are cut and counted as failed; no limit unless given)",
+    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped (bench: no request starts after it, those in\nflight are cut and counted as failed)",
   }),
   flag({
     name: "format",
