@@ -61,7 +61,7 @@ t.test("NO_COLOR turns colour off", async (t) => {
 });
 
 t.test(
-  "--deadline: 900 s by default for a check run and the demo; the gate takes it without a default",
+  "--deadline: 900 s by default for a check run and the demo; the gate and bench only when given",
   async (t) => {
     t.match(parse("10.0.0.5"), { kind: "check", options: { deadlineS: 900 } });
     t.match(parse("10.0.0.5", "--deadline", "30"), { options: { deadlineS: 30 } });
@@ -84,9 +84,12 @@ t.test(
       })();
       t.equal((error as CliError | undefined)?.exitCode, EXIT.usage, argv.join(" "));
     }
+    t.match(parse("bench", "h", "--deadline", "60"), { options: { deadlineS: 60 } }, "bench: when given");
+    const bench = parse("bench", "h");
+    t.equal("options" in bench ? bench.options.deadlineS : "none", undefined, "bench: no limit unless given");
     t.throws(
-      () => parse("bench", "h", "--deadline", "60"),
-      /--deadline only applies to "slmc-check <host>", "slmc-check demo", "slmc-check gate <host>" or "slmc-check gate demo"/,
+      () => parse("reboot", "h", "--deadline", "60"),
+      /--deadline only applies to "slmc-check <host>", "slmc-check demo", .*"slmc-check gate <host>".*"slmc-check bench demo"/,
     );
     const gate = ["--policy", "p.yaml", "--evidence", "e"];
     const unbounded = parse("gate", "h", ...gate);
@@ -98,3 +101,26 @@ t.test(
     t.match(parse("gate", "demo", ...gate, "--deadline", "600"), { options: { deadlineS: 600 } });
   },
 );
+
+t.test("bench's outputs are pretty, json and html; the other commands' any report format", async (t) => {
+  t.match(parse("bench", "demo", "--format", "html", "--report", "json:r.json"), {
+    options: { bench: { format: "html", reports: [{ format: "json", file: "r.json" }] }, reports: [] },
+  });
+  t.match(parse("demo", "--format", "html"), { options: { format: "html" } });
+  t.match(parse("h", "--report", "html:r.html"), {
+    options: { reports: [{ format: "html", file: "r.html" }] },
+  });
+  t.throws(() => parse("bench", "h", "--report", "tap:r.tap"), /--report tap:r\.tap: bench writes pretty/);
+});
+
+t.test("--rate is an open loop: not with closed-loop levels; --duration and --seed need it", async (t) => {
+  t.match(parse("bench", "h", "--rate", "0.5", "--duration", "30", "--seed", "9"), {
+    options: { rate: 0.5, durationS: 30, seed: 9 },
+  });
+  t.throws(
+    () => parse("bench", "h", "--rate", "2", "--sweep", "--concurrency", "1,2"),
+    /--rate is an open loop .*--concurrency and --sweep set closed-loop levels: choose one/,
+  );
+  t.throws(() => parse("bench", "h", "--duration", "30"), /--duration only applies with --rate/);
+  t.throws(() => parse("bench", "h", "--seed", "3"), /--seed only applies with --rate/);
+});

@@ -1,6 +1,7 @@
 // The benchmark in bad situations, each reported and never crashed on or hung: a server that fails
-// every 3rd request with 500, a stream that stalls past the idle timeout, a model not loaded yet (503),
-// fewer tokens than asked with --fixed-length, and a buffering proxy (the appliance's real nginx site
+// every 3rd request with 500, a stream that stalls past the idle timeout, a model not loaded yet (503,
+// its reason kept), a malformed chunk and a chunk with the wrong `object` (failed requests with their
+// cause), fewer tokens than asked with --fixed-length, and a buffering proxy (the appliance's real nginx site
 // with proxy_buffering on) showing up as TTFT ≈ E2E and flagged. Also the §7.5 worked example, the
 // percentile method and --compare.
 import t from "tap";
@@ -29,6 +30,7 @@ t.test("§7.5 worked example: one streamed request on a CPU server", async (t) =
   const event = (at: number, content: string | null, extra: object = {}) => ({
     arrivedAt: at,
     data: JSON.stringify({
+      object: "chat.completion.chunk",
       choices: [{ delta: content === null ? { role: "assistant" } : { content }, finish_reason: null }],
       ...extra,
     }),
@@ -38,7 +40,11 @@ t.test("§7.5 worked example: one streamed request on a CPU server", async (t) =
   for (let i = 1; i < 257; i++) events.push(event(12_040 + (30_000 * i) / 256, "b"));
   events.push({
     arrivedAt: 42_044,
-    data: JSON.stringify({ choices: [], usage: { prompt_tokens: 600, completion_tokens: 257 } }),
+    data: JSON.stringify({
+      object: "chat.completion.chunk",
+      choices: [],
+      usage: { prompt_tokens: 600, completion_tokens: 257 },
+    }),
   });
   events.push({ arrivedAt: 42_045, data: "[DONE]" });
   const trace: RequestTrace = {
@@ -67,10 +73,49 @@ t.test("§7.5 worked example: one streamed request on a CPU server", async (t) =
   t.equal(m.osl_mismatch, false);
 });
 
+t.test("an HTTP error keeps the server's own reason, bounded", async (t) => {
+  const trace = (status: number, body: string): RequestTrace => ({
+    start: 0,
+    sent: 0,
+    headers: 5,
+    end: 6,
+    status,
+    events: [],
+    comments: 0,
+    responseHeaders: {},
+    error: null,
+    errorBody: body,
+    maxTokensAsked: 16,
+  });
+  t.equal(
+    requestMetrics(trace(503, '{"error":{"code":503,"message":"loading model","type":"unavailable_error"}}'))
+      .error,
+    "HTTP 503: loading model",
+    "llama.cpp / OpenAI error.message",
+  );
+  t.equal(requestMetrics(trace(503, '{"status":"loading"}')).error, "HTTP 503: loading", "nginx/front");
+  t.equal(
+    requestMetrics(trace(502, "<html><body><h1>502 Bad Gateway</h1></body></html>")).error,
+    "HTTP 502: 502 Bad Gateway",
+    "an HTML page: its text",
+  );
+  t.equal(requestMetrics(trace(500, "")).error, "HTTP 500", "no body: the status alone");
+  t.equal(requestMetrics(trace(500, "x".repeat(5000))).error!.length, "HTTP 500: ".length + 201, "bounded");
+});
+
 t.test("percentiles interpolate between closest ranks", async (t) => {
   t.equal(percentile([1, 2, 3, 4], 50), 2.5);
   t.equal(percentile([10, 20, 30, 40, 50], 90), 46);
-  t.same(distribution([3, null, 1, 2]), { n: 3, min: 1, p50: 2, p90: 2.8, p99: 2.98, max: 3, mean: 2 });
+  t.same(distribution([3, null, 1, 2]), {
+    n: 3,
+    min: 1,
+    p50: 2,
+    p90: 2.8,
+    p99: 2.98,
+    max: 3,
+    mean: 2,
+    indicative: true,
+  });
   t.equal(distribution([null]), null);
 });
 
@@ -145,7 +190,11 @@ t.test("bad situations are reported, not crashed on", async (t) => {
   const failing = await scenario(["--fail-every", "3"], 6);
   t.equal(failing.samples.filter((s) => !s.ok).length, 2, "500 mid-run: 2 of 6 failed, the run went on");
   t.match(failing.findings, [
-    { level: "flag", code: "failed-requests", message: /2 of 6 requests failed: HTTP 500/ },
+    {
+      level: "flag",
+      code: "failed-requests",
+      message: /^2 of 6 requests failed: HTTP 500: injected failure \(every 3th request\)$/,
+    },
   ]);
   t.equal(failing.run.levels[0]!.aggregate.completed, 4, "aggregates count only completed requests");
 
@@ -156,8 +205,32 @@ t.test("bad situations are reported, not crashed on", async (t) => {
   ]);
 
   const loading = await scenario(["--load-ms", "60000"], 2, false, false);
-  t.match(loading.samples[0]!.error, /HTTP 503/, "model not loaded: 503");
+  t.equal(
+    loading.samples[0]!.error,
+    `HTTP 503: model "${MODEL}" is loading`,
+    "model not loaded: 503 with the server's own reason",
+  );
   t.match(loading.run.stoppedBecause, /no request completed at concurrency 1/);
+
+  const malformed = await scenario(["--defect", "malformed-chunk"], 2);
+  t.same(
+    malformed.samples.map((s) => s.ok),
+    [false, false],
+    "a malformed chunk fails the request, though the stream ended with [DONE]",
+  );
+  t.match(malformed.findings, [
+    { level: "flag", code: "failed-requests", message: /^2 of 2 requests failed: chunk #3 is not JSON \(/ },
+  ]);
+  const wrongObject = await scenario(["--defect", "wrong-chunk-object"], 2);
+  t.match(wrongObject.findings, [
+    {
+      level: "flag",
+      code: "failed-requests",
+      message:
+        /^2 of 2 requests failed: chunk #1 has object "chat\.completion", expected "chat\.completion\.chunk"$/,
+    },
+  ]);
+  t.equal(wrongObject.run.levels[0]!.aggregate.completed, 0, "no wrong-object stream counts as completed");
 
   const short = await scenario(["--stop-after-tokens", "5"], 2, true);
   t.match(short.findings, [

@@ -61,7 +61,10 @@ t.test("bad command lines exit 2 with a clear message", async (t) => {
     [["--bogus"], /unknown option '--bogus'/],
     [[], /missing host/],
     [["host", "--https-port", "70000"], /--https-port: expected a port number 1-65535, got '70000'/],
-    [["host", "--format", "xml"], /--format: expected one of pretty, tap, junit, json, html, got 'xml'/],
+    [
+      ["host", "--format", "xml"],
+      /--format: expected one of pretty, tap, junit, json, html \(bench: pretty, json, html\), got 'xml'/,
+    ],
     [["host", "--suite", "nope"], /--suite: expected one of tls, .*, got 'nope'/],
     [["https://host"], /not a URL/],
     [["host", "--password-file", "/nonexistent/pw"], /cannot read password file "\/nonexistent\/pw": ENOENT/],

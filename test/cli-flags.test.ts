@@ -4,7 +4,7 @@
 import t from "tap";
 import { parseCommandLine } from "../src/cli/args.ts";
 import { CliError, EXIT } from "../src/cli/exit-codes.ts";
-import { COMMAND_NAMES, COMMANDS, FLAGS, type CommandName, type Flag } from "../src/cli/flags.ts";
+import { COMMAND_NAMES, COMMANDS, FLAGS, flagByName, type CommandName, type Flag } from "../src/cli/flags.ts";
 
 const ARGV: Record<CommandName, string[]> = {
   check: ["10.0.0.5"],
@@ -39,6 +39,10 @@ const SAMPLE: Record<string, string> = {
   "expect-change": "password",
   json: "report.json",
   html: "report.html",
+  requests: "16",
+  rate: "2",
+  "slo-ttft": "500",
+  "slo-decode": "5",
   policy: "release-policy.yaml",
   evidence: "out/evidence",
   "build-manifest": "out/manifest.json",
@@ -64,7 +68,9 @@ const words = (f: Flag): string[] => {
   if (value === undefined) throw new Error(`no sample value for --${f.name}`);
   return [`--${f.name}`, value];
 };
-const withRequired = (f: Flag): string[] => [...("requires" in f ? [`--${f.requires}`] : []), ...words(f)];
+/** The flag `f` requires, with a value when it takes one (--duration needs --rate R). */
+const required = (f: Flag): string[] => ("requires" in f ? words(flagByName(f.requires as string)!) : []);
+const withRequired = (f: Flag): string[] => [...required(f), ...words(f)];
 const takes = (f: Flag, command: CommandName) => (f.commands as readonly CommandName[]).includes(command);
 
 t.test("every flag a command does not take is refused, naming the flag and who takes it", async (t) => {
@@ -131,7 +137,7 @@ t.test("defaults come from the table", async (t) => {
     if (!("default" in f)) continue;
     const command = f.commands[0] as CommandName;
     const given = parseCommandLine([...ARGV[command], ...withRequired(f)], {});
-    const absent = parseCommandLine([...ARGV[command], ...("requires" in f ? [`--${f.requires}`] : [])], {});
+    const absent = parseCommandLine([...ARGV[command], ...required(f)], {});
     const value = (c: typeof given) =>
       "options" in c ? (c.options as Record<string, unknown>)[f.key] : "none";
     t.same(value(absent), value(given), `--${f.name} defaults to ${f.default}`);
@@ -154,7 +160,7 @@ t.test("a bad number names the flag, the accepted range and the value given", as
   for (const f of numeric) {
     const command = f.commands[0] as CommandName;
     for (const bad of ["abc", "-1", "99999999", "1x", ""]) {
-      const argv = [...ARGV[command], ...("requires" in f ? [`--${f.requires}`] : []), `--${f.name}`, bad];
+      const argv = [...ARGV[command], ...required(f), `--${f.name}`, bad];
       const error = failure(argv);
       t.equal(error?.exitCode, EXIT.usage, `${argv.join(" ")} exits 2`);
       t.equal(
@@ -180,7 +186,10 @@ t.test("a bad number names the flag, the accepted range and the value given", as
 
 t.test("other bad values name the flag and what it accepts", async (t) => {
   const cases: [string[], RegExp][] = [
-    [["h", "--format", "xml"], /^--format: expected one of pretty, tap, junit, json, html, got 'xml'$/],
+    [
+      ["h", "--format", "xml"],
+      /^--format: expected one of pretty, tap, junit, json, html \(bench: pretty, json, html\), got 'xml'$/,
+    ],
     [["h", "--suite", "tls", "--suite", "nope"], /^--suite: expected one of tls, .*, got 'nope'$/],
     [["demo", "--defect", "nope"], /^--defect: expected a defect name .*, got 'nope'$/],
     [["h", "--jump", "frontend"], /^--jump: expected USER@HOST or USER@HOST:PORT, got 'frontend'$/],

@@ -140,6 +140,12 @@ export const EXPECTED: Record<Defect, Expectation> = {
     message: /chat\.completion\.chunk schema.*delta/,
     suites: ["streaming"],
   },
+  "wrong-chunk-object": {
+    check: "streaming.sse-format",
+    requirement: "INFER-02",
+    message: /chat\.completion\.chunk schema.*object/,
+    suites: ["streaming"],
+  },
   "template-leak": {
     check: "clients.no-template-tokens",
     requirement: "IDE-01",

@@ -24,6 +24,8 @@ const HEADLINES: Headline[] = [
 
 export interface Change {
   concurrency: number;
+  /** Open-loop levels are matched by their arrival rate, not their concurrency (0). */
+  offered_rate_per_s?: number;
   metric: string;
   before: number | null;
   after: number | null;
@@ -38,8 +40,10 @@ export function compareReports(
 ): Change[] {
   const changes: Change[] = [];
   for (const level of before.levels) {
-    const concurrency = level.aggregate.concurrency;
-    const match = after.levels.find((l) => l.aggregate.concurrency === concurrency);
+    const { concurrency, offered_rate_per_s: rate } = level.aggregate;
+    const match = after.levels.find(
+      (l) => l.aggregate.concurrency === concurrency && l.aggregate.offered_rate_per_s === rate,
+    );
     for (const headline of HEADLINES) {
       const was = headline.read(level.aggregate);
       const now = match ? headline.read(match.aggregate) : null;
@@ -47,6 +51,7 @@ export function compareReports(
       const worse = change !== null && (headline.better === "higher" ? -change : change);
       changes.push({
         concurrency,
+        ...(rate !== undefined ? { offered_rate_per_s: rate } : {}),
         metric: headline.name,
         before: was,
         after: now,
@@ -67,7 +72,7 @@ export function renderComparison(changes: Change[], thresholdPct: number, names:
   ];
   for (const c of changes)
     lines.push(
-      `${String(c.concurrency).padStart(3)}  ${c.metric.padEnd(24)} ${String(c.before ?? "—").padStart(12)} ${String(c.after ?? "—").padStart(12)} ${(c.change_pct === null ? "—" : `${c.change_pct > 0 ? "+" : ""}${c.change_pct}%`).padStart(9)}${c.regression ? "  REGRESSION" : ""}`,
+      `${(c.offered_rate_per_s !== undefined ? `${c.offered_rate_per_s}/s` : String(c.concurrency)).padStart(3)}  ${c.metric.padEnd(24)} ${String(c.before ?? "—").padStart(12)} ${String(c.after ?? "—").padStart(12)} ${(c.change_pct === null ? "—" : `${c.change_pct > 0 ? "+" : ""}${c.change_pct}%`).padStart(9)}${c.regression ? "  REGRESSION" : ""}`,
     );
   const regressions = changes.filter((c) => c.regression).length;
   lines.push("", regressions ? `${regressions} regression(s)` : "no regression");

@@ -12,7 +12,24 @@ export interface Finding {
 /** A stream whose content arrives within the last 10% of its lifetime was held back and released at once. */
 const BUFFERED_TTFT_SHARE = 0.9;
 
-export function findings(samples: Sample[], fixedLength: boolean, maxTokens: number): Finding[] {
+function failuresByCause(samples: Sample[], what: string): Finding[] {
+  const causes = new Map<string, number>();
+  for (const s of samples.filter((s) => !s.ok))
+    causes.set(s.error ?? "unknown", (causes.get(s.error ?? "unknown") ?? 0) + 1);
+  return [...causes].map(([cause, count]) => ({
+    level: "flag",
+    code: "failed-requests",
+    message: `${count} of ${samples.length} ${what} failed: ${cause}`,
+  }));
+}
+
+/** `warmup`: its failures are flagged too (a request failed), its timings are not judged. */
+export function findings(
+  samples: Sample[],
+  fixedLength: boolean,
+  maxTokens: number,
+  warmup: Sample[] = [],
+): Finding[] {
   const out: Finding[] = [];
   const completed = samples.filter((s) => s.ok);
   const streamy = completed.filter((s) => s.n_ev >= 3 && s.ttft_ms !== null && s.e2e_ms > 0);
@@ -25,15 +42,7 @@ export function findings(samples: Sample[], fixedLength: boolean, maxTokens: num
       message: `${buffered.length} of ${streamy.length} streams arrived all at once (e.g. TTFT ${example.ttft_ms} ms ≈ E2E ${example.e2e_ms} ms over ${example.n_ev} events): a proxy buffers the SSE stream; in nginx set proxy_buffering off and proxy_http_version 1.1`,
     });
   }
-  const failed = samples.filter((s) => !s.ok);
-  const causes = new Map<string, number>();
-  for (const s of failed) causes.set(s.error ?? "unknown", (causes.get(s.error ?? "unknown") ?? 0) + 1);
-  for (const [cause, count] of causes)
-    out.push({
-      level: "flag",
-      code: "failed-requests",
-      message: `${count} of ${samples.length} requests failed: ${cause}`,
-    });
+  out.push(...failuresByCause(warmup, "warm-up requests"), ...failuresByCause(samples, "requests"));
   const short = completed.filter((s) => s.n_out !== null && s.n_out < maxTokens);
   if (short.length)
     out.push({

@@ -3,8 +3,9 @@
 // request. A small script stamps each chart's rendered size into the DOM, which the headless-Chromium
 // test reads back to prove the charts really rendered.
 import type { BenchReport } from "./report.ts";
-import type { Sample } from "./metrics.ts";
+import { INDICATIVE_BELOW, type Distribution, type Sample } from "./metrics.ts";
 import { agenticHtml } from "./agentic-report.ts";
+import { goodputLines, lagLines, levelLabel, planLine } from "./pretty.ts";
 
 const W = 560;
 const H = 260;
@@ -131,9 +132,11 @@ function levelsHtml(
   rows: string,
   levels: { i: number; a: BenchReport["levels"][number]["aggregate"] }[],
   first: Sample | undefined,
+  notes: string,
 ): string {
   return `<h2>Levels</h2>
-<table><thead><tr><th>concurrency</th><th>ok/all</th><th>agg tok/s</th><th>req/s</th><th>TTFT p50 ms</th><th>decode tok/s p50</th><th>E2E p50 ms</th><th>gap p99 ms</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>${report.plan.mode === "open-loop" ? "rate" : "concurrency"}</th><th>ok/all</th><th>max in flight</th><th>agg tok/s</th><th>req/s</th><th>TTFT p50 ms</th><th>decode tok/s p50</th><th>E2E p50 ms</th><th>gap p99 ms</th></tr></thead><tbody>${rows}</tbody></table>
+${notes}
 ${lineChart(
   "chart-tok-s",
   "aggregate output tok/s vs concurrency",
@@ -156,14 +159,33 @@ ${histogram(
 ${timeline("chart-timeline", first, first ? eventOffsets(first) : [])}`;
 }
 
+/** A percentile cell; one from fewer than INDICATIVE_BELOW samples is marked "~" and classed indicative. */
+function cell(d: Distribution | null | undefined, key: "p50" | "p99"): string {
+  if (!d) return "<td>—</td>";
+  return d.indicative
+    ? `<td class="indicative" title="indicative: ${d.n} samples, fewer than ${INDICATIVE_BELOW}">~${d[key]}</td>`
+    : `<td>${d[key]}</td>`;
+}
+
 export function renderBenchHtml(report: BenchReport): string {
   const levels = report.levels.map((l, i) => ({ i, a: l.aggregate }));
   const first = report.levels[0]?.samples.find((s) => s.ok);
   const rows = report.levels
     .map(({ aggregate: a }) => {
       const d = a.distributions;
-      return `<tr><td>${a.concurrency}</td><td>${a.completed}/${a.attempted}</td><td>${a.agg_out_tok_s ?? "—"}</td><td>${a.req_per_s}</td><td>${d.ttft_ms?.p50 ?? "—"}</td><td>${d.decode_tok_s?.p50 ?? "—"}</td><td>${d.e2e_ms?.p50 ?? "—"}</td><td>${d.inter_event_gap_ms?.p99 ?? "—"}</td></tr>`;
+      return `<tr><td>${esc(levelLabel(a))}</td><td>${a.completed}/${a.attempted}</td><td>${a.max_in_flight ?? "—"}</td><td>${a.agg_out_tok_s ?? "—"}</td><td>${a.req_per_s}</td>${cell(d.ttft_ms, "p50")}${cell(d.decode_tok_s, "p50")}${cell(d.e2e_ms, "p50")}${cell(d.inter_event_gap_ms, "p99")}</tr>`;
     })
+    .join("");
+  const indicative = report.levels.some((l) =>
+    Object.values(l.aggregate.distributions).some((d) => d?.indicative),
+  )
+    ? `<p class="indicative-note">~ indicative: a percentile from fewer than ${INDICATIVE_BELOW} samples (run more requests for a stable figure)</p>`
+    : "";
+  const lag = lagLines(report)
+    .map((line) => `<p>${esc(line)}</p>`)
+    .join("");
+  const goodput = goodputLines(report)
+    .map((line) => `<li>${esc(line)}</li>`)
     .join("");
   const definitions = Object.entries(report.definitions)
     .map(([k, v]) => `<tr><td><code>${esc(k)}</code></td><td>${esc(v)}</td></tr>`)
@@ -174,12 +196,13 @@ export function renderBenchHtml(report: BenchReport): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>slmc-check bench ${esc(report.target.host)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}figure{display:inline-block;margin:.5em}figcaption{font-weight:600}
-svg text{font:11px system-ui,sans-serif}table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}.flag{color:#b00020}.warning{color:#8a5a00}</style></head>
+svg text{font:11px system-ui,sans-serif}table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}.flag{color:#b00020}.warning{color:#8a5a00}.indicative{color:#8a5a00;font-style:italic}</style></head>
 <body data-charts-rendered="0">
 <h1>slmc-check bench</h1>
 <p>${esc(`${report.target.host}:${report.target.https_port}${report.target.path}${report.target.simulated ? " (SIMULATED appliance)" : ""} · ${report.started_at} · slmc-check ${report.tool.version} · ${report.stopped_because}`)}</p>
+<p>${esc(planLine(report))}</p>
 <h2>Findings</h2>${findings}
-${report.agentic ? agenticHtml(report.agentic) : levelsHtml(report, rows, levels, first)}
+${report.agentic ? agenticHtml(report.agentic) : levelsHtml(report, rows, levels, first, `${indicative}${lag}${goodput ? `<h2>Goodput</h2><ul>${goodput}</ul>` : ""}`)}
 <h2>Definitions</h2><table>${definitions}</table>
 <script>
 const charts=[...document.querySelectorAll("svg.chart")];

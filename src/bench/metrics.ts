@@ -18,6 +18,8 @@ export interface RequestTrace {
   /** Response headers (lower-case names). */
   responseHeaders: Record<string, string>;
   error: string | null;
+  /** The body of a response that was not an event stream (an HTTP error's own text), bounded. */
+  errorBody?: string;
   maxTokensAsked: number;
 }
 
@@ -58,11 +60,16 @@ interface ChunkFacts {
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   timings?: { predicted_n?: number; predicted_per_second?: number; prompt_per_second?: number };
   finish?: string | null;
+  /** Why this chunk is not a chat.completion.chunk: not JSON, or another `object`. */
+  invalid?: string;
 }
+
+export const CHUNK_OBJECT = "chat.completion.chunk";
 
 function chunkFacts(data: string): ChunkFacts | undefined {
   if (data === "[DONE]") return undefined;
   let parsed: {
+    object?: unknown;
     choices?: {
       delta?: { content?: string; reasoning_content?: string; tool_calls?: unknown[] };
       finish_reason?: string | null;
@@ -72,9 +79,20 @@ function chunkFacts(data: string): ChunkFacts | undefined {
   };
   try {
     parsed = JSON.parse(data) as typeof parsed;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // No excerpt of the chunk: it carries the response id, and failures are grouped by cause.
+    return { content: false, invalid: `is not JSON (${(error as Error).message})` };
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return { content: false, invalid: "is not a JSON object" };
+  if (parsed.object !== CHUNK_OBJECT)
+    return {
+      content: false,
+      invalid:
+        parsed.object === undefined
+          ? `has no "object" (expected "${CHUNK_OBJECT}")`
+          : `has object ${JSON.stringify(parsed.object)}, expected "${CHUNK_OBJECT}"`,
+    };
   const delta = parsed.choices?.[0]?.delta;
   const content =
     Boolean(delta?.content) || Boolean(delta?.reasoning_content) || (delta?.tool_calls?.length ?? 0) > 0;
@@ -86,6 +104,34 @@ function chunkFacts(data: string): ChunkFacts | undefined {
   };
 }
 
+/** An HTTP error's own reason: OpenAI's error.message, LocalAI's/nginx's message or status, else the text. */
+export function serverErrorText(body: string | undefined): string {
+  const text = (body ?? "").trim();
+  if (!text) return "";
+  try {
+    const json = JSON.parse(text) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      detail?: unknown;
+      status?: unknown;
+    };
+    const reason =
+      (typeof json.error === "object" ? json.error?.message : json.error) ??
+      json.message ??
+      json.detail ??
+      json.status;
+    if (typeof reason === "string" && reason.trim()) return bounded(reason);
+  } catch {
+    // not JSON: an HTML error page or plain text, shown as it is
+  }
+  return bounded(text.replace(/<[^>]*>/g, " "));
+}
+
+const bounded = (text: string, max = 200) => {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+};
+
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Disagreement above this between token sources is reported (benchmark-metrics.md §8). */
@@ -93,6 +139,7 @@ export const TOKEN_DISAGREEMENT_WARN_PCT = 10;
 
 export function requestMetrics(trace: RequestTrace, extraUsage?: Record<string, number>): RequestMetrics {
   const facts = trace.events.map((event) => ({ event, facts: chunkFacts(event.data) }));
+  const invalidAt = facts.findIndex((f) => f.facts?.invalid !== undefined);
   const content = facts.filter((f) => f.facts?.content);
   const firstEvent = trace.events[0];
   const firstContent = content[0]?.event;
@@ -147,18 +194,21 @@ export function requestMetrics(trace: RequestTrace, extraUsage?: Record<string, 
       ? round((100 * (Math.max(...sourceValues) - Math.min(...sourceValues))) / Math.min(...sourceValues), 1)
       : null;
   const done = trace.events.some((e) => e.data === "[DONE]");
-  const ok = trace.error === null && trace.status === 200 && nEv > 0 && done;
-  return {
-    ok,
-    error:
-      trace.error ??
-      (trace.status !== 200
-        ? `HTTP ${trace.status}`
+  const reason = serverErrorText(trace.errorBody);
+  const error =
+    trace.error ??
+    (trace.status !== 200
+      ? `HTTP ${trace.status}${reason ? `: ${reason}` : ""}`
+      : invalidAt >= 0
+        ? `chunk #${invalidAt + 1} ${facts[invalidAt]!.facts!.invalid}`
         : nEv === 0
           ? "no content events"
           : done
             ? null
-            : "stream ended without [DONE]"),
+            : "stream ended without [DONE]");
+  return {
+    ok: error === null,
+    error,
     status: trace.status,
     connect_tls_ms: round(trace.sent - trace.start),
     ttfb_ms: round(trace.headers - t0),
@@ -197,7 +247,12 @@ export interface Distribution {
   p99: number;
   max: number;
   mean: number;
+  /** Fewer than INDICATIVE_BELOW samples: the percentiles are indicative only (absent in older reports). */
+  indicative?: boolean;
 }
+
+/** Percentiles from fewer samples than this are marked indicative in every output. */
+export const INDICATIVE_BELOW = 10;
 
 /** Percentiles by linear interpolation between closest ranks (Hyndman–Fan type 7, numpy's default). */
 export function percentile(sorted: number[], p: number): number {
@@ -227,6 +282,7 @@ export function distribution(values: (number | null)[]): Distribution | null {
     p99: round(percentile(present, 99)),
     max: round(present.at(-1)!),
     mean: round(present.reduce((a, b) => a + b, 0) / present.length),
+    indicative: present.length < INDICATIVE_BELOW,
   };
 }
 
@@ -235,16 +291,69 @@ export interface Sample extends RequestMetrics {
   t0_ms: number;
   t_end_ms: number;
   prompt: string;
+  /** Open loop: when the arrival was due (ms from the level's start); t0_ms − scheduled_ms is the client's lag. */
+  scheduled_ms?: number;
+}
+
+/** Service-level objectives per request; a request meets them when it completed within both given. */
+export interface Slo {
+  /** TTFT at most this many ms. */
+  ttft_ms?: number;
+  /** decode_tok_s at least this. */
+  decode_tok_s?: number;
+}
+
+export interface Goodput {
+  slo: Slo;
+  /** Every request the level started (offered, in open loop), failed ones included. */
+  started: number;
+  met: number;
+  /** met / started. */
+  share: number;
+  /** met / duration_s. */
+  per_s: number;
+}
+
+export function meetsSlo(sample: RequestMetrics, slo: Slo): boolean {
+  if (!sample.ok) return false;
+  if (slo.ttft_ms !== undefined && (sample.ttft_ms === null || sample.ttft_ms > slo.ttft_ms)) return false;
+  if (
+    slo.decode_tok_s !== undefined &&
+    (sample.decode_tok_s === null || sample.decode_tok_s < slo.decode_tok_s)
+  )
+    return false;
+  return true;
+}
+
+/** The most requests in flight at once: the largest overlap of [t0, t_end] intervals. */
+export function maxInFlight(samples: Pick<Sample, "t0_ms" | "t_end_ms">[]): number {
+  const edges = samples.flatMap((s) => [
+    { at: s.t0_ms, step: 1 },
+    { at: s.t_end_ms, step: -1 },
+  ]);
+  // An end and a start at the same instant do not overlap.
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (now += edge.step));
+  return most;
 }
 
 export interface LevelAggregate {
+  /** Closed loop: the level's concurrency. Open loop (--rate): 0, with offered_rate_per_s set. */
   concurrency: number;
+  /** Open loop: the Poisson arrival rate asked for (requests/s). */
+  offered_rate_per_s?: number;
+  /** Absent in reports written before it was measured. */
+  max_in_flight?: number;
   attempted: number;
   completed: number;
   failed: number;
   duration_s: number;
   agg_out_tok_s: number | null;
   req_per_s: number;
+  /** With --slo-ttft / --slo-decode: the requests that met them. */
+  goodput?: Goodput;
   distributions: Record<string, Distribution | null>;
 }
 
@@ -261,7 +370,11 @@ export const DISTRIBUTED_METRICS = [
   "tokens_per_event",
 ] as const;
 
-export function aggregate(concurrency: number, samples: Sample[]): LevelAggregate {
+export function aggregate(
+  concurrency: number,
+  samples: Sample[],
+  extra: { slo?: Slo; offeredRatePerS?: number } = {},
+): LevelAggregate {
   const completed = samples.filter((s) => s.ok);
   const duration =
     samples.length > 0
@@ -271,14 +384,35 @@ export function aggregate(concurrency: number, samples: Sample[]): LevelAggregat
   const distributions: Record<string, Distribution | null> = {};
   for (const name of DISTRIBUTED_METRICS) distributions[name] = distribution(completed.map((s) => s[name]));
   distributions.inter_event_gap_ms = distribution(completed.flatMap((s) => s.inter_event_gap_ms));
+  if (samples.some((s) => s.scheduled_ms !== undefined))
+    distributions.send_lag_ms = distribution(
+      samples.map((s) =>
+        // No request starts before it is due: below 0 is only the rounding of t0_ms and connect_tls_ms.
+        s.scheduled_ms === undefined ? null : Math.max(0, round(s.t0_ms - s.connect_tls_ms - s.scheduled_ms)),
+      ),
+    );
+  const met = extra.slo ? samples.filter((s) => meetsSlo(s, extra.slo!)).length : 0;
   return {
     concurrency,
+    ...(extra.offeredRatePerS !== undefined ? { offered_rate_per_s: extra.offeredRatePerS } : {}),
+    max_in_flight: maxInFlight(samples),
     attempted: samples.length,
     completed: completed.length,
     failed: samples.length - completed.length,
     duration_s: round(duration),
     agg_out_tok_s: duration > 0 ? round(tokens / duration) : null,
     req_per_s: duration > 0 ? round(completed.length / duration) : 0,
+    ...(extra.slo
+      ? {
+          goodput: {
+            slo: extra.slo,
+            started: samples.length,
+            met,
+            share: samples.length ? round(met / samples.length) : 0,
+            per_s: duration > 0 ? round(met / duration) : 0,
+          },
+        }
+      : {}),
     distributions,
   };
 }
@@ -305,5 +439,10 @@ export const METRIC_DEFINITIONS: Record<string, string> = {
   decode_discrepancy_pct: "100 × (decode_tok_s − server_decode_tok_s) / server_decode_tok_s",
   agg_out_tok_s: "Σ N_out of completed requests / duration_s, duration_s = max(t_end) − min(t0) of the level",
   req_per_s: "completed requests / duration_s",
-  percentiles: "n, min, p50, p90, p99, max, mean; linear interpolation between closest ranks",
+  percentiles: `n, min, p50, p90, p99, max, mean; linear interpolation between closest ranks; from fewer than ${INDICATIVE_BELOW} samples marked indicative (~ in the table)`,
+  send_lag_ms:
+    "open loop: connect start − the arrival's due instant (the client falling behind its schedule shows here)",
+  max_in_flight: "the most requests of the level in flight at once (largest overlap of [t0, t_end])",
+  goodput:
+    "requests that completed with ttft_ms ≤ --slo-ttft and decode_tok_s ≥ --slo-decode / every request started (failed ones included)",
 };

@@ -4,9 +4,13 @@ import { z } from "zod";
 import type { AgenticRun } from "./agentic.ts";
 import type { Finding } from "./findings.ts";
 import type { Level } from "./runner.ts";
-import type { Sample } from "./metrics.ts";
+import type { Sample, Slo } from "./metrics.ts";
 
 export const BENCH_SCHEMA_VERSION = 1;
+
+/** What `bench --format`, `--out` and `--report FORMAT:FILE` write. */
+export const BENCH_FORMATS = ["pretty", "json", "html"] as const;
+export type BenchFormat = (typeof BENCH_FORMATS)[number];
 
 export interface BenchReport {
   schema_version: number;
@@ -15,9 +19,15 @@ export interface BenchReport {
   started_at: string;
   finished_at: string;
   plan: {
+    /** "closed-loop": levels at fixed concurrency (also when absent); "open-loop": Poisson arrivals (--rate). */
+    mode?: "closed-loop" | "open-loop";
     concurrencies: number[];
     sweep: boolean;
-    requests_per_level: number;
+    /** --requests as given; null: each level ran max(3, 2 × concurrency) (its aggregate's attempted). */
+    requests_per_level: number | null;
+    open_loop?: { rate_per_s: number; duration_s: number; seed: number; arrivals: number };
+    slo?: Slo;
+    deadline_s?: number;
     warmup: number;
     max_tokens: number;
     fixed_length: boolean;
@@ -62,6 +72,7 @@ export const comparableReportSchema = z.object({
     z.object({
       aggregate: z.object({
         concurrency: z.number(),
+        offered_rate_per_s: z.number().optional(),
         completed: z.number(),
         attempted: z.number(),
         agg_out_tok_s: z.number().nullable(),

@@ -28,7 +28,14 @@ export function benchBody(prompt: BenchPrompt, shape: RequestShape): string {
   });
 }
 
-export function createSender(access: Access, probes: Probes, shape: RequestShape) {
+/** The run's --deadline fired while this request was open: that, not "aborted", is its cause. */
+const cutByDeadline = (signal: AbortSignal | undefined) =>
+  signal?.aborted
+    ? `cut by ${signal.reason instanceof Error ? signal.reason.message : "the run's --deadline"}`
+    : undefined;
+
+/** `signal` is the one the probes were made with (the run's --deadline), to name it as the cause. */
+export function createSender(access: Access, probes: Probes, shape: RequestShape, signal?: AbortSignal) {
   return async (prompt: BenchPrompt): Promise<RequestTrace> => {
     const base = {
       status: 0,
@@ -65,8 +72,10 @@ export function createSender(access: Access, probes: Probes, shape: RequestShape
         events: observation.events,
         comments: observation.comments,
         responseHeaders: observation.headers,
+        ...(observation.nonStreamBody !== undefined ? { errorBody: observation.nonStreamBody } : {}),
         error: observation.streamError
-          ? `stream ${observation.streamError.kind}: ${observation.streamError.message}`
+          ? (cutByDeadline(signal) ??
+            `stream ${observation.streamError.kind}: ${observation.streamError.message}`)
           : observation.headers["content-encoding"]
             ? `the stream is compressed (Content-Encoding: ${observation.headers["content-encoding"]})`
             : null,
@@ -79,7 +88,7 @@ export function createSender(access: Access, probes: Probes, shape: RequestShape
         sent: before,
         headers: now,
         end: now,
-        error: (error as Error).message,
+        error: cutByDeadline(signal) ?? (error as Error).message,
       };
     }
   };

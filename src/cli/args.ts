@@ -2,6 +2,8 @@
 // words, each flag's schema checks its value, and a flag the command does not take is refused.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
+import { BENCH_FORMATS, type BenchFormat } from "../bench/report.ts";
+import type { Format, ReportOutput } from "../reporters/index.ts";
 import { isDefect, type Defect } from "../sim/defects.ts";
 import { usageError } from "./exit-codes.ts";
 import {
@@ -16,7 +18,15 @@ import {
 
 export { DEFAULT_DEADLINE_S } from "./flags.ts";
 
-export type CliOptions = Omit<FlagValues, "defects" | "noColor" | "help" | "version"> & {
+export type CliOptions = Omit<
+  FlagValues,
+  "defects" | "noColor" | "help" | "version" | "format" | "reports"
+> & {
+  /** The check report's --format and --report outputs (html is refused for them). */
+  format: Format;
+  reports: ReportOutput[];
+  /** `bench`'s --format and --report outputs (pretty, json, html); --out is in the --format. */
+  bench: { format: BenchFormat; reports: { format: BenchFormat; file: string }[] };
   defects: Defect[];
   color: boolean;
   /** An SSH flag was given: SSH failing is then fatal instead of skipping the SSH checks. */
@@ -159,7 +169,36 @@ function refuseForeignFlags(given: Flag[], command: CommandName, values: Record<
   if (problems.length) throw usageError(problems.join("\n"));
 }
 
-function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOptions {
+type AnyOutput = { format: Format | "html"; file: string };
+
+/** bench writes pretty, json and html; every other command's report any of FORMATS. */
+function splitFormats(
+  command: CommandName,
+  format: Format | "html",
+  reports: AnyOutput[],
+): Pick<CliOptions, "format" | "reports" | "bench"> {
+  const isBench = command === "bench" || command === "bench-demo";
+  const fits = (f: string) => (isBench ? (BENCH_FORMATS as readonly string[]).includes(f) : true);
+  const why = `bench writes ${BENCH_FORMATS.join(", ")}`;
+  const problems = [
+    ...(fits(format) ? [] : [`--format ${format}: ${why}`]),
+    ...reports.filter((r) => !fits(r.format)).map((r) => `--report ${r.format}:${r.file}: ${why}`),
+  ];
+  if (problems.length) throw usageError(problems.join("\n"));
+  if (isBench)
+    return {
+      format: "pretty",
+      reports: [],
+      bench: { format: format as BenchFormat, reports: reports as CliOptions["bench"]["reports"] },
+    };
+  return {
+    format: format as Format,
+    reports: reports as ReportOutput[],
+    bench: { format: "pretty", reports: [] },
+  };
+}
+
+function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv, command: CommandName): CliOptions {
   const parsed: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const spec of FLAGS) {
@@ -176,9 +215,10 @@ function validate(given: Record<string, unknown>, env: NodeJS.ProcessEnv): CliOp
     throw usageError(
       `--defect: expected a defect name ("slmc-check demo --help" lists them), got '${unknownDefect}'`,
     );
-  const { help: _help, version: _version, noColor, ...options } = parsed;
+  const { help: _help, version: _version, noColor, format, reports, ...options } = parsed;
   return {
-    ...(options as Omit<CliOptions, "color" | "sshExplicit">),
+    ...(options as Omit<CliOptions, "color" | "sshExplicit" | "format" | "reports" | "bench">),
+    ...splitFormats(command, format as Format | "html", reports as AnyOutput[]),
     color: !noColor && !env.NO_COLOR,
     sshExplicit: SSH_FLAGS.some((name) => given[name] !== undefined),
   };
@@ -194,7 +234,7 @@ export function checkOptionsFrom(given: Record<string, unknown>, env: NodeJS.Pro
     "check",
     given,
   );
-  const options = validate(given, env);
+  const options = validate(given, env, "check");
   options.deadlineS ??= Math.max(DEFAULT_DEADLINE_S, 3 * options.streamTimeoutS);
   if (options.ca && options.insecure)
     throw usageError("--ca and --insecure contradict each other; choose one");
@@ -236,14 +276,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
           ? `unexpected argument "${rest.at(-1)}": run "slmc-check fleet FILE" with one inventory`
           : 'missing inventory: run "slmc-check fleet FILE" (see "slmc-check fleet --help")',
       );
-    return { kind: "fleet", inventory: rest[0] as string, options: validate(values, env) };
+    return { kind: "fleet", inventory: rest[0] as string, options: validate(values, env, "fleet") };
   }
   if (!first) throw usageError('missing host: run "slmc-check <host>" or "slmc-check demo" (see --help)');
   if (command === "compare" && rest.length !== 2)
     throw usageError("bench --compare needs two reports: slmc-check bench --compare old.json new.json");
   if (command === "gate-verify") {
     if (rest.length) throw usageError(`unexpected argument "${rest[0]}": run "slmc-check gate --verify DIR"`);
-    return { kind: "gate-verify", dir: values.verify as string, options: validate(values, env) };
+    return { kind: "gate-verify", dir: values.verify as string, options: validate(values, env, command) };
   }
   const target = command === "check" ? first : rest[0];
   if (command === "reboot" && !target)
@@ -261,7 +301,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
   const extra = command === "compare" ? [] : command === "check" || command === "demo" ? rest : rest.slice(1);
   if (extra.length) throw usageError(`unexpected argument "${extra.at(-1)}"; give one host (see --help)`);
 
-  const options = validate(values, env);
+  const options = validate(values, env, command);
+  if (values.rate !== undefined) {
+    const clash = ["concurrency", "sweep", "requests"].filter((name) => values[name] !== undefined);
+    if (clash.length)
+      throw usageError(
+        `--rate is an open loop (arrivals at a fixed rate); ${clash.map((n) => `--${n}`).join(" and ")} set closed-loop levels: choose one`,
+      );
+  }
   if (command === "compare")
     return { kind: "bench-compare", files: [rest[0] as string, rest[1] as string], options };
   // A longer --stream-timeout (a slow appliance) moves the default along: three whole streams.

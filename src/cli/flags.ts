@@ -6,6 +6,7 @@ import { SUITE_NAMES } from "../../suites/index.ts";
 import { EXPECTABLE_CHANGES, type ExpectedChange } from "../../suites/reboot/drift.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
 import { CLIENT_PREFIX_NAMES, WORKLOAD_NAMES, type ClientPrefixName } from "../bench/agentic-conversation.ts";
+import { BENCH_FORMATS } from "../bench/report.ts";
 import { FORMATS, parseReportOutput, type ReportOutput } from "../reporters/index.ts";
 
 /** What a command line asks for; `check` is `slmc-check <host>`, `bench-demo` is `slmc-check bench demo`. */
@@ -108,6 +109,16 @@ const expectChange = z
       });
     return [...new Set(names)] as ExpectedChange[];
   });
+
+/** --format and --report take the main command's formats; bench takes pretty, json and html (args.ts narrows). */
+const formatsExpect = `${FORMATS.join(", ")} (bench: ${BENCH_FORMATS.join(", ")})`;
+
+const positive = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .transform(Number)
+    .pipe(z.number().positive().max(max));
 
 const concurrency = z
   .string()
@@ -360,21 +371,21 @@ export const FLAGS = [
     value: "SECONDS",
     schema: seconds(86400).optional(),
     expects: secondsExpect(86400),
-    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger (gate: none)`,
-    commands: ["check", "demo", "gate", "gate-demo"],
+    defaultText: `${DEFAULT_DEADLINE_S}, or 3 x --stream-timeout if larger (gate, bench: none)`,
+    commands: ["check", "demo", "gate", "gate-demo", "bench", "bench-demo"],
     group: "Run",
-    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped (gate: the step in flight finishes, the rest is\nskipped, the verdict fails as interrupted)",
+    help: "the whole run ends within this time, whatever the target trickles; the check in\nflight errors, later ones are skipped (gate: the step in flight finishes, the rest is\nskipped, the verdict fails as interrupted; bench: no request starts after it, those in\nflight are cut and counted as failed)",
   }),
   flag({
     name: "format",
     key: "format",
     value: "FORMAT",
     schema: z.enum(FORMATS),
-    expects: `one of ${FORMATS.join(", ")}`,
+    expects: `one of ${formatsExpect}`,
     default: "pretty",
-    commands: RUN_COMMANDS,
+    commands: [...RUN_COMMANDS, "bench", "bench-demo"],
     group: "Output",
-    help: FORMATS.join(" | "),
+    help: `${FORMATS.join(" | ")} (bench: ${BENCH_FORMATS.join(" | ")})`,
   }),
   flag({
     name: "out",
@@ -383,7 +394,7 @@ export const FLAGS = [
     schema: text.optional(),
     expects: "a file name",
     defaultText: "standard output",
-    commands: RUN_COMMANDS,
+    commands: [...RUN_COMMANDS, "bench", "bench-demo"],
     group: "Output",
     help: "write the report to FILE, never with colour codes (a summary still goes to a terminal's stderr)",
   }),
@@ -406,13 +417,16 @@ export const FLAGS = [
         try {
           return parseReportOutput(spec);
         } catch (error) {
-          ctx.addIssue({ code: "custom", message: (error as Error).message });
+          ctx.addIssue({
+            code: "custom",
+            message: `${(error as Error).message} (bench: ${BENCH_FORMATS.join(", ")})`,
+          });
           return z.NEVER;
         }
       }),
     ),
-    expects: `FORMAT:FILE with FORMAT one of ${FORMATS.join(", ")}`,
-    commands: ["check", "demo", "reboot", "soak"],
+    expects: `FORMAT:FILE with FORMAT one of ${formatsExpect}`,
+    commands: ["check", "demo", "reboot", "soak", "bench", "bench-demo"],
     group: "Output",
     help: "also write the report to FILE in FORMAT, without colour (repeatable; with --format/--out too)",
   }),
@@ -546,10 +560,10 @@ one be refused), everything else must not`,
     value: "FILE",
     schema: text.optional(),
     expects: "a file name",
-    defaultText: "soak: ./slmc-soak-<UTC time>.json, bench: ./slmc-bench-<time>.json",
+    defaultText: "soak: ./slmc-soak-<UTC time>.json, bench: none",
     commands: ["soak", "bench", "bench-demo"],
     group: "Output",
-    help: "where the JSON report goes (soak: written also when interrupted; Ctrl-C once\nfinishes the step in flight, twice stops now)",
+    help: "where the JSON report goes (soak: written also when interrupted; Ctrl-C once\nfinishes the step in flight, twice stops now; bench: the same as --report json:FILE)",
   }),
   flag({
     name: "expect-offline",
@@ -605,12 +619,12 @@ one be refused), everything else must not`,
     name: "requests",
     key: "requests",
     value: "N",
-    schema: whole(1, 10000),
+    schema: whole(1, 10000).optional(),
     expects: "a whole number 1-10000",
-    default: "3",
+    defaultText: "max(3, 2 x concurrency) per level",
     commands: ["bench", "bench-demo"],
     group: "Bench",
-    help: "measured requests per level (CPU servers do a few tok/s)",
+    help: "measured requests per level; fewer than 2 x the highest concurrency (--max-concurrency\nwith --sweep) is refused (exit 2): that level would never hold its concurrency",
   }),
   flag({
     name: "warmup",
@@ -648,10 +662,65 @@ one be refused), everything else must not`,
     value: "FILE",
     schema: text.optional(),
     expects: "a file name",
-    defaultText: "./slmc-bench-<time>.html",
+    defaultText: "none",
     commands: ["bench", "bench-demo"],
     group: "Bench",
-    help: "HTML report with SVG charts, opens offline",
+    help: "HTML report with SVG charts, opens offline (the same as --report html:FILE)",
+  }),
+  // Open-loop load and goodput (bench).
+  flag({
+    name: "rate",
+    key: "rate",
+    value: "R",
+    schema: positive(1000).optional(),
+    expects: "requests per second > 0 and at most 1000",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "open loop instead of concurrency levels: Poisson arrivals at R requests/s for\n--duration, sent whatever the server's speed (not with --concurrency, --sweep, --requests)",
+  }),
+  flag({
+    name: "duration",
+    key: "durationS",
+    value: "SECONDS",
+    schema: seconds(86400),
+    expects: secondsExpect(86400),
+    default: "60",
+    commands: ["bench", "bench-demo"],
+    requires: "rate",
+    group: "Bench",
+    help: "how long --rate draws arrivals; requests still in flight are then waited for",
+  }),
+  flag({
+    name: "seed",
+    key: "seed",
+    value: "N",
+    schema: whole(0, 999999),
+    expects: "a whole number 0-999999",
+    default: "1",
+    commands: ["bench", "bench-demo"],
+    requires: "rate",
+    group: "Bench",
+    help: "seed of the --rate arrival schedule: the same seed, the same schedule",
+  }),
+  flag({
+    name: "slo-ttft",
+    key: "sloTtftMs",
+    value: "MS",
+    schema: positive(3_600_000).optional(),
+    expects: "milliseconds > 0 and at most 3600000",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "goodput SLO: a request meets it with ttft_ms at most MS",
+  }),
+  flag({
+    name: "slo-decode",
+    key: "sloDecodeTokS",
+    value: "TOKS",
+    schema: positive(100_000).optional(),
+    expects: "tokens per second > 0 and at most 100000",
+    commands: ["bench", "bench-demo"],
+    group: "Bench",
+    help: "goodput SLO: a request meets it with decode_tok_s at least TOKS; goodput = requests\nmeeting every SLO given / requests started",
   }),
   // --- bench --workload agentic ---
   flag({

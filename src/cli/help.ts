@@ -208,7 +208,13 @@ Usage:
 
 Each request is a streamed chat completion on a fresh connection (Accept-Encoding: identity,
 stream_options.include_usage, Extra-Usage: 1), timed with a monotonic clock when bytes arrive, before
-parsing. Warm-up requests are excluded; each level is a closed loop at fixed concurrency. With SSH,
+parsing. Warm-up requests are excluded; each level is a closed loop at fixed concurrency running
+max(3, 2 x concurrency) requests (an explicit --requests below 2 x the highest level is refused), and
+--sweep calls saturation only between levels that held their concurrency in flight. --rate R is an
+open loop instead: seeded Poisson arrivals at R/s for --duration, each sent when due whatever the
+server does. --slo-ttft / --slo-decode give goodput (requests within every SLO / requests started).
+A percentile from fewer than 10 samples is marked indicative (~). The report goes to stdout in
+--format (pretty, json, html) or to --out; --report FORMAT:FILE adds files; no file unless asked. With SSH,
 the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
 bandwidth probe and the model file size give the decode roofline.
 
@@ -225,8 +231,10 @@ ${flagSections(HELP_PAGES.bench)}
 Metrics (the definitions below are the ones every report embeds):
 ${definitions}
 
-Exit codes: 0 no findings flagged; 1 a finding flagged (buffering proxy, failed requests, early stop
-with --fixed-length, a prefix not reused) or a regression (--compare); 2 usage; 3 unreachable.
+Exit codes: 0 no findings flagged; 1 a finding flagged (buffering proxy, failed requests with their
+cause: HTTP status and the server's reason, malformed or wrong-object chunk, stall, --deadline; early
+stop with --fixed-length; a prefix not reused) or a regression (--compare); 2 usage (also too few
+--requests, an output path that cannot be written); 3 unreachable.
 `;
 }
 

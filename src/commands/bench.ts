@@ -3,7 +3,6 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
-import { fileStamp } from "../core/report.ts";
 import { createContext } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
 import { secretForms } from "../core/access.ts";
@@ -13,16 +12,24 @@ import { compareReports, renderComparison } from "../bench/compare.ts";
 import { findings } from "../bench/findings.ts";
 import { renderBenchHtml } from "../bench/html.ts";
 import { measureInside } from "../bench/inside.ts";
-import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
+import { METRIC_DEFINITIONS, type Slo } from "../bench/metrics.ts";
 import { renderBenchTable } from "../bench/pretty.ts";
 import { promptSet } from "../bench/prompts.ts";
 import {
   BENCH_SCHEMA_VERSION,
   comparableReportSchema,
+  type BenchFormat,
   type BenchReport,
   type ComparableReport,
 } from "../bench/report.ts";
-import { runBench, type BenchPlan, type BenchProgress } from "../bench/runner.ts";
+import {
+  openLoopProblem,
+  poissonArrivals,
+  requestsProblem,
+  runBench,
+  type BenchPlan,
+  type BenchProgress,
+} from "../bench/runner.ts";
 import { createSender } from "../bench/send.ts";
 import { VERSION } from "../version.ts";
 import { modelId, observeModels, STAND_IN_MARK } from "../core/requests.ts";
@@ -31,6 +38,7 @@ import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
 import { withSimulator } from "./demo.ts";
 import { measureAgentic } from "./bench-agentic.ts";
+import { checkOutputFiles } from "./run.ts";
 
 async function readComparable(path: string): Promise<ComparableReport> {
   let text: string;
@@ -65,7 +73,12 @@ function progressPrinter(plan: BenchPlan): BenchProgress {
   return (event) => {
     // Closed loop: requests finish at about concurrency per request time.
     const eta = ((event.total - event.done) * event.levelElapsedMs) / Math.max(1, event.done) / 1000;
-    const what = event.phase === "warmup" ? "warm-up (excluded)" : `concurrency ${event.concurrency}`;
+    const what =
+      event.phase === "warmup"
+        ? "warm-up (excluded)"
+        : event.phase === "open-loop"
+          ? `open loop at ${plan.openLoop?.ratePerS}/s`
+          : `concurrency ${event.concurrency}`;
     process.stderr.write(
       `bench ${(event.elapsedMs / 1000).toFixed(1).padStart(7)} s  ${what}: ${event.done}/${event.total} requests${eta > 0 ? `, level ETA ~${eta.toFixed(0)} s` : ""}${plan.sweep ? " (sweep)" : ""}\n`,
     );
@@ -78,6 +91,27 @@ export interface BenchTarget {
   session?: SshSession;
   notes: string[];
   path: string;
+  /** The run's --deadline (the probes were made with it too). */
+  signal?: AbortSignal;
+}
+
+function planOf(options: CliOptions): Omit<BenchPlan, "prompts"> {
+  const slo: Slo = {
+    ...(options.sloTtftMs !== undefined ? { ttft_ms: options.sloTtftMs } : {}),
+    ...(options.sloDecodeTokS !== undefined ? { decode_tok_s: options.sloDecodeTokS } : {}),
+  };
+  return {
+    concurrencies: options.concurrency,
+    sweep: options.sweep,
+    maxConcurrency: options.maxConcurrency,
+    ...(options.requests !== undefined ? { requestsPerLevel: options.requests } : {}),
+    warmup: options.warmup,
+    saturationGain: 0.1,
+    ...(options.rate !== undefined
+      ? { openLoop: { ratePerS: options.rate, durationS: options.durationS, seed: options.seed } }
+      : {}),
+    ...(Object.keys(slo).length ? { slo } : {}),
+  };
 }
 
 /** Runs the bench and returns its report (the gate calls this per prompt set). */
@@ -96,13 +130,9 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
   if (options.workload === "agentic") return measureAgentic(target, options, model, standIn);
   const prompts = promptSet(options.promptSet);
   const plan: BenchPlan = {
-    concurrencies: options.concurrency,
-    sweep: options.sweep,
-    maxConcurrency: options.maxConcurrency,
-    requestsPerLevel: options.requests,
-    warmup: options.warmup,
+    ...planOf(options),
     prompts,
-    saturationGain: 0.1,
+    ...(target.signal ? { signal: target.signal } : {}),
   };
   const shape = {
     model,
@@ -112,7 +142,7 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
     idleTimeoutMs: access.streamIdleTimeoutMs,
   };
   const startedAt = new Date();
-  const run = await runBench(plan, createSender(access, probes, shape), progressPrinter(plan));
+  const run = await runBench(plan, createSender(access, probes, shape, target.signal), progressPrinter(plan));
   const inside = target.session
     ? await measureInside(context, shape, prompts[0]!, run).catch((e: Error) => ({ error: e.message }))
     : undefined;
@@ -132,9 +162,22 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
     plan: {
-      concurrencies: run.levels.map((l) => l.aggregate.concurrency),
+      mode: plan.openLoop ? "open-loop" : "closed-loop",
+      concurrencies: plan.openLoop ? [] : run.levels.map((l) => l.aggregate.concurrency),
       sweep: plan.sweep,
-      requests_per_level: plan.requestsPerLevel,
+      requests_per_level: plan.requestsPerLevel ?? null,
+      ...(plan.openLoop
+        ? {
+            open_loop: {
+              rate_per_s: plan.openLoop.ratePerS,
+              duration_s: plan.openLoop.durationS,
+              seed: plan.openLoop.seed,
+              arrivals: poissonArrivals(plan.openLoop).length,
+            },
+          }
+        : {}),
+      ...(plan.slo ? { slo: plan.slo } : {}),
+      ...(options.deadlineS !== undefined ? { deadline_s: options.deadlineS } : {}),
       warmup: plan.warmup,
       max_tokens: shape.maxTokens,
       fixed_length: shape.fixedLength,
@@ -156,6 +199,7 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
       run.levels.flatMap((l) => l.samples),
       shape.fixedLength,
       shape.maxTokens,
+      run.warmup,
     ),
     ...(inside ? { inside } : {}),
     notes,
@@ -163,30 +207,101 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
   return report;
 }
 
+interface BenchOutput {
+  format: BenchFormat;
+  file: string;
+  /** The flag that asked for it, for messages. */
+  named: string;
+}
+
+/** Every file bench writes: --out in --format, each --report, and --json / --html (the same as --report). */
+function benchOutputs(options: CliOptions): BenchOutput[] {
+  const { format, reports } = options.bench;
+  return [
+    ...(options.out ? [{ format, file: options.out, named: `--out ${options.out}` }] : []),
+    ...reports.map((r) => ({ ...r, named: `--report ${r.format}:${r.file}` })),
+    ...(options.json
+      ? [{ format: "json" as const, file: options.json, named: `--json ${options.json}` }]
+      : []),
+    ...(options.html
+      ? [{ format: "html" as const, file: options.html, named: `--html ${options.html}` }]
+      : []),
+  ];
+}
+
+function renderBench(report: BenchReport, format: BenchFormat): string {
+  if (format === "json") return `${JSON.stringify(report, null, 2)}\n`;
+  if (format === "html") return renderBenchHtml(report);
+  return renderBenchTable(report);
+}
+
+/**
+ * What bench refuses before any traffic (exit 2): too few --requests for a level's concurrency, an
+ * open loop of more arrivals than a level may have requests, output files that cannot be written.
+ */
+export async function checkBenchOptions(options: CliOptions): Promise<void> {
+  const plan = planOf(options);
+  const problem = plan.openLoop ? openLoopProblem(plan.openLoop) : requestsProblem(plan);
+  if (problem) throw new CliError(problem, EXIT.usage);
+  await checkOutputFiles(benchOutputs(options));
+}
+
 export async function runBenchAgainst(target: BenchTarget, options: CliOptions): Promise<number> {
   const { access } = target;
   const report = await measureBench(target, options);
-  const startedAt = new Date(report.started_at);
   const mask = options.showSecrets ? (t: string) => t : createMasker(secretForms(access).flatMap(jsonForms));
-  const base = `slmc-bench-${fileStamp(startedAt)}`;
-  const jsonPath = options.json ?? `${base}.json`;
-  const htmlPath = options.html ?? `${base}.html`;
-  try {
-    await writeFile(jsonPath, mask(`${JSON.stringify(report, null, 2)}\n`));
-    await writeFile(htmlPath, mask(renderBenchHtml(report)));
-  } catch (error) {
-    throw new CliError(`cannot write the bench report: ${(error as Error).message}`, EXIT.usage);
+  const outputs = benchOutputs(options);
+  for (const output of outputs) {
+    try {
+      await writeFile(output.file, mask(renderBench(report, output.format)));
+    } catch (error) {
+      throw new CliError(
+        `${output.named}: cannot write the bench report: ${(error as Error).message}`,
+        EXIT.usage,
+      );
+    }
   }
-  process.stdout.write(mask(renderBenchTable(report)));
-  process.stderr.write(`slmc-check: JSON report ${jsonPath}, HTML report ${htmlPath}\n`);
+  if (!options.out) process.stdout.write(mask(renderBench(report, options.bench.format)));
+  else if (process.stderr.isTTY) process.stderr.write(mask(renderBenchTable(report)));
+  if (outputs.length)
+    process.stderr.write(`slmc-check: bench report written to ${outputs.map((o) => o.file).join(", ")}\n`);
   return report.findings.some((f) => f.level === "flag") ? EXIT.checkFailed : EXIT.ok;
 }
 
+/** --deadline: one bound for the whole bench run; the signal cuts the requests in flight when it fires. */
+function deadlineSignal(options: CliOptions): { signal?: AbortSignal; clear(): void } {
+  if (options.deadlineS === undefined) return { clear: () => undefined };
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`the run's --deadline of ${options.deadlineS} s`)),
+    options.deadlineS * 1000,
+  );
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
 export async function benchCommand(host: string, options: CliOptions): Promise<number> {
+  await checkBenchOptions(options);
+  const deadline = deadlineSignal(options);
+  try {
+    return await benchTarget(host, options, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function benchTarget(host: string, options: CliOptions, signal?: AbortSignal): Promise<number> {
+  const withSignal = signal ? { signal } : {};
   if (host === "demo")
     return withSimulator(options, (access, notes) =>
       runBenchAgainst(
-        { access, probes: createProbes(access), notes, path: "/v1/chat/completions via the SIMULATED front" },
+        {
+          access,
+          probes: createProbes(access, undefined, signal),
+          notes,
+          path: "/v1/chat/completions via the SIMULATED front",
+          ...withSignal,
+        },
         options,
       ),
     );
@@ -204,10 +319,11 @@ export async function benchCommand(host: string, options: CliOptions): Promise<n
     return await runBenchAgainst(
       {
         access,
-        probes: createProbes(access, session),
+        probes: createProbes(access, session, signal),
         ...(session ? { session } : {}),
         notes,
         path: "/v1/chat/completions via HTTPS",
+        ...withSignal,
       },
       options,
     );

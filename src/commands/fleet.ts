@@ -25,6 +25,7 @@ import {
 } from "../reporters/fleet.ts";
 import type { LoadedPolicy, Policy } from "../gate/policy.ts";
 import { VERSION } from "../version.ts";
+import { requestsFor } from "../bench/runner.ts";
 import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { gateHost, loadGatePolicy, requireEmptyEvidence } from "./gate.ts";
@@ -64,7 +65,16 @@ export function hostBudgetMs(options: CliOptions): number {
  */
 export function gateBudgetMs(policy: Policy, options: CliOptions): number {
   const reboots = (policy.reboot?.cycles ?? (policy.boot ? 1 : 0)) + (policy.soak?.reboots ?? 0);
-  const requests = (policy.bench?.levels.length ?? 0) * (options.requests + options.warmup);
+  const requests = (policy.bench?.levels ?? []).reduce(
+    (sum, level) =>
+      sum +
+      requestsFor(
+        options.requests === undefined ? {} : { requestsPerLevel: options.requests },
+        level.concurrency,
+      ) +
+      options.warmup,
+    0,
+  );
   return reboots * 2 * options.readyTimeoutS * 1000 + requests * options.streamTimeoutS * 1000;
 }
 

@@ -52,11 +52,19 @@ function outputsOf(options: CliOptions): ReportOutput[] {
  * directory, a file that is not writable, a file named twice. Exit 2 naming the flag's value.
  */
 export async function checkReportFiles(options: CliOptions): Promise<void> {
-  const outputs = outputsOf(options);
+  await checkOutputFiles(
+    outputsOf(options).map(({ format, file }) => ({
+      file,
+      named:
+        file === options.out && format === options.format ? `--out ${file}` : `--report ${format}:${file}`,
+    })),
+  );
+}
+
+/** The same refusal for any list of files, each named by the flag that asked for it (bench's outputs too). */
+export async function checkOutputFiles(outputs: { file: string; named: string }[]): Promise<void> {
   const seen = new Map<string, string>();
-  for (const { format, file } of outputs) {
-    const named =
-      file === options.out && format === options.format ? `--out ${file}` : `--report ${format}:${file}`;
+  for (const { file, named } of outputs) {
     const full = resolve(file);
     const earlier = seen.get(full);
     if (earlier)
