@@ -206,7 +206,8 @@ Each request is a streamed chat completion on a fresh connection (Accept-Encodin
 stream_options.include_usage, Extra-Usage: 1), timed with a monotonic clock when bytes arrive, before
 parsing. Warm-up requests are excluded; each level is a closed loop at fixed concurrency. With SSH,
 the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
-bandwidth probe and the model file size give the decode roofline.
+read bandwidth probe with the engine's thread count and the model file size give the decode roofline
+(marked invalid when a measured decode rate exceeds it).
 
 --workload agentic sends coding-client conversations instead, one at a time, no warm-up: turn 1 has
 a client-sized prefix (system prompt + function tools, --client-prefix), each later turn appends an
