@@ -26,7 +26,14 @@ import {
 } from "../fixtures/gguf/model.ts";
 import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { startLlamaEngine } from "./bench/engine-process.ts";
-import { probeBandwidth } from "./bench/membw.ts";
+import { execFileSync } from "node:child_process";
+import {
+  judgeRoofline,
+  parseReadBandwidth,
+  READ_BANDWIDTH_METHOD,
+  READ_BANDWIDTH_SCRIPT,
+  rooflineTokS,
+} from "../src/bench/roofline.ts";
 import { plainHttpProbes } from "../fixtures/engine/process.ts";
 import {
   llamaSideRoot,
@@ -112,6 +119,18 @@ function options() {
     turns: int("turns", 2),
     debian: !values["no-debian"],
   };
+}
+
+/** The same read-bandwidth probe as `slmc-check bench` runs in the VM, here with the engine's threads. */
+function probeReadBandwidth(threads: number, totalBytes: number) {
+  const stdout = execFileSync(
+    "python3",
+    ["-c", READ_BANDWIDTH_SCRIPT, String(threads), String(Math.round(totalBytes / 2 ** 20))],
+    { encoding: "utf8", timeout: 300_000 },
+  );
+  const bandwidth = parseReadBandwidth(stdout);
+  if (!bandwidth) throw new Error(`the read-bandwidth probe printed no measurement: ${stdout.slice(0, 200)}`);
+  return bandwidth;
 }
 
 async function sha256(path: string): Promise<string> {
@@ -333,9 +352,9 @@ async function main(): Promise<void> {
       : `Debian llama.cpp modes and the llama-bench baseline skipped: ${debian.skipped}`,
   );
   const modes: readonly Mode[] = debian.root ? MODES : NODE_MODES;
-  say(`memory bandwidth probe: ${o.bandwidthBytes / 2 ** 20} MiB, 5 runs ...`);
+  say(`memory read bandwidth probe: ${o.threads} thread(s), ${o.bandwidthBytes / 2 ** 20} MiB, 5 runs ...`);
   const loadavgStart = os.loadavg();
-  const bandwidth = probeBandwidth(o.bandwidthBytes, 5);
+  const bandwidth = probeReadBandwidth(o.threads, o.bandwidthBytes);
 
   const cleanups: (() => Promise<void>)[] = [];
   try {
@@ -485,7 +504,11 @@ async function main(): Promise<void> {
         },
       ]),
     ) as Record<string, Record<string, number | null>>;
-    const roofline = (bandwidth.copy_gbs * 1e9) / model.stats.bytesPerToken;
+    const roofline = rooflineTokS(bandwidth.readBytesPerS, model.stats.bytesPerToken);
+    const verdict = judgeRoofline(roofline, {
+      in_process: medians.in_process.decode_tok_s,
+      nginx_https: medians.nginx_https.decode_tok_s,
+    });
     const bindingVersion = llamaPackage()?.version ?? "not installed";
     const result = {
       benchmark: "bench-real-engine",
@@ -529,8 +552,11 @@ async function main(): Promise<void> {
         bytes_read_per_token: model.stats.bytesPerToken,
       },
       bandwidth: {
-        method: "single-thread Buffer.copy (read + write bytes, STREAM-style) and Float64Array sum in JS",
-        ...bandwidth,
+        method: READ_BANDWIDTH_METHOD,
+        threads: bandwidth.threads,
+        total_bytes: bandwidth.threads * bandwidth.bytesPerThread,
+        read_gbs: bandwidth.readBytesPerS / 1e9,
+        read_gbs_runs: bandwidth.runsBytesPerS.map((r) => r / 1e9),
       },
       llama_bench: debian.root ? { before: benchStart, after: benchEnd, baseline } : null,
       medians,
@@ -552,8 +578,10 @@ async function main(): Promise<void> {
         ),
         http_server_overhead_ttft_ms: medians.direct_http.ttft_ms - medians.in_process.ttft_ms,
         roofline_tok_s: roofline,
-        in_process_pct_of_roofline: (100 * medians.in_process.decode_tok_s) / roofline,
-        nginx_https_pct_of_roofline: (100 * medians.nginx_https.decode_tok_s) / roofline,
+        roofline_valid: verdict.valid,
+        roofline_note: verdict.note,
+        in_process_pct_of_roofline: verdict.pct.in_process,
+        nginx_https_pct_of_roofline: verdict.pct.nginx_https,
       },
     };
     await mkdir(resolve(o.out, ".."), { recursive: true });
@@ -598,10 +626,12 @@ async function main(): Promise<void> {
       `  model file ${(model.stats.bytes / 1e6).toFixed(1)} MB; bytes read per token ${(model.stats.bytesPerToken / 1e6).toFixed(1)} MB`,
     );
     say(
-      `  memory bandwidth: copy ${round(bandwidth.copy_gbs)} GB/s, JS read ${round(bandwidth.read_gbs)} GB/s (single thread)`,
+      `  memory read bandwidth: ${round(bandwidth.readBytesPerS / 1e9)} GB/s with ${bandwidth.threads} thread(s) (the engine's count)`,
     );
     say(
-      `  roofline ${round(roofline, 1)} tok/s; decode = ${round(c.in_process_pct_of_roofline, 1)} % (in process), ${round(c.nginx_https_pct_of_roofline, 1)} % (HTTPS)`,
+      verdict.valid
+        ? `  roofline ${round(roofline ?? NaN, 1)} tok/s; decode = ${round(c.in_process_pct_of_roofline ?? NaN, 1)} % (in process), ${round(c.nginx_https_pct_of_roofline ?? NaN, 1)} % (HTTPS)`
+        : `  ${verdict.note}`,
     );
     say(
       `  load average ${loadavgStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${result.metadata.loadavg_end.map((l) => l.toFixed(2)).join(" ")} at the end`,

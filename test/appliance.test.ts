@@ -416,8 +416,27 @@ t.test(
       template: { use_tokenizer_template: boolean };
       function: { grammar: { disable: boolean } };
       context_size: number;
+      prompt_cache_all?: boolean;
+      prompt_cache_path?: string;
+      flash_attention: string;
+      cache_type_k: string;
+      cache_type_v: string;
     };
-    t.same(yaml.options, ["parallel:1", "use_jinja:true", `--chat-template-file:${installed}`]);
+    t.same(yaml.options, [
+      "parallel:1",
+      "cache_ram:0",
+      "use_jinja:true",
+      `--chat-template-file:${installed}`,
+    ]);
+    // Prefix reuse across a conversation's turns: cache_prompt on, one slot, no host-RAM copies
+    // (RAM = model + one context of q8_0 KV, as host.memory-disk computes it).
+    t.equal(yaml.prompt_cache_all, true, "prompt_cache_all: true (llama.cpp cache_prompt per request)");
+    t.notOk("prompt_cache_path" in yaml, "no prompt_cache_path: the llama-cpp backend ignores it");
+    t.same(
+      [yaml.flash_attention, yaml.cache_type_k, yaml.cache_type_v],
+      ["on", "q8_0", "q8_0"],
+      "q8_0 KV cache (needs flash attention), the type the RAM arithmetic assumes",
+    );
     t.equal(yaml.template.use_tokenizer_template, true);
     t.equal(yaml.function.grammar.disable, true);
     t.equal(yaml.context_size, 8192);

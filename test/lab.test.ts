@@ -318,13 +318,19 @@ async function labTests(): Promise<void> {
         proxy_overhead_ms: { ttft: number | null };
         decode_roofline_tok_s: number | null;
         decode_tok_s_pct_of_roofline: number | null;
-        memory_copy_bandwidth_gb_s: number | null;
-        host: { model_bytes: number | null };
+        memory_read_bandwidth_gb_s: number | null;
+        bandwidth_threads: number | null;
+        host: { model_bytes: number | null; threads: number | null };
       };
     };
     t.equal(benchReport.levels[0]?.aggregate.completed, 3, "3 measured requests completed");
     t.equal(benchReport.inside?.internal.completed, 3, "the same prompt ran inside the VM on 127.0.0.1:8080");
-    t.ok((benchReport.inside?.memory_copy_bandwidth_gb_s ?? 0) > 0, "memory bandwidth measured");
+    t.ok((benchReport.inside?.memory_read_bandwidth_gb_s ?? 0) > 0, "memory read bandwidth measured");
+    t.equal(
+      benchReport.inside?.bandwidth_threads,
+      benchReport.inside?.host.threads,
+      "read with as many threads as the engine runs (the model YAML's threads)",
+    );
     t.ok((benchReport.inside?.host.model_bytes ?? 0) > 0, "model file size read");
     t.ok((benchReport.inside?.decode_roofline_tok_s ?? 0) > 0, "decode roofline computed");
     t.type(benchReport.inside?.proxy_overhead_ms.ttft, "number", "proxy overhead on TTFT");

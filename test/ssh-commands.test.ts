@@ -17,6 +17,8 @@ import {
 import { shellQuote } from "../src/probes/ssh.ts";
 import { effectiveConfig } from "../suites/integration.ts";
 import { SUITES } from "../suites/index.ts";
+import { measureInside } from "../src/bench/inside.ts";
+import { READ_BANDWIDTH_COMMAND } from "../src/bench/roofline.ts";
 import { takeSnapshot } from "../suites/reboot/snapshot.ts";
 
 const payload = (tag: string) => [`$(touch /root/slmc-pwned-${tag})`, `\`touch /root/slmc-pwned-${tag}-bt\``];
@@ -181,4 +183,34 @@ t.test("effective-config judges hostile values as the appliance does: refused, s
   const asked = await effectiveVerdict("ONEAPP_COPILOT_CONTEXT_SIZE='16384'\n", "32768");
   t.equal(asked.status, "fail", "a valid value not applied fails");
   t.match(asked.message, /expected 16384/);
+});
+
+t.test("the bench's in-VM commands are fixed: the target's thread count never reaches a shell", async (t) => {
+  const shape = { model: "m", maxTokens: 4, fixedLength: true, timeoutMs: 1000, idleTimeoutMs: 1000 };
+  const prompt = { name: "p", description: "", messages: [{ role: "user" as const, content: "hi" }] };
+  const run = { warmup: [], levels: [], saturatedAt: null, stoppedBecause: "done" };
+  const observe = async (tag: string) => {
+    const target = fakeTarget(tag);
+    const hostile = target.ctx.probes.ssh;
+    // The stream script's answer must parse for the run to reach its end; everything else is hostile,
+    // the facts' `threads:` line included.
+    target.ctx.probes.ssh = async (command: string, timeoutMs?: number) => {
+      const answer = await hostile(command, timeoutMs);
+      return command.includes("| base64 -d | python3")
+        ? { ...answer, stdout: JSON.stringify({ end: 1, events: [] }) }
+        : answer;
+    };
+    const inside = await measureInside(target.ctx, shape, prompt, run);
+    return { commands: target.commands, inside };
+  };
+  const [alpha, bravo] = await Promise.all([observe("alpha"), observe("bravo")]);
+  t.same(alpha.commands, bravo.commands, "commands do not depend on what the target answered");
+  t.ok(alpha.commands.includes(READ_BANDWIDTH_COMMAND), "the read-bandwidth probe is the fixed command");
+  t.notOk(
+    alpha.commands.some((command) => command.includes("slmc-pwned")),
+    "no command carries target text",
+  );
+  t.equal(alpha.inside.memory_read_bandwidth_gb_s, null, "a hostile answer is no bandwidth");
+  t.equal(alpha.inside.decode_roofline_tok_s, null, "and no roofline");
+  t.equal(alpha.inside.roofline_valid, null);
 });

@@ -216,7 +216,8 @@ server does. --slo-ttft / --slo-decode give goodput (requests within every SLO /
 A percentile from fewer than 10 samples is marked indicative (~). The report goes to stdout in
 --format (pretty, json, html) or to --out; --report FORMAT:FILE adds files; no file unless asked. With SSH,
 the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overhead), and a memory
-bandwidth probe and the model file size give the decode roofline.
+read bandwidth probe with the engine's thread count and the model file size give the decode roofline
+(marked invalid when a measured decode rate exceeds it).
 
 --workload agentic sends coding-client conversations instead, one at a time, no warm-up: turn 1 has
 a client-sized prefix (system prompt + function tools, --client-prefix), each later turn appends an
