@@ -73,6 +73,7 @@ run_shellcheck() {
 readonly TIMING_FILES=(
   test/bench-accuracy.test.ts
   test/bench-agentic.test.ts
+  test/healthy.test.ts
   test/nginx-site.test.ts
   test/binary.test.ts
   test/release-build.test.ts
