@@ -13,6 +13,7 @@ import { freePort } from "../fixtures/ports.ts";
 import { runProcess } from "./spawn.ts";
 
 const BINARY = resolve(import.meta.dirname, "../dist/slmc-check");
+const LAB_POLICY = resolve(import.meta.dirname, "../fixtures/lab/lab-policy.yaml");
 
 const slmc = (args: string[], killAfterMs = 120_000) =>
   runProcess(BINARY, args, { NO_COLOR: "1", HOME: process.env.HOME ?? "/tmp" }, killAfterMs);
@@ -124,6 +125,61 @@ t.test(
     t.match(md, /\*\*FAIL\*\* \| checks\.tls\.legacy-versions-refused/, "the defect's clause is named");
     t.match(md, /\*\*FAIL\*\* \| bench\.short\.c1\.ttft_p90_ms/, "the threshold's clause is named");
     t.notMatch(md, /\*\*FAIL\*\* \| checks\.tls\.protocol/, "the checks the defect does not touch pass");
+  },
+);
+
+t.test(
+  "the shipped lab policy: the client-first-request level is measured (not missing), a stricter threshold fails it",
+  async (t) => {
+    const dir = await workdir();
+    const evidence = join(dir, "evidence");
+    const gate = await slmc(["gate", "demo", "--policy", LAB_POLICY, "--evidence", evidence]);
+    t.equal(gate.code, 1, "the demo has no SSH: reboot, soak and build record stay missing");
+    for (const metric of ["decode_tok_s_p50", "ttft_p90_ms"])
+      t.match(
+        gate.stdout,
+        new RegExp(
+          `^PASS +bench\\.client-first-request\\.c1\\.${metric}: \\w+ p\\d0 [\\d.]+ over 3 request`,
+          "m",
+        ),
+        `bench.client-first-request.c1.${metric} measured and passed`,
+      );
+    t.notMatch(gate.stdout, /^FAIL +bench\./m, "no bench clause fails, none for missing evidence");
+    t.notMatch(gate.stderr, /no prompt set "client-first-request"/);
+    const verdict = JSON.parse(await readFile(join(evidence, "verdict.json"), "utf8")) as {
+      clauses: { id: string; status: string; evidence?: unknown }[];
+    };
+    const bench = verdict.clauses.filter((c) => c.id.startsWith("bench."));
+    t.same(
+      bench.map((c) => `${c.id} ${c.status}`),
+      [
+        "bench.short.c1.decode_tok_s_p50 pass",
+        "bench.short.c1.ttft_p90_ms pass",
+        "bench.client-first-request.c1.decode_tok_s_p50 pass",
+        "bench.client-first-request.c1.ttft_p90_ms pass",
+      ],
+      "the lab policy's 4 bench clauses all have evidence and pass",
+    );
+    const report = JSON.parse(
+      await readFile(join(evidence, "bench/2-client-first-request.json"), "utf8"),
+    ) as { plan: { prompt_set: string; prompt_tokens: Record<string, number>; cold_prefix: boolean } };
+    t.equal(report.plan.prompt_set, "client-first-request");
+    t.equal(report.plan.cold_prefix, true);
+    const tokens = report.plan.prompt_tokens["cline-first-request"]!;
+    t.ok(tokens >= 5000 && tokens <= 7000, `${tokens} prompt tokens: Cline's first request size`);
+
+    const strict = join(dir, "strict.yaml");
+    await writeFile(
+      strict,
+      `name: strict\nbench:\n  levels:\n    - prompt_set: client-first-request\n      concurrency: 1\n      decode_tok_s_p50: 1\n      ttft_p90_ms: 1\n`,
+    );
+    const strictEvidence = join(dir, "strict-evidence");
+    const failed = await slmc(["gate", "demo", "--policy", strict, "--evidence", strictEvidence]);
+    t.equal(failed.code, 1, failed.stdout + failed.stderr);
+    const md = await readFile(join(strictEvidence, "verdict.md"), "utf8");
+    t.match(md, /\*\*FAIL\*\* \| bench\.client-first-request\.c1\.ttft_p90_ms/, "the clause is named");
+    t.notMatch(md, /\*\*FAIL\*\* \| bench\.client-first-request\.c1\.decode/, "decode still passes");
+    t.match(md, /above 1 ms/, "verdict.md says the threshold it broke");
   },
 );
 

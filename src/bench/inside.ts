@@ -3,7 +3,7 @@
 // memory read bandwidth probe, the model file size, and from those the decode roofline (roofline.ts).
 import type { CheckContext } from "../core/check.ts";
 import { median, requestMetrics, type RequestTrace } from "./metrics.ts";
-import type { BenchPrompt } from "./prompts.ts";
+import { coldFirstLines, type BenchPrompt } from "./prompts.ts";
 import type { BenchRun } from "./runner.ts";
 import {
   judgeRoofline,
@@ -70,9 +70,10 @@ export async function measureInside(
   const [modelBytesText = "", modelFile = ""] = modelLine.trim().split(" ");
   const modelBytes = Number(modelBytesText) || null;
   const bandwidth = parseReadBandwidth((await ctx.probes.ssh(READ_BANDWIDTH_COMMAND, 180_000)).stdout);
-  const body = benchBody(prompt, shape);
+  const nextFirstLine = coldFirstLines();
   const internal = [];
   for (let i = 0; i < INSIDE_RUNS; i++) {
+    const body = benchBody(prompt, shape, prompt.cold ? nextFirstLine() : undefined);
     const raw = await ctx.probes.ssh(
       `echo ${b64(body)} | base64 -d | ${python(STREAM_SCRIPT)}`,
       shape.timeoutMs + 30_000,

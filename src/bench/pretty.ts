@@ -19,7 +19,12 @@ export function planLine(report: BenchReport): string {
   const load = p.open_loop
     ? `open loop: ${p.open_loop.arrivals} Poisson arrivals at ${p.open_loop.rate_per_s}/s over ${p.open_loop.duration_s} s (seed ${p.open_loop.seed})`
     : `${p.requests_per_level ?? "max(3, 2 × concurrency)"} requests per level`;
-  return `prompts ${p.prompt_set} (${p.prompts.join(", ")}), max_tokens ${p.max_tokens}${p.fixed_length ? " fixed length" : ""}, ${p.warmup} warm-up excluded, ${load}`;
+  const tokens = (name: string) => {
+    const count = p.prompt_tokens?.[name];
+    return count === undefined ? name : `${name}: ${count === null ? "—" : Math.round(count)} prompt tokens`;
+  };
+  const cold = p.cold_prefix ? ", cold prefix (each request opens with its own first line)" : "";
+  return `prompts ${p.prompt_set} (${p.prompts.map(tokens).join(", ")})${cold}, max_tokens ${p.max_tokens}${p.fixed_length ? " fixed length" : ""}, ${p.warmup} warm-up excluded, ${load}`;
 }
 
 /** Open loop: how late the arrivals left against their schedule (the client's own honesty). */

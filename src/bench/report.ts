@@ -33,6 +33,10 @@ export interface BenchReport {
     fixed_length: boolean;
     prompt_set: string;
     prompts: string[];
+    /** Per prompt: usage.prompt_tokens, median over its completed requests (null: the server said none). */
+    prompt_tokens?: Record<string, number | null>;
+    /** Every request's prefix was new to the server (client-first-request: its own first line). */
+    cold_prefix?: boolean;
     temperature: number;
   };
   metadata: Record<string, unknown>;

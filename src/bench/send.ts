@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import { bearerAuthorization, type Access } from "../core/access.ts";
 import type { Probes } from "../probes/index.ts";
 import type { RequestTrace } from "./metrics.ts";
-import type { BenchPrompt } from "./prompts.ts";
+import { coldFirstLines, requestMessages, type BenchPrompt } from "./prompts.ts";
 
 export interface RequestShape {
   model: string;
@@ -15,10 +15,12 @@ export interface RequestShape {
   idleTimeoutMs: number;
 }
 
-export function benchBody(prompt: BenchPrompt, shape: RequestShape): string {
+/** `firstLine`: a cold prompt's own first line for this request (coldFirstLines). */
+export function benchBody(prompt: BenchPrompt, shape: RequestShape, firstLine?: string): string {
   return JSON.stringify({
     model: shape.model,
-    messages: prompt.messages,
+    messages: requestMessages(prompt, firstLine),
+    ...(prompt.tools ? { tools: prompt.tools, tool_choice: "auto" } : {}),
     max_tokens: shape.maxTokens,
     temperature: 0,
     seed: 42,
@@ -36,7 +38,9 @@ const cutByDeadline = (signal: AbortSignal | undefined) =>
 
 /** `signal` is the one the probes were made with (the run's --deadline), to name it as the cause. */
 export function createSender(access: Access, probes: Probes, shape: RequestShape, signal?: AbortSignal) {
+  const nextFirstLine = coldFirstLines();
   return async (prompt: BenchPrompt): Promise<RequestTrace> => {
+    const body = benchBody(prompt, shape, prompt.cold ? nextFirstLine() : undefined);
     const base = {
       status: 0,
       events: [],
@@ -56,7 +60,7 @@ export function createSender(access: Access, probes: Probes, shape: RequestShape
           "accept-encoding": "identity",
           "extra-usage": "1",
         },
-        body: benchBody(prompt, shape),
+        body,
         timeoutMs: shape.timeoutMs,
         idleTimeoutMs: shape.idleTimeoutMs,
       });

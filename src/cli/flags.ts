@@ -646,7 +646,7 @@ one be refused), everything else must not`,
     default: "coding",
     commands: ["bench", "bench-demo"],
     group: "Bench",
-    help: `${PROMPT_SET_NAMES.join(" | ")} (coding: short question, file refactor, multi-turn)`,
+    help: `${PROMPT_SET_NAMES.join(" | ")} (coding: short question, file refactor, multi-turn; client-first-request: a Cline-shaped first request with 25 tools, a cold prefix: each request opens with its own first line)`,
   }),
   flag({
     name: "fixed-length",

@@ -219,6 +219,12 @@ the same request is also sent inside the VM to 127.0.0.1:8080 (proxy + TLS overh
 read bandwidth probe with the engine's thread count and the model file size give the decode roofline
 (marked invalid when a measured decode rate exceeds it).
 
+--prompt-set client-first-request sends the first request of a Cline-shaped conversation (a ~4.3 KB
+system prompt and 25 function tools, ~21.7 KB and about 5-7k prompt tokens; our own filler text), with
+tools, tool_choice "auto" and include_usage. Each request is a COLD prefix: its system prompt opens with
+its own first line (a random run id and the request number), so no prompt cache can serve it and TTFT
+is the full prefill a client's first task waits for. The report gives each prompt's prompt tokens.
+
 --workload agentic sends coding-client conversations instead, one at a time, no warm-up: turn 1 has
 a client-sized prefix (system prompt + function tools, --client-prefix), each later turn appends an
 assistant tool call, a tool result (--tool-result-bytes) and a short user message, with tools on every

@@ -12,9 +12,9 @@ import { compareReports, renderComparison } from "../bench/compare.ts";
 import { findings } from "../bench/findings.ts";
 import { renderBenchHtml } from "../bench/html.ts";
 import { measureInside } from "../bench/inside.ts";
-import { METRIC_DEFINITIONS, type Slo } from "../bench/metrics.ts";
+import { median, METRIC_DEFINITIONS, type Sample, type Slo } from "../bench/metrics.ts";
 import { renderBenchTable } from "../bench/pretty.ts";
-import { promptSet } from "../bench/prompts.ts";
+import { promptSet, type BenchPrompt } from "../bench/prompts.ts";
 import {
   BENCH_SCHEMA_VERSION,
   comparableReportSchema,
@@ -114,6 +114,18 @@ function planOf(options: CliOptions): Omit<BenchPlan, "prompts"> {
   };
 }
 
+/** What the server counted for each prompt (usage.prompt_tokens), median over its completed requests. */
+function promptTokens(prompts: BenchPrompt[], samples: Sample[]): Record<string, number | null> {
+  return Object.fromEntries(
+    prompts.map((prompt) => {
+      const counts = samples
+        .filter((s) => s.ok && s.prompt === prompt.name && s.n_in !== null)
+        .map((s) => s.n_in!);
+      return [prompt.name, counts.length ? median(counts) : null];
+    }),
+  );
+}
+
 /** Runs the bench and returns its report (the gate calls this per prompt set). */
 export async function measureBench(target: BenchTarget, options: CliOptions): Promise<BenchReport> {
   const { access, probes, notes } = target;
@@ -183,6 +195,11 @@ export async function measureBench(target: BenchTarget, options: CliOptions): Pr
       fixed_length: shape.fixedLength,
       prompt_set: options.promptSet,
       prompts: prompts.map((p) => p.name),
+      prompt_tokens: promptTokens(
+        prompts,
+        run.levels.flatMap((l) => l.samples),
+      ),
+      ...(prompts.some((p) => p.cold) ? { cold_prefix: true } : {}),
       temperature: 0,
     },
     metadata: {
