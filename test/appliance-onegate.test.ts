@@ -1,0 +1,239 @@
+// The appliance in a OneFlow pool: with ONEAPP_COPILOT_LB_* in the context, bootstrap registers the VM
+// through OneGate as a dynamic HAProxy backend of the one-apps VRouter, and the shutdown unit's
+// ExecStop deregisters it. The appliance functions run in a scratch SLMC_ROOT (systemctl, nginx,
+// fail2ban-client and ip replaced by recorders) against a OneGate STAND-IN that checks the token.
+import t from "tap";
+import { execFile } from "node:child_process";
+import { access, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { startOneGateStandIn } from "../fixtures/onegate-stand-in.ts";
+import { freePort } from "../fixtures/ports.ts";
+
+const run = promisify(execFile);
+const APPLIANCE = resolve(import.meta.dirname, "../appliance");
+const TOKEN = "c2VjcmV0LW9uZWdhdGUtdG9rZW4tZm9yLXZtLTQy";
+const VM_ADDRESS = "192.0.2.21";
+
+interface Result {
+  code: number;
+  stderr: string;
+  calls: string[];
+}
+
+async function scratch(endpoint: string, token = TOKEN) {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-onegate-"));
+  const root = join(dir, "root");
+  const bin = join(dir, "bin");
+  const calls = join(dir, "calls");
+  for (const sub of ["etc/nginx/sites-enabled", "var/log/nginx", "run/one-context"]) {
+    await mkdir(join(root, sub), { recursive: true });
+  }
+  await mkdir(bin);
+  const meminfo = join(dir, "meminfo");
+  await writeFile(meminfo, "MemTotal:       67108864 kB\n");
+  for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
+    await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
+  }
+  await writeFile(
+    join(bin, "ip"),
+    `#!/bin/sh\necho "2: eth0    inet ${VM_ADDRESS}/24 brd 192.0.2.255 scope global eth0"\n`,
+    { mode: 0o755 },
+  );
+  // What loc-16-gen-env writes (unescaped export lines); at shutdown ExecStop has nothing else.
+  await writeFile(
+    join(root, "run/one-context/one_env"),
+    `export ONEAPP_COPILOT_LB_IP="192.0.2.100"\nexport TOKENTXT="${token}"\nexport VMID="42"\nexport ONEGATE_ENDPOINT="${endpoint}"\n`,
+    { mode: 0o400 },
+  );
+  const step = async (functions: string, env: Record<string, string> = {}): Promise<Result> => {
+    await writeFile(calls, "");
+    const result = await run(
+      "bash",
+      ["-c", `umask 0077; set -e; source "$1/appliance.sh"; ${functions}`, "_", APPLIANCE],
+      {
+        env: {
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          SLMC_ROOT: root,
+          SLMC_HOME: APPLIANCE,
+          SLMC_MEMINFO: meminfo,
+          ONE_SERVICE_APPLIANCE: "/etc/one-appliance/service.d/appliance.sh",
+          ...env,
+        },
+        timeout: 60_000,
+      },
+    ).then(
+      ({ stderr }) => ({ code: 0, stderr }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+    return { ...result, calls: (await readFile(calls, "utf8")).trim().split("\n") };
+  };
+  const read = (file: string): Promise<string> => readFile(join(root, file), "utf8");
+  return { root, step, read };
+}
+
+const POOL = {
+  ONEAPP_COPILOT_LB_IP: "192.0.2.100",
+  ONEAPP_COPILOT_LB_PORT: "443",
+  ONEAPP_COPILOT_LB_INDEX: "1",
+};
+const REPORT = "etc/one-appliance/config";
+const LOG = "var/log/one-appliance/slm-copilot.log";
+const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+t.test("registration and deregistration: the attributes VRouter reads, then none", async (t) => {
+  const onegate = await startOneGateStandIn(TOKEN);
+  t.teardown(onegate.close);
+  const { root, step, read } = await scratch(onegate.endpoint);
+  const configure = await step("service_configure", POOL);
+  t.equal(configure.code, 0, configure.stderr);
+
+  const register = await step("onegate_register; install_onegate_unit; write_report", POOL);
+  t.equal(register.code, 0, register.stderr);
+  t.same(
+    onegate.calls.map((c) => [c.method, c.path, c.type, c.vmid, c.tokenOk, c.status]),
+    [["PUT", "/vm", null, "42", true, 200]],
+    "one PUT /vm with the VM's token and id",
+  );
+  t.same(
+    Object.fromEntries(onegate.attributes.get("42") ?? []),
+    {
+      ONEGATE_HAPROXY_LB1_IP: "192.0.2.100",
+      ONEGATE_HAPROXY_LB1_PORT: "443",
+      ONEGATE_HAPROXY_LB1_SERVER_HOST: VM_ADDRESS,
+      ONEGATE_HAPROXY_LB1_SERVER_PORT: "443",
+    },
+    "exactly the dynamic-backend attributes of load balancer 1",
+  );
+  const unit = await read("etc/systemd/system/slm-copilot-onegate.service");
+  t.match(
+    unit,
+    /^ExecStop=\/bin\/bash -c 'source "\/etc\/one-appliance\/service.d\/appliance.sh" && onegate_deregister'$/m,
+    "the shutdown unit's ExecStop deregisters",
+  );
+  t.match(unit, /^RemainAfterExit=yes$/m, "and it stays active, so systemd stops it at shutdown");
+  t.ok(register.calls.includes("systemctl start slm-copilot-onegate.service"), "the unit is started");
+  t.ok(register.calls.includes("systemctl enable slm-copilot-onegate.service"), "and enabled");
+  const report = await read(REPORT);
+  t.match(report, /^load_balancer = 192\.0\.2\.100:443 \(VRouter HAProxy LB1\)$/m);
+  t.match(report, /^onegate_registered = yes$/m);
+  for (const [name, text] of [
+    ["stderr", register.stderr],
+    ["log", await read(LOG)],
+    ["report", report],
+  ] as const)
+    t.notMatch(text, TOKEN, `the OneGate token is not in the ${name}`);
+
+  // ExecStop at shutdown: no context in the environment, only one_env.
+  const deregister = await step("onegate_deregister");
+  t.equal(deregister.code, 0, deregister.stderr);
+  t.same(
+    onegate.calls.slice(1).map((c) => [c.method, c.path, c.type, c.body, c.tokenOk]),
+    ["IP", "PORT", "SERVER_HOST", "SERVER_PORT"].map((name) => [
+      "PUT",
+      "/vm",
+      "2",
+      `ONEGATE_HAPROXY_LB1_${name}`,
+      true,
+    ]),
+    "one erase (PUT /vm?type=2) per attribute",
+  );
+  t.same([...(onegate.attributes.get("42") ?? [])], [], "OneGate holds none of them any more");
+  t.notOk(await exists(join(root, "var/lib/slm-copilot/onegate-registered")), "the VM knows it left");
+  const again = await step("onegate_deregister");
+  t.equal(onegate.calls.length, 5, "a second stop calls nothing");
+  t.match(again.stderr, /OneGate: not registered, nothing to remove/);
+});
+
+t.test("bad load balancer values are refused, named, and nothing is registered", async (t) => {
+  const onegate = await startOneGateStandIn(TOKEN);
+  t.teardown(onegate.close);
+  const { step, read } = await scratch(onegate.endpoint);
+  const bad = {
+    ONEAPP_COPILOT_LB_IP: "192.0.2.300$(touch /tmp/slmc-pwned-lb)",
+    ONEAPP_COPILOT_LB_PORT: "70000",
+    ONEAPP_COPILOT_LB_INDEX: "12",
+  };
+  const configure = await step("service_configure", bad);
+  t.equal(configure.code, 0, "a bad value is not a failed boot");
+  t.match(
+    configure.stderr,
+    /\[ERROR\] ONEAPP_COPILOT_LB_IP='192\.0\.2\.300\$\(touch \/tmp\/slmc-pwned-lb\)' is not an IPv4 address/,
+  );
+  t.match(
+    configure.stderr,
+    /\[ERROR\] ONEAPP_COPILOT_LB_PORT='70000' is not a port from 1 to 65535; using 443/,
+  );
+  t.match(
+    configure.stderr,
+    /\[ERROR\] ONEAPP_COPILOT_LB_INDEX='12' is not a load balancer number from 0 to 9; using 0/,
+  );
+  t.notOk(await exists("/tmp/slmc-pwned-lb"), "the value was never executed");
+  const register = await step("onegate_register; write_report", bad);
+  t.equal(register.code, 0, register.stderr);
+  t.same(onegate.calls, [], "OneGate is not called");
+  const report = await read(REPORT);
+  t.match(report, /^error = ONEAPP_COPILOT_LB_IP='.*' is not an IPv4 address/m, "the report says why");
+  t.match(report, /^pool = none/m);
+});
+
+t.test(
+  "OneGate unreachable or refusing the token: a clear error in the log and the report, no crash",
+  async (t) => {
+    const closed = await freePort();
+    const unreachable = await scratch(`http://127.0.0.1:${closed}`);
+    t.equal((await unreachable.step("service_configure", POOL)).code, 0);
+    const down = await unreachable.step("onegate_register; install_onegate_unit; write_report", POOL);
+    t.equal(down.code, 0, "bootstrap goes on: the VM still serves on its own address");
+    t.match(
+      down.stderr,
+      new RegExp(
+        `\\[ERROR\\] OneGate registration with load balancer 192\\.0\\.2\\.100:443 failed: http://127\\.0\\.0\\.1:${closed}/vm: curl: \\(7\\) Failed to connect`,
+      ),
+    );
+    const report = await unreachable.read(REPORT);
+    t.match(
+      report,
+      /^error = OneGate registration with load balancer 192\.0\.2\.100:443 failed: .*Failed to connect/m,
+    );
+    t.match(report, /^onegate_registered = no/m);
+
+    const onegate = await startOneGateStandIn("another-token");
+    t.teardown(onegate.close);
+    const refused = await scratch(onegate.endpoint);
+    await refused.step("service_configure", POOL);
+    const denied = await refused.step("onegate_register; write_report", POOL);
+    t.equal(denied.code, 0);
+    t.same(
+      onegate.calls.map((c) => [c.tokenOk, c.status]),
+      [[false, 401]],
+      "the stand-in refused the token",
+    );
+    t.match(denied.stderr, /\[ERROR\] OneGate registration .* failed: .*returned error: 401/);
+    t.notMatch(denied.stderr + (await refused.read(REPORT)), TOKEN, "the token is not printed");
+
+    const noToken = await scratch(onegate.endpoint, "");
+    await noToken.step("service_configure", POOL);
+    const missing = await noToken.step("onegate_register", POOL);
+    t.match(
+      missing.stderr,
+      /no OneGate token \(TOKENTXT\) in the context: set TOKEN="YES" in the VM template's CONTEXT/,
+    );
+  },
+);
+
+t.test("no load balancer in the context: no OneGate call", async (t) => {
+  const onegate = await startOneGateStandIn(TOKEN);
+  t.teardown(onegate.close);
+  const { step, read } = await scratch(onegate.endpoint);
+  await step("service_configure");
+  const register = await step("onegate_register; write_report");
+  t.equal(register.code, 0, register.stderr);
+  t.same(onegate.calls, []);
+  t.match(await read(REPORT), /^pool = none \(ONEAPP_COPILOT_LB_IP empty\)$/m);
+});
