@@ -23,6 +23,8 @@ ONE_SERVICE_PARAMS=(
   'ONEAPP_COPILOT_CONTEXT_SIZE' 'configure' 'model context size in tokens, 2048-262144; default: 32768' 'O|number'
   'ONEAPP_COPILOT_THREADS' 'configure' 'inference threads, 1-512; default: empty = physical cores of the VM' 'O|number'
   'ONEAPP_COPILOT_RATE_LIMIT' 'configure' 'API requests per minute per client address (burst: half of it), 60-60000, 0 = off; default: 600' 'O|number'
+  'ONEAPP_COPILOT_TLS_CERT' 'configure' 'certificate chain (PEM, base64-encoded) to serve instead of the appliance'"'"'s own, e.g. one valid for a pool'"'"'s name shared by every worker; needs ONEAPP_COPILOT_TLS_KEY; default: empty' 'O|text64'
+  'ONEAPP_COPILOT_TLS_KEY' 'configure' 'its private key (PEM, unencrypted, base64-encoded); default: empty' 'O|password'
   'ONEAPP_COPILOT_LB_IP' 'configure' 'IPv4 address of the one-apps VRouter HAProxy load balancer this VM registers with through OneGate (its ONEAPP_VNF_HAPROXY_LB<n>_IP); default: empty = not in a pool' 'O|text'
   'ONEAPP_COPILOT_LB_PORT' 'configure' 'port of that load balancer, 1-65535; default: 443' 'O|number'
   'ONEAPP_COPILOT_LB_INDEX' 'configure' 'which load balancer of the VRouter (the <n> of ONEAPP_VNF_HAPROXY_LB<n>), 0-9; default: 0' 'O|number'
@@ -76,6 +78,8 @@ readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
 readonly SLMC_SELF_SIGNED_KEY="${SLMC_TLS_DIR}/self-signed.key"
 readonly SLMC_SELF_SIGNED_NAMES="${SLMC_TLS_DIR}/self-signed.names"
+readonly SLMC_PROVIDED_CERT="${SLMC_TLS_DIR}/provided.crt"
+readonly SLMC_PROVIDED_KEY="${SLMC_TLS_DIR}/provided.key"
 readonly SLMC_ACME_WEBROOT="${SLMC_ROOT}/var/www/slm-copilot-acme"
 readonly LETSENCRYPT_LIVE_DIR="${SLMC_ROOT}/etc/letsencrypt/live"
 readonly CERTBOT_DEPLOY_HOOK="${SLMC_ROOT}/etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh"
@@ -919,12 +923,62 @@ request_letsencrypt_certificate() {
     -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1 || ACME_RESULT=failed
 }
 
-# Sets TLS_MODE to "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
+# Why the base64 PEM pair $1 (certificate) and $2 (key) cannot be served, decoded into directory $3;
+# prints nothing when it can. Never prints the key.
+provided_certificate_problem() {
+  local cert_b64="$1" key_b64="$2" work="$3" cert_pub key_pub
+  if ! base64 -d <<<"${cert_b64}" >"${work}/cert.pem" 2>/dev/null; then
+    echo "ONEAPP_COPILOT_TLS_CERT is not base64"
+  elif ! base64 -d <<<"${key_b64}" >"${work}/key.pem" 2>/dev/null; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not base64"
+  elif ! cert_pub="$(openssl x509 -in "${work}/cert.pem" -noout -pubkey 2>/dev/null)"; then
+    echo "ONEAPP_COPILOT_TLS_CERT is not a PEM certificate"
+  elif ! key_pub="$(openssl pkey -in "${work}/key.pem" -passin pass: -pubout 2>/dev/null)"; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not an unencrypted PEM private key"
+  elif [[ "${cert_pub}" != "${key_pub}" ]]; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not the key of ONEAPP_COPILOT_TLS_CERT"
+  elif ! openssl x509 -in "${work}/cert.pem" -noout -checkend 0 >/dev/null 2>&1; then
+    echo "ONEAPP_COPILOT_TLS_CERT has expired"
+  fi
+}
+
+# A certificate given in the context (a pool's shared one): installed when usable; sets PROVIDED_TLS
+# to "yes" or "no". A refused pair is a configuration error and the appliance's own certificate serves.
+install_provided_certificate() {
+  local cert_b64="${ONEAPP_COPILOT_TLS_CERT:-}" key_b64="${ONEAPP_COPILOT_TLS_KEY:-}" work problem
+  PROVIDED_TLS=no
+  if [[ -z "${cert_b64}" && -z "${key_b64}" ]]; then return 0; fi
+  if [[ -z "${cert_b64}" || -z "${key_b64}" ]]; then
+    config_error "ONEAPP_COPILOT_TLS_CERT and ONEAPP_COPILOT_TLS_KEY go together: only one is set; serving the appliance's own certificate"
+    return 0
+  fi
+  work="$(mktemp -d)"
+  problem="$(provided_certificate_problem "${cert_b64}" "${key_b64}" "${work}")"
+  if [[ -n "${problem}" ]]; then
+    config_error "${problem}; serving the appliance's own certificate"
+  else
+    install -d -m 0700 "${SLMC_TLS_DIR}"
+    write_file "${SLMC_PROVIDED_CERT}" 0644 "${work}/cert.pem"
+    write_file "${SLMC_PROVIDED_KEY}" 0600 "${work}/key.pem"
+    PROVIDED_TLS=yes
+    info "serving the certificate from the context: $(openssl x509 -in "${SLMC_PROVIDED_CERT}" -noout -subject -enddate | paste -sd' ' -)"
+  fi
+  rm -rf "${work}"
+}
+
+# Sets TLS_MODE to "provided", "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
 # set -e still guards it; an ACME problem is not an error: it falls back to self-signed.
 configure_tls() {
   local domain="$1" server="$2" email="$3" rate="$4" live
   local self_cert="${SLMC_SELF_SIGNED_CERT}" self_key="${SLMC_SELF_SIGNED_KEY}"
   TLS_MODE=self-signed
+  install_provided_certificate
+  if [[ "${PROVIDED_TLS}" == yes ]]; then
+    render_nginx_site "${SLMC_PROVIDED_CERT}" "${SLMC_PROVIDED_KEY}" "${domain}" "${rate}"
+    apply_nginx
+    TLS_MODE=provided
+    return
+  fi
   ensure_self_signed_certificate "${domain}"
   if [[ -z "${domain}" ]]; then
     render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
@@ -1095,7 +1149,7 @@ effective_value() {
 # The name clients use: the domain with a Let's Encrypt certificate, else the VM's first IPv4 address.
 endpoint_host() {
   local tls_mode="$1" domain="$2" address
-  if [[ -n "${domain}" && "${tls_mode}" == letsencrypt ]]; then
+  if [[ -n "${domain}" && "${tls_mode}" != self-signed ]]; then
     echo "${domain}"
     return
   fi
@@ -1112,6 +1166,8 @@ active_certificate() {
   local tls_mode="$1" domain="$2"
   if [[ "${tls_mode}" == letsencrypt ]]; then
     echo "${LETSENCRYPT_LIVE_DIR}/${domain}/fullchain.pem"
+  elif [[ "${tls_mode}" == provided ]]; then
+    echo "${SLMC_PROVIDED_CERT}"
   else
     echo "${SLMC_SELF_SIGNED_CERT}"
   fi
@@ -1202,8 +1258,8 @@ write_report() {
     echo "domain = ${domain}"
     echo "sha256_fingerprint = ${fingerprint}"
     if [[ -n "${ca_file}" ]]; then
-      echo "ca_certificate = ${SLMC_SELF_SIGNED_CERT}"
-      echo "ca_certificate_fetch = scp root@${host}:${SLMC_SELF_SIGNED_CERT} ${ca_file}"
+      echo "ca_certificate = ${certificate}"
+      echo "ca_certificate_fetch = scp root@${host}:${certificate} ${ca_file}"
     else
       echo "ca_certificate = none needed (Let's Encrypt is publicly trusted)"
     fi

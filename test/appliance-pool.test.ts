@@ -1,6 +1,6 @@
 // The appliance in a OneFlow pool: with ONEAPP_COPILOT_LB_* in the context, bootstrap registers the VM
 // through OneGate as a dynamic HAProxy backend of the one-apps VRouter, and the shutdown unit's
-// ExecStop deregisters it. The appliance functions run in a scratch SLMC_ROOT (systemctl, nginx,
+// ExecStop deregisters it; ONEAPP_COPILOT_TLS_CERT/_KEY make every worker serve the pool's certificate. The appliance functions run in a scratch SLMC_ROOT (systemctl, nginx,
 // fail2ban-client and ip replaced by recorders) against a OneGate STAND-IN that checks the token.
 import t from "tap";
 import { execFile } from "node:child_process";
@@ -237,3 +237,109 @@ t.test("no load balancer in the context: no OneGate call", async (t) => {
   t.same(onegate.calls, []);
   t.match(await read(REPORT), /^pool = none \(ONEAPP_COPILOT_LB_IP empty\)$/m);
 });
+
+async function certificate(dir: string, name: string, days = 30): Promise<{ cert: string; key: string }> {
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    String(days),
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+    "-keyout",
+    join(dir, `${name}.key`),
+    "-out",
+    join(dir, `${name}.crt`),
+  ]);
+  const b64 = async (file: string) => (await readFile(join(dir, file))).toString("base64");
+  return { cert: await b64(`${name}.crt`), key: await b64(`${name}.key`) };
+}
+
+t.test(
+  "the pool's shared certificate: served when it is a valid pair, refused with the reason otherwise",
+  async (t) => {
+    const onegate = await startOneGateStandIn(TOKEN);
+    t.teardown(onegate.close);
+    const { root, step, read } = await scratch(onegate.endpoint);
+    const dir = await mkdtemp(join(tmpdir(), "slmc-pool-cert-"));
+    const pool = await certificate(dir, "copilot.pool.example.org");
+    const other = await certificate(dir, "other.example.org");
+    const shared = {
+      ONEAPP_COPILOT_TLS_CERT: pool.cert,
+      ONEAPP_COPILOT_TLS_KEY: pool.key,
+      ONEAPP_COPILOT_DOMAIN: "copilot.pool.example.org",
+    };
+
+    const served = await step("service_configure; write_report", shared);
+    t.equal(served.code, 0, served.stderr);
+    const site = await read("etc/nginx/sites-available/slm-copilot.conf");
+    t.match(
+      site,
+      new RegExp(`ssl_certificate ${root}/etc/slm-copilot/tls/provided\\.crt;`),
+      "nginx serves the given certificate",
+    );
+    t.match(site, new RegExp(`ssl_certificate_key ${root}/etc/slm-copilot/tls/provided\\.key;`));
+    t.equal(
+      (await run("stat", ["-c", "%a", join(root, "etc/slm-copilot/tls/provided.key")])).stdout.trim(),
+      "600",
+      "the key is 0600",
+    );
+    t.equal(
+      await read("etc/slm-copilot/tls/provided.crt"),
+      await readFile(join(dir, "copilot.pool.example.org.crt"), "utf8"),
+      "the certificate as given",
+    );
+    const report = await read(REPORT);
+    t.match(report, /^mode = provided$/m);
+    t.match(report, /^endpoint = https:\/\/copilot\.pool\.example\.org$/m, "the pool's name is the endpoint");
+    t.notOk(await exists(join(root, "etc/letsencrypt")), "no ACME request for a provided certificate");
+    const keyText = await readFile(join(dir, "copilot.pool.example.org.key"), "utf8");
+    const keyBody = keyText.split("\n")[1] ?? "";
+    for (const text of [served.stderr, await read(LOG), report]) {
+      t.notMatch(text, pool.key, "the key (base64) is not printed");
+      t.notMatch(text, keyBody, "nor its PEM");
+    }
+    t.same(
+      (await step("service_configure", shared)).stderr.match(/wrote \S+provided/g),
+      null,
+      "unchanged next boot",
+    );
+
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        "a key of another certificate",
+        { ...shared, ONEAPP_COPILOT_TLS_KEY: other.key },
+        /ONEAPP_COPILOT_TLS_KEY is not the key of ONEAPP_COPILOT_TLS_CERT/,
+      ],
+      [
+        "not a certificate",
+        { ...shared, ONEAPP_COPILOT_TLS_CERT: Buffer.from("hello").toString("base64") },
+        /ONEAPP_COPILOT_TLS_CERT is not a PEM certificate/,
+      ],
+      ["not base64", { ...shared, ONEAPP_COPILOT_TLS_CERT: "%%%" }, /ONEAPP_COPILOT_TLS_CERT is not base64/],
+      [
+        "the key alone",
+        { ONEAPP_COPILOT_TLS_KEY: pool.key },
+        /ONEAPP_COPILOT_TLS_CERT and ONEAPP_COPILOT_TLS_KEY go together: only one is set/,
+      ],
+    ];
+    for (const [name, env, expected] of cases) {
+      const refused = await step("service_configure; write_report", env);
+      t.equal(refused.code, 0, `${name}: not a failed boot`);
+      t.match(
+        refused.stderr,
+        new RegExp(`\\[ERROR\\] ${expected.source}; serving the appliance's own certificate`),
+        name,
+      );
+      t.match(await read(REPORT), /^mode = self-signed$/m, `${name}: the appliance's own certificate serves`);
+      t.notMatch(refused.stderr, pool.key, `${name}: the key is not printed`);
+    }
+  },
+);
