@@ -129,8 +129,13 @@ t.test("registration and deregistration: the attributes VRouter reads, then none
   ] as const)
     t.notMatch(text, TOKEN, `the OneGate token is not in the ${name}`);
 
-  // ExecStop at shutdown: no context in the environment, only one_env.
-  const deregister = await step("onegate_deregister");
+  // The unit's own ExecStop command, as systemd runs it at shutdown: no context in the environment
+  // (only one_env), no driver settings. Here it sources this checkout's script.
+  const stop = /^ExecStop=\/bin\/bash -c '(.*)'$/m.exec(unit)?.[1] ?? "";
+  const deregister = await step(
+    `umask 0022; set +e; bash -c ${JSON.stringify(stop.replace("/etc/one-appliance/service.d", APPLIANCE))}`,
+  );
+  t.match(deregister.stderr, /OneGate: deregistered from load balancer 1/, "ExecStop deregisters");
   t.equal(deregister.code, 0, deregister.stderr);
   t.same(
     onegate.calls.slice(1).map((c) => [c.method, c.path, c.type, c.body, c.tokenOk]),
