@@ -415,12 +415,16 @@ onegate_put() {
 onegate_register() {
   local lb_ip lb_port index server_host attributes
   lb_ip="$(lb_value LB_IP)"
+  index="$(lb_value LB_INDEX)"
+  if [[ -r "${SLMC_ONEGATE_STATE}" ]] && [[ -z "${lb_ip}" || "$(<"${SLMC_ONEGATE_STATE}")" != "${index}" ]]; then
+    info "OneGate: the context no longer names load balancer $(<"${SLMC_ONEGATE_STATE}"): leaving it"
+    onegate_deregister
+  fi
   if [[ -z "${lb_ip}" ]]; then
     info "no load balancer in the context (ONEAPP_COPILOT_LB_IP empty): not registering through OneGate"
     return 0
   fi
   lb_port="$(lb_value LB_PORT)"
-  index="$(lb_value LB_INDEX)"
   server_host="$(vm_addresses | awk '!/:/ && !found { print; found = 1 }')"
   stage "OneGate: registering ${server_host}:${SERVER_PORT} as a backend of load balancer ${index} (${lb_ip}:${lb_port})"
   onegate_access

@@ -150,8 +150,16 @@ t.test("registration and deregistration: the attributes VRouter reads, then none
   );
   t.same([...(onegate.attributes.get("42") ?? [])], [], "OneGate holds none of them any more");
   t.notOk(await exists(join(root, "var/lib/slm-copilot/onegate-registered")), "the VM knows it left");
+  // A context change that drops the load balancer: the next bootstrap leaves it.
+  await step("onegate_register", POOL);
+  t.equal(onegate.attributes.get("42")?.size, 4, "registered again");
+  await step("service_configure");
+  const dropped = await step("onegate_register");
+  t.match(dropped.stderr, /OneGate: the context no longer names load balancer 1: leaving it/);
+  t.same([...(onegate.attributes.get("42") ?? [])], [], "the old attributes are erased");
+  t.equal(onegate.calls.length, 10, "one registration, four erases");
   const again = await step("onegate_deregister");
-  t.equal(onegate.calls.length, 5, "a second stop calls nothing");
+  t.equal(onegate.calls.length, 10, "a second stop calls nothing");
   t.match(again.stderr, /OneGate: not registered, nothing to remove/);
 });
 
