@@ -23,6 +23,11 @@ ONE_SERVICE_PARAMS=(
   'ONEAPP_COPILOT_CONTEXT_SIZE' 'configure' 'model context size in tokens, 2048-262144; default: 32768' 'O|number'
   'ONEAPP_COPILOT_THREADS' 'configure' 'inference threads, 1-512; default: empty = physical cores of the VM' 'O|number'
   'ONEAPP_COPILOT_RATE_LIMIT' 'configure' 'API requests per minute per client address (burst: half of it), 60-60000, 0 = off; default: 600' 'O|number'
+  'ONEAPP_COPILOT_TLS_CERT' 'configure' 'certificate chain (PEM, base64-encoded) to serve instead of the appliance'"'"'s own, e.g. one valid for a pool'"'"'s name shared by every worker; needs ONEAPP_COPILOT_TLS_KEY; default: empty' 'O|text64'
+  'ONEAPP_COPILOT_TLS_KEY' 'configure' 'its private key (PEM, unencrypted, base64-encoded); default: empty' 'O|password'
+  'ONEAPP_COPILOT_LB_IP' 'configure' 'IPv4 address of the one-apps VRouter HAProxy load balancer this VM registers with through OneGate (its ONEAPP_VNF_HAPROXY_LB<n>_IP); default: empty = not in a pool' 'O|text'
+  'ONEAPP_COPILOT_LB_PORT' 'configure' 'port of that load balancer, 1-65535; default: 443' 'O|number'
+  'ONEAPP_COPILOT_LB_INDEX' 'configure' 'which load balancer of the VRouter (the <n> of ONEAPP_VNF_HAPROXY_LB<n>), 0-9; default: 0' 'O|number'
 )
 
 # --- constants ------------------------------------------------------------------------------------
@@ -36,6 +41,11 @@ MODEL_NAME=devstral-small-2
 DEFAULT_CONTEXT_SIZE=32768
 DEFAULT_ACME_SERVER=https://acme-v02.api.letsencrypt.org/directory
 DEFAULT_RATE_LIMIT=600
+DEFAULT_LB_PORT=443
+# The port HAProxy forwards to: nginx's HTTPS listener (TLS passes through the load balancer).
+SERVER_PORT=443
+ONEGATE_CONNECT_TIMEOUT_S=5
+ONEGATE_MAX_TIME_S=15
 RECOMMENDED_PASSWORD_LENGTH=16
 READY_TIMEOUT_S="${SLMC_READY_TIMEOUT_S:-1800}"
 # RAM the model needs (README, Performance expectations): the weights (the GGUF file's size), the KV
@@ -57,6 +67,10 @@ readonly SLMC_PASSWORD_FILE="${SLMC_STATE_DIR}/password"
 readonly SLMC_EFFECTIVE_ENV="${SLMC_STATE_DIR}/effective.env"
 readonly SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
 readonly SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
+readonly SLMC_LB_ENV="${SLMC_STATE_DIR}/load-balancer.env"
+readonly SLMC_ONEGATE_STATE="${SLMC_STATE_DIR}/onegate-registered"
+readonly ONE_ENV_FILE="${SLMC_ROOT}/run/one-context/one_env"
+readonly SLMC_ONEGATE_UNIT="${SLMC_ROOT}/etc/systemd/system/slm-copilot-onegate.service"
 readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
 readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
 readonly SLMC_BUILD_RECORD="${SLMC_CONFIG_DIR}/build-record.json"
@@ -64,6 +78,8 @@ readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
 readonly SLMC_SELF_SIGNED_KEY="${SLMC_TLS_DIR}/self-signed.key"
 readonly SLMC_SELF_SIGNED_NAMES="${SLMC_TLS_DIR}/self-signed.names"
+readonly SLMC_PROVIDED_CERT="${SLMC_TLS_DIR}/provided.crt"
+readonly SLMC_PROVIDED_KEY="${SLMC_TLS_DIR}/provided.key"
 readonly SLMC_ACME_WEBROOT="${SLMC_ROOT}/var/www/slm-copilot-acme"
 readonly LETSENCRYPT_LIVE_DIR="${SLMC_ROOT}/etc/letsencrypt/live"
 readonly CERTBOT_DEPLOY_HOOK="${SLMC_ROOT}/etc/letsencrypt/renewal-hooks/deploy/slm-copilot.sh"
@@ -294,6 +310,183 @@ effective_rate_limit() {
     config_error "ONEAPP_COPILOT_RATE_LIMIT='${value:0:40}' is not 0 (off) or a whole number of requests per minute from 60 to 60000; using ${DEFAULT_RATE_LIMIT}"
     echo "${DEFAULT_RATE_LIMIT}"
   fi
+}
+
+# --- load balancer (a OneFlow pool behind the one-apps VRouter's HAProxy) ------------------------
+is_ipv4() {
+  local value="$1" part
+  [[ "${value}" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || return 1
+  for part in "${BASH_REMATCH[@]:1}"; do ((10#${part} <= 255)) || return 1; done
+}
+
+effective_lb_ip() {
+  local value="${ONEAPP_COPILOT_LB_IP:-}"
+  if [[ -z "${value}" ]] || is_ipv4 "${value}"; then
+    echo "${value}"
+  else
+    config_error "ONEAPP_COPILOT_LB_IP='${value:0:40}' is not an IPv4 address (the VRouter's ONEAPP_VNF_HAPROXY_LB<n>_IP); not registering with a load balancer"
+    echo ""
+  fi
+}
+
+effective_lb_port() {
+  local value="${ONEAPP_COPILOT_LB_PORT:-}"
+  if [[ -z "${value}" ]]; then
+    echo "${DEFAULT_LB_PORT}"
+  elif is_integer_in_range "${value}" 1 65535; then
+    echo "$((10#${value}))"
+  else
+    config_error "ONEAPP_COPILOT_LB_PORT='${value:0:40}' is not a port from 1 to 65535; using ${DEFAULT_LB_PORT}"
+    echo "${DEFAULT_LB_PORT}"
+  fi
+}
+
+effective_lb_index() {
+  local value="${ONEAPP_COPILOT_LB_INDEX:-}"
+  if [[ -z "${value}" ]]; then
+    echo 0
+  elif [[ "${value}" =~ ^[0-9]$ ]]; then
+    echo "${value}"
+  else
+    config_error "ONEAPP_COPILOT_LB_INDEX='${value:0:40}' is not a load balancer number from 0 to 9; using 0"
+    echo 0
+  fi
+}
+
+# A value of OpenNebula's context for OneGate: the environment one-contextd exported, else the line
+# in one_env (read, never sourced: its values are not escaped). ExecStop at shutdown has only one_env.
+one_context_value() {
+  local name="$1" line
+  if [[ -n "${!name:-}" ]]; then
+    printf '%s' "${!name}"
+    return
+  fi
+  [[ -r "${ONE_ENV_FILE}" ]] || return 0
+  line="$(grep -E "^export ${name}=" "${ONE_ENV_FILE}" | tail -n1 || true)"
+  line="${line#export "${name}"=}"
+  line="${line#\"}"
+  printf '%s' "${line%\"}"
+}
+
+# The user-template attributes one-apps VRouter (vrouter.rb, parse_dynamic) reads from the service's VMs
+# to build HAProxy's dynamic backends: LB<n>_IP/PORT name the load balancer, SERVER_HOST/PORT this VM.
+onegate_attributes() {
+  local index="$1" lb_ip="$2" lb_port="$3" server_host="$4"
+  printf 'ONEGATE_HAPROXY_LB%s_IP=%s\n' "${index}" "${lb_ip}"
+  printf 'ONEGATE_HAPROXY_LB%s_PORT=%s\n' "${index}" "${lb_port}"
+  printf 'ONEGATE_HAPROXY_LB%s_SERVER_HOST=%s\n' "${index}" "${server_host}"
+  printf 'ONEGATE_HAPROXY_LB%s_SERVER_PORT=%s\n' "${index}" "${SERVER_PORT}"
+}
+
+# Sets ONEGATE_ERROR to why OneGate cannot be used (empty when it can) and ONEGATE_URL, ONEGATE_TOKEN,
+# ONEGATE_VMID.
+onegate_access() {
+  ONEGATE_ERROR=""
+  ONEGATE_URL="$(one_context_value ONEGATE_ENDPOINT)"
+  ONEGATE_TOKEN="$(one_context_value TOKENTXT)"
+  ONEGATE_VMID="$(one_context_value VMID)"
+  if [[ ! "${ONEGATE_URL}" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$ ]]; then
+    ONEGATE_ERROR="no usable ONEGATE_ENDPOINT in the context ('${ONEGATE_URL:0:60}'): OneGate must be configured on the front-end"
+  elif [[ ! "${ONEGATE_TOKEN}" =~ ^[A-Za-z0-9+/=._:-]{1,512}$ ]]; then
+    ONEGATE_ERROR="no OneGate token (TOKENTXT) in the context: set TOKEN=\"YES\" in the VM template's CONTEXT"
+  elif [[ ! "${ONEGATE_VMID}" =~ ^[0-9]{1,10}$ ]]; then
+    ONEGATE_ERROR="no VMID in the context"
+  fi
+}
+
+# PUT $1 (query string included) with body $2 to OneGate, as `onegate vm update` does; the token goes in
+# a header read from a file descriptor, never on a command line or in the log. Sets ONEGATE_RESULT to
+# "ok" or to why not; never fails the caller.
+onegate_put() {
+  local query="$1" body="$2" output
+  ONEGATE_RESULT=ok
+  if ! output="$(curl --silent --show-error --fail --connect-timeout "${ONEGATE_CONNECT_TIMEOUT_S}" \
+    --max-time "${ONEGATE_MAX_TIME_S}" --request PUT \
+    --header @<(printf 'X-ONEGATE-TOKEN: %s\nX-ONEGATE-VMID: %s\n' "${ONEGATE_TOKEN}" "${ONEGATE_VMID}") \
+    --data-binary "${body}" --output /dev/null "${ONEGATE_URL%/}/vm${query}" 2>&1)"; then
+    ONEGATE_RESULT="${output:0:300}"
+    ONEGATE_RESULT="${ONEGATE_RESULT:-curl failed without a message}"
+  fi
+}
+
+# Registers this VM as a backend of load balancer LB_INDEX (configure validated the values into
+# SLMC_LB_ENV). A OneGate that cannot be reached is a configuration error in the log and the report,
+# not a failed boot: the VM still serves on its own address.
+onegate_register() {
+  local lb_ip lb_port index server_host attributes
+  lb_ip="$(lb_value LB_IP)"
+  index="$(lb_value LB_INDEX)"
+  if [[ -r "${SLMC_ONEGATE_STATE}" ]] && [[ -z "${lb_ip}" || "$(<"${SLMC_ONEGATE_STATE}")" != "${index}" ]]; then
+    info "OneGate: the context no longer names load balancer $(<"${SLMC_ONEGATE_STATE}"): leaving it"
+    onegate_deregister
+  fi
+  if [[ -z "${lb_ip}" ]]; then
+    info "no load balancer in the context (ONEAPP_COPILOT_LB_IP empty): not registering through OneGate"
+    return 0
+  fi
+  lb_port="$(lb_value LB_PORT)"
+  server_host="$(vm_addresses | awk '!/:/ && !found { print; found = 1 }')"
+  stage "OneGate: registering ${server_host}:${SERVER_PORT} as a backend of load balancer ${index} (${lb_ip}:${lb_port})"
+  onegate_access
+  if [[ -n "${ONEGATE_ERROR}" ]]; then
+    config_error "OneGate registration with load balancer ${lb_ip}:${lb_port} failed: ${ONEGATE_ERROR}"
+    return 0
+  fi
+  if [[ -z "${server_host}" ]]; then
+    config_error "OneGate registration with load balancer ${lb_ip}:${lb_port} failed: the VM has no IPv4 address"
+    return 0
+  fi
+  attributes="$(onegate_attributes "${index}" "${lb_ip}" "${lb_port}" "${server_host}")"
+  onegate_put "" "${attributes}"
+  if [[ "${ONEGATE_RESULT}" != ok ]]; then
+    config_error "OneGate registration with load balancer ${lb_ip}:${lb_port} failed: ${ONEGATE_URL}/vm: ${ONEGATE_RESULT}; the load balancer does not send traffic to this VM"
+    return 0
+  fi
+  write_file "${SLMC_ONEGATE_STATE}" 0600 <<<"${index}"
+  info "OneGate: registered as ${server_host}:${SERVER_PORT} behind ${lb_ip}:${lb_port}"
+}
+
+# Removes the attributes (one `onegate vm update --erase` each: PUT /vm?type=2 with the name), so
+# VRouter drops this backend. Run by slm-copilot-onegate.service's ExecStop at shutdown.
+onegate_deregister() {
+  local index name failed=0
+  if [[ ! -r "${SLMC_ONEGATE_STATE}" ]]; then
+    info "OneGate: not registered, nothing to remove"
+    return 0
+  fi
+  index="$(<"${SLMC_ONEGATE_STATE}")"
+  onegate_access
+  if [[ -n "${ONEGATE_ERROR}" ]]; then
+    log ERROR "OneGate deregistration failed: ${ONEGATE_ERROR}"
+    return 0
+  fi
+  for name in IP PORT SERVER_HOST SERVER_PORT; do
+    onegate_put "?type=2" "ONEGATE_HAPROXY_LB${index}_${name}"
+    if [[ "${ONEGATE_RESULT}" != ok ]]; then
+      log ERROR "OneGate deregistration of ONEGATE_HAPROXY_LB${index}_${name} failed: ${ONEGATE_URL}/vm: ${ONEGATE_RESULT}"
+      failed=1
+    fi
+  done
+  if ((failed == 0)); then
+    rm -f "${SLMC_ONEGATE_STATE}"
+    info "OneGate: deregistered from load balancer ${index}"
+  fi
+}
+
+# A value configure recorded in SLMC_LB_ENV; empty when configure recorded none.
+lb_value() {
+  [[ -r "${SLMC_LB_ENV}" ]] || return 0
+  grep -E "^$1=" "${SLMC_LB_ENV}" | cut -d= -f2- || true
+}
+
+# one-apps has no shutdown hook: a oneshot unit that stays active, whose ExecStop deregisters.
+install_onegate_unit() {
+  local changed
+  render_to "${SLMC_ONEGATE_UNIT}" 0644 slm-copilot-onegate.service "APPLIANCE=${ONE_SERVICE_APPLIANCE:-/etc/one-appliance/service.d/appliance.sh}"
+  changed="${WRITTEN}"
+  if [[ "${changed}" == changed ]]; then systemctl daemon-reload; fi
+  systemctl enable slm-copilot-onegate.service >/dev/null 2>&1
+  systemctl start slm-copilot-onegate.service
 }
 
 # The password ends up in an htpasswd file, an nginx regex and JSON: allow only characters that are
@@ -734,12 +927,62 @@ request_letsencrypt_certificate() {
     -d "${domain}" --server "${server}" --keep-until-expiring >>"${SLMC_LOG}" 2>&1 || ACME_RESULT=failed
 }
 
-# Sets TLS_MODE to "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
+# Why the base64 PEM pair $1 (certificate) and $2 (key) cannot be served, decoded into directory $3;
+# prints nothing when it can. Never prints the key.
+provided_certificate_problem() {
+  local cert_b64="$1" key_b64="$2" work="$3" cert_pub key_pub
+  if ! base64 -d <<<"${cert_b64}" >"${work}/cert.pem" 2>/dev/null; then
+    echo "ONEAPP_COPILOT_TLS_CERT is not base64"
+  elif ! base64 -d <<<"${key_b64}" >"${work}/key.pem" 2>/dev/null; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not base64"
+  elif ! cert_pub="$(openssl x509 -in "${work}/cert.pem" -noout -pubkey 2>/dev/null)"; then
+    echo "ONEAPP_COPILOT_TLS_CERT is not a PEM certificate"
+  elif ! key_pub="$(openssl pkey -in "${work}/key.pem" -passin pass: -pubout 2>/dev/null)"; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not an unencrypted PEM private key"
+  elif [[ "${cert_pub}" != "${key_pub}" ]]; then
+    echo "ONEAPP_COPILOT_TLS_KEY is not the key of ONEAPP_COPILOT_TLS_CERT"
+  elif ! openssl x509 -in "${work}/cert.pem" -noout -checkend 0 >/dev/null 2>&1; then
+    echo "ONEAPP_COPILOT_TLS_CERT has expired"
+  fi
+}
+
+# A certificate given in the context (a pool's shared one): installed when usable; sets PROVIDED_TLS
+# to "yes" or "no". A refused pair is a configuration error and the appliance's own certificate serves.
+install_provided_certificate() {
+  local cert_b64="${ONEAPP_COPILOT_TLS_CERT:-}" key_b64="${ONEAPP_COPILOT_TLS_KEY:-}" work problem
+  PROVIDED_TLS=no
+  if [[ -z "${cert_b64}" && -z "${key_b64}" ]]; then return 0; fi
+  if [[ -z "${cert_b64}" || -z "${key_b64}" ]]; then
+    config_error "ONEAPP_COPILOT_TLS_CERT and ONEAPP_COPILOT_TLS_KEY go together: only one is set; serving the appliance's own certificate"
+    return 0
+  fi
+  work="$(mktemp -d)"
+  problem="$(provided_certificate_problem "${cert_b64}" "${key_b64}" "${work}")"
+  if [[ -n "${problem}" ]]; then
+    config_error "${problem}; serving the appliance's own certificate"
+  else
+    install -d -m 0700 "${SLMC_TLS_DIR}"
+    write_file "${SLMC_PROVIDED_CERT}" 0644 "${work}/cert.pem"
+    write_file "${SLMC_PROVIDED_KEY}" 0600 "${work}/key.pem"
+    PROVIDED_TLS=yes
+    info "serving the certificate from the context: $(openssl x509 -in "${SLMC_PROVIDED_CERT}" -noout -subject -enddate | paste -sd' ' -)"
+  fi
+  rm -rf "${work}"
+}
+
+# Sets TLS_MODE to "provided", "letsencrypt" or "self-signed". Runs in the step's own shell (not in $(...)), so
 # set -e still guards it; an ACME problem is not an error: it falls back to self-signed.
 configure_tls() {
   local domain="$1" server="$2" email="$3" rate="$4" live
   local self_cert="${SLMC_SELF_SIGNED_CERT}" self_key="${SLMC_SELF_SIGNED_KEY}"
   TLS_MODE=self-signed
+  install_provided_certificate
+  if [[ "${PROVIDED_TLS}" == yes ]]; then
+    render_nginx_site "${SLMC_PROVIDED_CERT}" "${SLMC_PROVIDED_KEY}" "${domain}" "${rate}"
+    apply_nginx
+    TLS_MODE=provided
+    return
+  fi
   ensure_self_signed_certificate "${domain}"
   if [[ -z "${domain}" ]]; then
     render_nginx_site "${self_cert}" "${self_key}" "${domain}" "${rate}"
@@ -865,7 +1108,7 @@ service_configure() {
   install -d -m 0700 "${SLMC_STATE_DIR}"
   : >"${SLMC_ERRORS_FILE}"
   : >"${SLMC_WARNINGS_FILE}"
-  local context_size threads domain acme_server acme_email password rate_limit effective
+  local context_size threads domain acme_server acme_email password rate_limit effective lb
   context_size="$(effective_context_size)"
   threads="$(effective_threads)"
   domain="$(effective_domain)"
@@ -873,6 +1116,8 @@ service_configure() {
   acme_email="$(effective_acme_email)"
   password="$(effective_password)"
   rate_limit="$(effective_rate_limit)"
+  printf -v lb 'LB_IP=%s\nLB_PORT=%s\nLB_INDEX=%s' "$(effective_lb_ip)" "$(effective_lb_port)" "$(effective_lb_index)"
+  write_file "${SLMC_LB_ENV}" 0600 <<<"${lb}"
   check_memory "${context_size}"
   write_credentials "${password}"
   configure_localai "${context_size}" "${threads}" "${MEMORY_STATE}"
@@ -908,7 +1153,7 @@ effective_value() {
 # The name clients use: the domain with a Let's Encrypt certificate, else the VM's first IPv4 address.
 endpoint_host() {
   local tls_mode="$1" domain="$2" address
-  if [[ -n "${domain}" && "${tls_mode}" == letsencrypt ]]; then
+  if [[ -n "${domain}" && "${tls_mode}" != self-signed ]]; then
     echo "${domain}"
     return
   fi
@@ -925,6 +1170,8 @@ active_certificate() {
   local tls_mode="$1" domain="$2"
   if [[ "${tls_mode}" == letsencrypt ]]; then
     echo "${LETSENCRYPT_LIVE_DIR}/${domain}/fullchain.pem"
+  elif [[ "${tls_mode}" == provided ]]; then
+    echo "${SLMC_PROVIDED_CERT}"
   else
     echo "${SLMC_SELF_SIGNED_CERT}"
   fi
@@ -1015,8 +1262,8 @@ write_report() {
     echo "domain = ${domain}"
     echo "sha256_fingerprint = ${fingerprint}"
     if [[ -n "${ca_file}" ]]; then
-      echo "ca_certificate = ${SLMC_SELF_SIGNED_CERT}"
-      echo "ca_certificate_fetch = scp root@${host}:${SLMC_SELF_SIGNED_CERT} ${ca_file}"
+      echo "ca_certificate = ${certificate}"
+      echo "ca_certificate_fetch = scp root@${host}:${certificate} ${ca_file}"
     else
       echo "ca_certificate = none needed (Let's Encrypt is publicly trusted)"
     fi
@@ -1037,6 +1284,18 @@ write_report() {
     fi
     echo "failed_auth_log = ${SLMC_AUTH_LOG}"
     echo "fail2ban_jail = slm-copilot-auth"
+    echo
+    echo "[Load balancer]"
+    if [[ -z "$(lb_value LB_IP)" ]]; then
+      echo "pool = none (ONEAPP_COPILOT_LB_IP empty)"
+    else
+      echo "load_balancer = $(lb_value LB_IP):$(lb_value LB_PORT) (VRouter HAProxy LB$(lb_value LB_INDEX))"
+      if [[ -r "${SLMC_ONEGATE_STATE}" ]]; then
+        echo "onegate_registered = yes"
+      else
+        echo "onegate_registered = no (see [Configuration errors])"
+      fi
+    fi
     echo
     echo "[Service status]"
     echo "local-ai = $(systemctl is-active local-ai.service || true)"
@@ -1104,6 +1363,8 @@ service_bootstrap() {
     return 1
   fi
   info "LocalAI ready on 127.0.0.1:${ENGINE_PORT}"
+  onegate_register
+  install_onegate_unit
   write_report
   write_banner
   info "bootstrap finished: report in ${SLMC_REPORT}"

@@ -5,8 +5,9 @@
 #                        release template is validated WITHOUT plugins.pkr.hcl (Packer 1.6.6 rejects
 #                        required_plugins; current Packer needs it, see packer/release/plugins.pkr.hcl)
 #   lint.sh marketplace  marketplace/ listing (draft mode), metadata.yaml, context.yaml: zod schema
+#   lint.sh oneflow [F]  the OneFlow service template (marketplace/oneflow/, or F): zod schema
 #   lint.sh shellcheck   shellcheck --severity=style on every bash file in the repository
-#   lint.sh all          tsc, prettier --check, shellcheck, packer, marketplace
+#   lint.sh all          tsc, prettier --check, shellcheck, packer, marketplace, oneflow
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +56,10 @@ lint_marketplace() {
   (cd "${ROOT}" && node --import tsx scripts/marketplace.ts check)
 }
 
+lint_oneflow() {
+  (cd "${ROOT}" && node --import tsx scripts/oneflow.ts "$@")
+}
+
 lint_all() {
   local status=0
   (cd "${ROOT}" && npx tsc -p .) || status=1
@@ -62,6 +67,7 @@ lint_all() {
   lint_shellcheck || status=1
   lint_packer || status=1
   lint_marketplace || status=1
+  lint_oneflow || status=1
   ((status == 0)) && echo "lint: all clean"
   return "${status}"
 }
@@ -70,10 +76,11 @@ main() {
   case "${1:-}" in
     packer) lint_packer ;;
     marketplace) lint_marketplace ;;
+    oneflow) lint_oneflow "${@:2}" ;;
     shellcheck) lint_shellcheck ;;
     all) lint_all ;;
     *)
-      echo "usage: lint.sh packer|marketplace|shellcheck|all" >&2
+      echo "usage: lint.sh packer|marketplace|oneflow [FILE]|shellcheck|all" >&2
       return 2
       ;;
   esac

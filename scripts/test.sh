@@ -131,6 +131,7 @@ start_lint_steps() {
   start_lint_step "shellcheck" run_shellcheck
   start_lint_step "packer fmt + validate (release, lab)" scripts/lint.sh packer
   start_lint_step "marketplace schema" scripts/lint.sh marketplace
+  start_lint_step "OneFlow template schema" scripts/lint.sh oneflow
 }
 
 # With arguments (files or tap options): one serial run of exactly those. Without: every test file,

@@ -101,6 +101,7 @@ t.test(
         "var/lib/local-ai/chat-templates/devstral-small-2.jinja",
         MODEL_CONFIG,
         "var/lib/slm-copilot/effective.env",
+        "var/lib/slm-copilot/load-balancer.env",
         PASSWORD,
       ].sort(),
       "the first configure writes every file",
