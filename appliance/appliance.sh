@@ -59,6 +59,7 @@ readonly SLMC_ERRORS_FILE="${SLMC_STATE_DIR}/configure-errors"
 readonly SLMC_WARNINGS_FILE="${SLMC_STATE_DIR}/configure-warnings"
 readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
 readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
+readonly SLMC_TUNE_THREADS_FILE="${SLMC_CONFIG_DIR}/tune-threads"
 readonly SLMC_BUILD_RECORD="${SLMC_CONFIG_DIR}/build-record.json"
 readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
@@ -230,8 +231,28 @@ effective_context_size() {
   fi
 }
 
+# `slmc-check tune` writes one integer here for the length of its sweep and removes it afterwards; while
+# present and valid it wins over ONEAPP_COPILOT_THREADS, so the sweep goes through this configure path.
+tune_threads_override() {
+  local value vcpus
+  [[ -f "${SLMC_TUNE_THREADS_FILE}" ]] || return 0
+  value="$(head -c 16 "${SLMC_TUNE_THREADS_FILE}" | tr -d '[:space:]')"
+  vcpus="$(nproc)"
+  if is_integer_in_range "${value}" 1 "${vcpus}"; then
+    echo "$((10#${value}))"
+  else
+    warn "tuning override ${SLMC_TUNE_THREADS_FILE} ignored: '${value:0:16}' is not a whole number from 1 to ${vcpus} (vCPUs)"
+  fi
+}
+
 effective_threads() {
-  local value="${ONEAPP_COPILOT_THREADS:-}" fallback
+  local value="${ONEAPP_COPILOT_THREADS:-}" fallback override
+  override="$(tune_threads_override)"
+  if [[ -n "${override}" ]]; then
+    info "threads ${override} from the tuning override ${SLMC_TUNE_THREADS_FILE} (slmc-check tune)"
+    echo "${override}"
+    return
+  fi
   fallback="$(physical_cores)"
   if [[ -z "${value}" ]]; then
     echo "${fallback}"
