@@ -1,0 +1,203 @@
+// `slmc-check tune`: the sweep over a scripted SSH session (the appliance's override and configure
+// played by a small state machine) measuring against the simulated appliance over real HTTPS. Proves
+// the plan-only refusal, the constant commands, restore after a failed measurement or configure, a
+// restore that does not verify, and the printed recommendation.
+import t from "tap";
+import { CliError, EXIT } from "../src/cli/exit-codes.ts";
+import {
+  CONFIGURE_COMMAND,
+  REMOVE_OVERRIDE_COMMAND,
+  setThreadsCommand,
+  THREADS_COMMAND,
+  tuneWithSession,
+  VCPUS_COMMAND,
+  type TuneTarget,
+} from "../src/commands/tune.ts";
+import type { Access } from "../src/core/access.ts";
+import { accessFor, simulator } from "./helpers.ts";
+
+interface Script {
+  vcpus?: string;
+  original?: number;
+  /** configure fails (exit 1) while the override holds this count. */
+  configureFailsAt?: number;
+  /** After restore the YAML keeps the last override (a configure that ignores the removal). */
+  restoreSticks?: boolean;
+  threadsAnswer?: string;
+}
+
+function scriptedSession(script: Script) {
+  const commands: string[] = [];
+  const original = script.original ?? 2;
+  let override: number | null = null;
+  let yaml = original;
+  const exec = async (command: string) => {
+    commands.push(command);
+    const answer = (stdout: string, code = 0) => ({ code, stdout, stderr: "", durationMs: 1 });
+    if (command === VCPUS_COMMAND) return answer(script.vcpus ?? "4\n");
+    if (command === THREADS_COMMAND) return answer(script.threadsAnswer ?? `${yaml}\n`);
+    if (command === REMOVE_OVERRIDE_COMMAND) {
+      if (!script.restoreSticks) override = null;
+      return answer("");
+    }
+    if (command === CONFIGURE_COMMAND) {
+      if (override !== null && override === script.configureFailsAt) return answer("configure-exit=1\n");
+      yaml = override ?? original;
+      return answer("configure-exit=0\n");
+    }
+    const set = /printf '%d\\n' (\d+) > \/etc\/slm-copilot\/tune-threads$/.exec(command);
+    if (set) {
+      override = Number(set[1]);
+      return answer("");
+    }
+    return answer("", 127);
+  };
+  return { session: { exec } as unknown as TuneTarget["session"], commands };
+}
+
+function target(access: Access, script: Script, lines: string[] = []) {
+  const scripted = scriptedSession(script);
+  const tuneTarget: TuneTarget = {
+    session: scripted.session,
+    access,
+    log: (line) => lines.push(line),
+    readyTimeoutS: 30,
+    requests: 2,
+    maxTokens: 8,
+  };
+  return { tuneTarget, commands: scripted.commands, lines };
+}
+
+const sweep = (counts: number[]) =>
+  counts.flatMap((n) => [setThreadsCommand(n), CONFIGURE_COMMAND, THREADS_COMMAND]);
+const restore = [REMOVE_OVERRIDE_COMMAND, CONFIGURE_COMMAND, THREADS_COMMAND, THREADS_COMMAND];
+
+t.test("the thread count is the one value a command carries, and it is validated", async (t) => {
+  t.equal(
+    setThreadsCommand(4),
+    "install -d -m 0755 /etc/slm-copilot && printf '%d\\n' 4 > /etc/slm-copilot/tune-threads",
+  );
+  for (const bad of [0, -1, 1.5, 513, Number.NaN]) t.throws(() => setThreadsCommand(bad), RangeError);
+  t.notOk(/\$\(|`/.test(CONFIGURE_COMMAND + THREADS_COMMAND + VCPUS_COMMAND + REMOVE_OVERRIDE_COMMAND));
+});
+
+t.test("without --yes: the plan is printed, nothing is changed, exit 2", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), {});
+  let printed = "";
+  const refused = await tuneWithSession(tuneTarget, { yes: false, format: "pretty" }, (s) => {
+    printed += s;
+  }).catch((error: unknown) => error);
+  t.ok(refused instanceof CliError, "refused");
+  t.equal((refused as CliError).exitCode, EXIT.usage);
+  t.match((refused as CliError).message, /pass --yes/);
+  t.match(printed, /threads to measure: 1, 2, 4 \(vCPUs: 4\)/);
+  t.match(printed, /restores the original: 2 threads/);
+  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND], "only the two reads were sent");
+});
+
+t.test("--yes: every count measured, the original restored, the recommendation printed", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), {});
+  let printed = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
+    printed += s;
+  });
+  t.equal(code, EXIT.ok, printed);
+  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1, 2, 4]), ...restore], "the fixed sequence");
+  t.match(printed, /^threads +prefill tok\/s +decode tok\/s/m);
+  t.match(printed, /recommendation: ONEAPP_COPILOT_THREADS=\d+: the shortest reference turn/);
+  t.match(printed, /restored: the override removed, threads 2 as before/);
+  let json = "";
+  const again = target(accessFor(sim), {});
+  await tuneWithSession(again.tuneTarget, { yes: true, format: "json" }, (s) => {
+    json += s;
+  });
+  const outcome = JSON.parse(json);
+  t.equal(outcome.recommendation.table.length, 3);
+  t.ok(outcome.recommendation.table.every((row: { decode_tok_s: number }) => row.decode_tok_s > 0));
+  t.equal(outcome.run.restored, true);
+});
+
+t.test("a hostile VM changes no command: only the validated vCPU count shapes the sweep", async (t) => {
+  const sim = await simulator(t);
+  const hostile = target(accessFor(sim), { threadsAnswer: "$(touch /root/slmc-pwned)\n" });
+  const refused = await tuneWithSession(hostile.tuneTarget, { yes: true, format: "pretty" }, () => {}).catch(
+    (error: unknown) => error,
+  );
+  t.equal((refused as CliError).exitCode, EXIT.checkFailed);
+  t.match((refused as CliError).message, /no threads: line in the model YAML/);
+  t.same(hostile.commands, [VCPUS_COMMAND, THREADS_COMMAND], "nothing changed on a VM it cannot read");
+  const badCpus = target(accessFor(sim), { vcpus: "4; reboot\n" });
+  await t.rejects(
+    tuneWithSession(badCpus.tuneTarget, { yes: true, format: "pretty" }, () => {}),
+    {
+      message: /gave no vCPU count/,
+    },
+  );
+});
+
+t.test("a failed measurement ends the sweep and the original is still restored (exit 1)", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim, { password: "wrong-password-1" }), {});
+  let printed = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
+    printed += s;
+  });
+  t.equal(code, EXIT.checkFailed);
+  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1]), ...restore], "stopped at 1, restored");
+  t.match(printed, /the sweep stopped early: /);
+  t.match(printed, /no recommendation: no thread count was measured completely/);
+  t.match(printed, /restored: the override removed, threads 2 as before/);
+});
+
+t.test("a failed configure ends the sweep and the original is still restored", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), { configureFailsAt: 2 });
+  let printed = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
+    printed += s;
+  });
+  t.equal(code, EXIT.checkFailed);
+  t.same(commands, [
+    VCPUS_COMMAND,
+    THREADS_COMMAND,
+    ...sweep([1]),
+    setThreadsCommand(2),
+    CONFIGURE_COMMAND,
+    ...restore,
+  ]);
+  t.match(printed, /stopped early: the appliance's configure failed \(configure-exit=1\)/);
+  t.match(printed, /\| *1 +\S+ +\S+ .*recommended|^1 +[\d.]+ +[\d.]+ .*recommended/m);
+});
+
+t.test("a restore that does not bring the original back is reported with the manual fix", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget } = target(accessFor(sim), { restoreSticks: true, vcpus: "2\n", original: 1 });
+  let printed = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
+    printed += s;
+  });
+  t.equal(code, EXIT.checkFailed);
+  t.match(printed, /NOT RESTORED: after configure the model YAML says threads 2, expected 1/);
+  t.match(printed, /remove \/etc\/slm-copilot\/tune-threads on the VM/);
+});
+
+t.test("Ctrl-C: the sweep stops and restore runs first", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), {});
+  const controller = new AbortController();
+  const log = tuneTarget.log;
+  tuneTarget.log = (line) => {
+    log(line);
+    if (/1 threads: prefill/.test(line)) controller.abort();
+  };
+  const code = await tuneWithSession(
+    tuneTarget,
+    { yes: true, format: "pretty" },
+    () => {},
+    controller.signal,
+  );
+  t.equal(code, EXIT.interrupted);
+  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1]), ...restore]);
+});
