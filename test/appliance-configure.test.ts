@@ -232,3 +232,20 @@ t.test(
     );
   },
 );
+
+t.test("the tuning override (slmc-check tune) goes through configure and its removal restores", async (t) => {
+  const { root, step } = await scratch();
+  const threads = async () => /^threads: (\d+)$/m.exec(await readFile(join(root, MODEL_CONFIG), "utf8"))?.[1];
+  await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "2", "the context's count before tuning");
+  await mkdir(join(root, "etc/slm-copilot"), { recursive: true });
+  await writeFile(join(root, "etc/slm-copilot/tune-threads"), "1\n");
+  const tuned = await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "1", "the override's count in the model YAML");
+  t.ok(tuned.wrote.includes(MODEL_CONFIG) && tuned.wrote.includes(LOCALAI_UNIT), "engine files rewritten");
+  t.ok(tuned.calls.includes("systemctl restart local-ai.service"), "the engine restarts with it");
+  await rm(join(root, "etc/slm-copilot/tune-threads"));
+  const restored = await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "2", "override removed: the context's count again");
+  t.ok(restored.calls.includes("systemctl restart local-ai.service"), "and the engine restarts");
+});
