@@ -2,7 +2,11 @@
 // played by a small state machine) measuring against the simulated appliance over real HTTPS. Proves
 // the plan-only refusal, the constant commands, restore after a failed measurement or configure, a
 // restore that does not verify, and the printed recommendation.
-import t from "tap";
+import t, { type Test } from "tap";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { CliError, EXIT } from "../src/cli/exit-codes.ts";
 import {
   CONFIGURE_COMMAND,
@@ -200,4 +204,59 @@ t.test("Ctrl-C: the sweep stops and restore runs first", async (t) => {
   );
   t.equal(code, EXIT.interrupted);
   t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1]), ...restore]);
+});
+
+/** A stand-in engine whose model YAML says `threads: 4`. */
+async function standIn(t: Test, threadScaling?: boolean) {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-tune-engine-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "m.gguf"), "GGUF");
+  await writeFile(join(dir, "m.yaml"), "name: m\nthreads: 4\nparameters:\n  model: m.gguf\n");
+  const engine = createEngine({
+    modelsPath: dir,
+    threads: 1,
+    contextSize: 4096,
+    loadMs: 0,
+    schedule: {
+      ...DEFAULT_SCHEDULE,
+      ttftMs: 1,
+      tokensPerSecond: 1000,
+      prefillTokensPerSecond: 500,
+      ...(threadScaling === undefined ? {} : { threadScaling }),
+    },
+    defects: new Set(),
+  });
+  await engine.ready;
+  return engine;
+}
+
+const completion = (engine: Awaited<ReturnType<typeof standIn>>) =>
+  engine.app.fetch(
+    new Request("http://engine/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "m",
+        messages: [{ role: "user", content: "hello there" }],
+        max_tokens: 2,
+      }),
+    }),
+  );
+
+t.test("the stand-in reports its model YAML's threads; rates follow them only when asked", async (t) => {
+  const fixed = await standIn(t);
+  const models = (await (await fixed.app.fetch(new Request("http://engine/v1/models"))).json()) as {
+    data: { stand_in_threads: number }[];
+  };
+  t.equal(models.data[0]?.stand_in_threads, 4, "/v1/models says 4 threads");
+  const plain = await completion(fixed);
+  t.equal(plain.headers.get("x-stand-in-threads"), "4", "and so does each answer");
+  const plainTimings = ((await plain.json()) as { timings: Record<string, number> }).timings;
+  t.equal(plainTimings.predicted_per_second, 1000, "default: the decode rate is the schedule's");
+  t.equal(plainTimings.prompt_per_second, 500, "and so is the prefill rate");
+  const scaled = (await (await completion(await standIn(t, true))).json()) as {
+    timings: Record<string, number>;
+  };
+  t.equal(scaled.timings.predicted_per_second, 2000, "threadScaling: decode × √4");
+  t.equal(scaled.timings.prompt_per_second, 2000, "threadScaling: prefill × 4");
 });
