@@ -171,7 +171,7 @@ t.test("a failed configure ends the sweep and the original is still restored", a
     CONFIGURE_COMMAND,
     ...restore,
   ]);
-  t.match(printed, /stopped early: the appliance's configure failed \(configure-exit=1\)/);
+  t.match(printed, /stopped early: the appliance's configure or bootstrap failed \(configure-exit=1\)/);
   t.match(printed, /\| *1 +\S+ +\S+ .*recommended|^1 +[\d.]+ +[\d.]+ .*recommended/m);
 });
 

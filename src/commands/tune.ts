@@ -36,13 +36,16 @@ export const VCPUS_COMMAND = "nproc";
 export const THREADS_COMMAND = "sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1";
 export const REMOVE_OVERRIDE_COMMAND = `rm -f ${TUNE_OVERRIDE_FILE}`;
 /**
- * The appliance's configure, with the context exported as one-context exports it for its hooks at boot
- * (its one_env, on the VM, by the VM's own shell): without it configure would fall back to defaults for
- * every other setting. The exit status is printed so a failed configure is reported, not guessed.
+ * The appliance's configure then bootstrap, as one-context's service hook runs them at boot, with the
+ * context exported as one-context exports it for its hooks (its one_env, read on the VM by the VM's
+ * own shell, never by slmc-check): one-apps' service reads no context itself, so without it configure
+ * would fall back to defaults for every other setting. Bootstrap leaves the status at
+ * bootstrap_success, as after a boot. The exit status is printed so a failure is reported, not guessed.
  */
 export const CONFIGURE_COMMAND =
   "set -a; [ -r /run/one-context/one_env ] && . /run/one-context/one_env; set +a; " +
-  "/etc/one-appliance/service configure >/dev/null 2>&1; echo configure-exit=$?";
+  "/etc/one-appliance/service configure >/dev/null 2>&1 && /etc/one-appliance/service bootstrap >/dev/null 2>&1; " +
+  "echo configure-exit=$?";
 
 /** The one command that carries a value, and the value is a count we generated: checked again here. */
 export function setThreadsCommand(threads: number): string {
@@ -122,7 +125,7 @@ async function configure(target: TuneTarget, expected: number): Promise<void> {
   const answer = await exec(target, CONFIGURE_COMMAND);
   if (!/configure-exit=0\b/.test(answer))
     throw new Error(
-      `the appliance's configure failed (${answer.trim().slice(0, 80) || "no exit status"}): read /var/log/one-appliance/configure.log on the VM`,
+      `the appliance's configure or bootstrap failed (${answer.trim().slice(0, 80) || "no exit status"}): read /var/log/one-appliance/{configure,bootstrap}.log on the VM`,
     );
   const threads = parseCount(await exec(target, THREADS_COMMAND));
   if (threads !== expected)
