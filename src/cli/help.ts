@@ -326,8 +326,8 @@ export function tuneHelp(): string {
   return `slmc-check tune — find the thread count for ONEAPP_COPILOT_THREADS (SSH)
 
 For 1, 2, 4, … threads up to the VM's vCPU count: writes the count to the appliance's tuning override
-(${TUNE_OVERRIDE_FILE}), runs the appliance's own configure (the engine restarts with that
-count), waits until it serves, then measures prefill (prompt tokens/s of a long cold prompt) and decode
+(${TUNE_OVERRIDE_FILE}), runs the appliance's own configure and bootstrap, as one-context does at
+boot (the engine restarts with that count), waits until it serves, then measures prefill (prompt tokens/s of a long cold prompt) and decode
 (generated tokens/s) with ${TUNE_REQUESTS} streamed requests each. Whatever happens (a failed restart, a
 failed measurement, Ctrl-C) it then removes the override, configures again and verifies the original
 thread count is back. The appliance answers no requests while it restarts: without --yes, tune prints
