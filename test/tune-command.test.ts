@@ -28,6 +28,8 @@ interface Script {
   /** After restore the YAML keeps the last override (a configure that ignores the removal). */
   restoreSticks?: boolean;
   threadsAnswer?: string;
+  /** Called with the count a successful configure left in the model YAML (the engine's restart). */
+  restarted?: (threads: number) => void;
 }
 
 function scriptedSession(script: Script) {
@@ -47,6 +49,7 @@ function scriptedSession(script: Script) {
     if (command === CONFIGURE_COMMAND) {
       if (override !== null && override === script.configureFailsAt) return answer("configure-exit=1\n");
       yaml = override ?? original;
+      script.restarted?.(yaml);
       return answer("configure-exit=0\n");
     }
     const set = /printf '%d\\n' (\d+) > \/etc\/slm-copilot\/tune-threads$/.exec(command);
@@ -259,4 +262,38 @@ t.test("the stand-in reports its model YAML's threads; rates follow them only wh
   };
   t.equal(scaled.timings.predicted_per_second, 2000, "threadScaling: decode × √4");
   t.equal(scaled.timings.prompt_per_second, 2000, "threadScaling: prefill × 4");
+});
+
+t.test("against a stand-in whose rates follow its threads, the table shows each count's rates", async (t) => {
+  const sim = await simulator(t, {
+    schedule: { ttftMs: 5, tokensPerSecond: 200, prefillTokensPerSecond: 20_000, threadScaling: true },
+  });
+  const seen: number[] = [];
+  const { tuneTarget } = target(accessFor(sim), {
+    original: 4,
+    restarted: (threads) => {
+      seen.push(threads);
+      for (const model of sim.models) model.config = { ...model.config, threads };
+    },
+  });
+  let json = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "json" }, (s) => {
+    json += s;
+  });
+  t.equal(code, EXIT.ok);
+  t.same(seen, [1, 2, 4, 4], "the engine restarted at 1, 2, 4, then with the original 4");
+  const outcome = JSON.parse(json) as {
+    recommendation: { threads: number; table: { threads: number; prefill_tok_s: number }[] };
+  };
+  // The stand-in reports its prefill rate in llama-server's timings: exact, whatever the machine's load.
+  t.same(
+    outcome.recommendation.table.map((row) => [row.threads, row.prefill_tok_s]),
+    [
+      [1, 20_000],
+      [2, 40_000],
+      [4, 80_000],
+    ],
+    "prefill measured at each count the stand-in ran with",
+  );
+  t.ok([1, 2, 4].includes(outcome.recommendation.threads), "a count is recommended");
 });
