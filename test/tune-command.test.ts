@@ -10,6 +10,7 @@ import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { CliError, EXIT } from "../src/cli/exit-codes.ts";
 import {
   CONFIGURE_COMMAND,
+  OVERRIDE_PRESENT_COMMAND,
   REMOVE_OVERRIDE_COMMAND,
   setThreadsCommand,
   THREADS_COMMAND,
@@ -28,6 +29,8 @@ interface Script {
   /** After restore the YAML keeps the last override (a configure that ignores the removal). */
   restoreSticks?: boolean;
   threadsAnswer?: string;
+  /** An override already on the VM before tune starts. */
+  leftOver?: number;
   /** Called with the count a successful configure left in the model YAML (the engine's restart). */
   restarted?: (threads: number) => void;
 }
@@ -35,13 +38,14 @@ interface Script {
 function scriptedSession(script: Script) {
   const commands: string[] = [];
   const original = script.original ?? 2;
-  let override: number | null = null;
+  let override: number | null = script.leftOver ?? null;
   let yaml = original;
   const exec = async (command: string) => {
     commands.push(command);
     const answer = (stdout: string, code = 0) => ({ code, stdout, stderr: "", durationMs: 1 });
     if (command === VCPUS_COMMAND) return answer(script.vcpus ?? "4\n");
     if (command === THREADS_COMMAND) return answer(script.threadsAnswer ?? `${yaml}\n`);
+    if (command === OVERRIDE_PRESENT_COMMAND) return answer(override === null ? "absent\n" : "present\n");
     if (command === REMOVE_OVERRIDE_COMMAND) {
       if (!script.restoreSticks) override = null;
       return answer("");
@@ -75,6 +79,7 @@ function target(access: Access, script: Script, lines: string[] = []) {
   return { tuneTarget, commands: scripted.commands, lines };
 }
 
+const READS = [VCPUS_COMMAND, THREADS_COMMAND, OVERRIDE_PRESENT_COMMAND];
 const sweep = (counts: number[]) =>
   counts.flatMap((n) => [setThreadsCommand(n), CONFIGURE_COMMAND, THREADS_COMMAND]);
 const restore = [REMOVE_OVERRIDE_COMMAND, CONFIGURE_COMMAND, THREADS_COMMAND, THREADS_COMMAND];
@@ -100,7 +105,7 @@ t.test("without --yes: the plan is printed, nothing is changed, exit 2", async (
   t.match((refused as CliError).message, /pass --yes/);
   t.match(printed, /threads to measure: 1, 2, 4 \(vCPUs: 4\)/);
   t.match(printed, /restores the original: 2 threads/);
-  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND], "only the two reads were sent");
+  t.same(commands, READS, "only the reads were sent");
 });
 
 t.test("--yes: every count measured, the original restored, the recommendation printed", async (t) => {
@@ -111,7 +116,7 @@ t.test("--yes: every count measured, the original restored, the recommendation p
     printed += s;
   });
   t.equal(code, EXIT.ok, printed);
-  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1, 2, 4]), ...restore], "the fixed sequence");
+  t.same(commands, [...READS, ...sweep([1, 2, 4]), ...restore], "the fixed sequence");
   t.match(printed, /^threads +prefill tok\/s +decode tok\/s/m);
   t.match(printed, /recommendation: ONEAPP_COPILOT_THREADS=\d+: the shortest reference turn/);
   t.match(printed, /restored: the override removed, threads 2 as before/);
@@ -134,7 +139,7 @@ t.test("a hostile VM changes no command: only the validated vCPU count shapes th
   );
   t.equal((refused as CliError).exitCode, EXIT.checkFailed);
   t.match((refused as CliError).message, /no threads: line in the model YAML/);
-  t.same(hostile.commands, [VCPUS_COMMAND, THREADS_COMMAND], "nothing changed on a VM it cannot read");
+  t.same(hostile.commands, READS, "nothing changed on a VM it cannot read");
   const badCpus = target(accessFor(sim), { vcpus: "4; reboot\n" });
   await t.rejects(
     tuneWithSession(badCpus.tuneTarget, { yes: true, format: "pretty" }, () => {}),
@@ -152,7 +157,7 @@ t.test("a failed measurement ends the sweep and the original is still restored (
     printed += s;
   });
   t.equal(code, EXIT.checkFailed);
-  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1]), ...restore], "stopped at 1, restored");
+  t.same(commands, [...READS, ...sweep([1]), ...restore], "stopped at 1, restored");
   t.match(printed, /the sweep stopped early: /);
   t.match(printed, /no recommendation: no thread count was measured completely/);
   t.match(printed, /restored: the override removed, threads 2 as before/);
@@ -166,14 +171,7 @@ t.test("a failed configure ends the sweep and the original is still restored", a
     printed += s;
   });
   t.equal(code, EXIT.checkFailed);
-  t.same(commands, [
-    VCPUS_COMMAND,
-    THREADS_COMMAND,
-    ...sweep([1]),
-    setThreadsCommand(2),
-    CONFIGURE_COMMAND,
-    ...restore,
-  ]);
+  t.same(commands, [...READS, ...sweep([1]), setThreadsCommand(2), CONFIGURE_COMMAND, ...restore]);
   t.match(printed, /stopped early: the appliance's configure or bootstrap failed \(configure-exit=1\)/);
   t.match(printed, /\| *1 +\S+ +\S+ .*recommended|^1 +[\d.]+ +[\d.]+ .*recommended/m);
 });
@@ -206,7 +204,7 @@ t.test("Ctrl-C: the sweep stops and restore runs first", async (t) => {
     controller.signal,
   );
   t.equal(code, EXIT.interrupted);
-  t.same(commands, [VCPUS_COMMAND, THREADS_COMMAND, ...sweep([1]), ...restore]);
+  t.same(commands, [...READS, ...sweep([1]), ...restore]);
 });
 
 /** A stand-in engine whose model YAML says `threads: 4`. */
@@ -296,4 +294,18 @@ t.test("against a stand-in whose rates follow its threads, the table shows each 
     "prefill measured at each count the stand-in ran with",
   );
   t.ok([1, 2, 4].includes(outcome.recommendation.threads), "a count is recommended");
+});
+
+t.test("an override left on the VM by an earlier run is refused before anything changes", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), { leftOver: 1 });
+  const refused = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, () => {}).catch(
+    (error: unknown) => error,
+  );
+  t.equal((refused as CliError).exitCode, EXIT.checkFailed);
+  t.match(
+    (refused as CliError).message,
+    /already on the VM .* remove it and run "\/etc\/one-appliance\/service configure"/,
+  );
+  t.same(commands, READS, "only the reads were sent");
 });

@@ -35,6 +35,8 @@ export const VCPUS_COMMAND = "nproc";
 /** The thread count the engine was configured with: the model YAML's `threads:`. */
 export const THREADS_COMMAND = "sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1";
 export const REMOVE_OVERRIDE_COMMAND = `rm -f ${TUNE_OVERRIDE_FILE}`;
+/** A left-over override (an earlier tune killed outright) would make its count look like the original. */
+export const OVERRIDE_PRESENT_COMMAND = `if [ -e ${TUNE_OVERRIDE_FILE} ]; then echo present; else echo absent; fi`;
 /**
  * The appliance's configure then bootstrap, as one-context's service hook runs them at boot, with the
  * context exported as one-context exports it for its hooks (its one_env, read on the VM by the VM's
@@ -111,11 +113,18 @@ async function exec(target: TuneTarget, command: string): Promise<string> {
 export async function readTargetFacts(target: TuneTarget): Promise<{ vcpus: number; original: number }> {
   const vcpus = parseCount(await exec(target, VCPUS_COMMAND));
   const original = parseCount(await exec(target, THREADS_COMMAND));
+  const leftOver = (await exec(target, OVERRIDE_PRESENT_COMMAND)).trim() !== "absent";
   if (vcpus === null)
     throw new CliError(`tune: "${VCPUS_COMMAND}" on the VM gave no vCPU count`, EXIT.checkFailed);
   if (original === null)
     throw new CliError(
       `tune: no threads: line in the model YAML (/var/lib/local-ai/models/*.yaml): is this an SLM-Copilot appliance that has configured?`,
+      EXIT.checkFailed,
+    );
+  if (leftOver)
+    throw new CliError(
+      `tune: ${TUNE_OVERRIDE_FILE} is already on the VM (an earlier tune that did not finish?), so the engine's count is not the original: ` +
+        `remove it and run "/etc/one-appliance/service configure" on the VM (or reboot it), then tune again`,
       EXIT.checkFailed,
     );
   return { vcpus, original };
