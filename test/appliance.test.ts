@@ -62,6 +62,7 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
   ],
   "fail2ban-jail.conf": ["AUTH_LOG=/var/log/nginx/slm-copilot-auth.log"],
   "login-banner.sh": ["REPORT=/etc/one-appliance/config"],
+  "slm-copilot-retune.sh": ["SERVICE_SCRIPT=/etc/one-appliance/service.d/appliance.sh"],
 };
 
 t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {

@@ -1,6 +1,6 @@
-// `slmc-check tune`: the sweep over a scripted SSH session (the appliance's override and configure
+// `slmc-check tune`: the sweep over a scripted SSH session (the appliance's override and retune script
 // played by a small state machine) measuring against the simulated appliance over real HTTPS. Proves
-// the plan-only refusal, the constant commands, restore after a failed measurement or configure, a
+// the plan-only refusal, the constant commands, restore after a failed measurement or retune, a
 // restore that does not verify, and the printed recommendation.
 import t, { type Test } from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { CliError, EXIT } from "../src/cli/exit-codes.ts";
 import {
-  CONFIGURE_COMMAND,
+  RETUNE_COMMAND,
   OVERRIDE_PRESENT_COMMAND,
   REMOVE_OVERRIDE_COMMAND,
   setThreadsCommand,
@@ -24,14 +24,16 @@ import { accessFor, simulator } from "./helpers.ts";
 interface Script {
   vcpus?: string;
   original?: number;
-  /** configure fails (exit 1) while the override holds this count. */
-  configureFailsAt?: number;
-  /** After restore the YAML keeps the last override (a configure that ignores the removal). */
+  /** retune fails (exit 1) while the override holds this count. */
+  retuneFailsAt?: number;
+  /** The retune script is missing (an image from before it): no exit status printed. */
+  noRetuneScript?: boolean;
+  /** After restore the YAML keeps the last override (a retune that ignores the removal). */
   restoreSticks?: boolean;
   threadsAnswer?: string;
   /** An override already on the VM before tune starts. */
   leftOver?: number;
-  /** Called with the count a successful configure left in the model YAML (the engine's restart). */
+  /** Called with the count a successful retune left in the model YAML (the engine's restart). */
   restarted?: (threads: number) => void;
 }
 
@@ -50,11 +52,12 @@ function scriptedSession(script: Script) {
       if (!script.restoreSticks) override = null;
       return answer("");
     }
-    if (command === CONFIGURE_COMMAND) {
-      if (override !== null && override === script.configureFailsAt) return answer("configure-exit=1\n");
+    if (command === RETUNE_COMMAND) {
+      if (script.noRetuneScript) return answer("");
+      if (override !== null && override === script.retuneFailsAt) return answer("retune-exit=1\n");
       yaml = override ?? original;
       script.restarted?.(yaml);
-      return answer("configure-exit=0\n");
+      return answer("retune-exit=0\n");
     }
     const set = /printf '%d\\n' (\d+) > \/etc\/slm-copilot\/tune-threads$/.exec(command);
     if (set) {
@@ -81,8 +84,8 @@ function target(access: Access, script: Script, lines: string[] = []) {
 
 const READS = [VCPUS_COMMAND, THREADS_COMMAND, OVERRIDE_PRESENT_COMMAND];
 const sweep = (counts: number[]) =>
-  counts.flatMap((n) => [setThreadsCommand(n), CONFIGURE_COMMAND, THREADS_COMMAND]);
-const restore = [REMOVE_OVERRIDE_COMMAND, CONFIGURE_COMMAND, THREADS_COMMAND, THREADS_COMMAND];
+  counts.flatMap((n) => [setThreadsCommand(n), RETUNE_COMMAND, THREADS_COMMAND]);
+const restore = [REMOVE_OVERRIDE_COMMAND, RETUNE_COMMAND, THREADS_COMMAND, THREADS_COMMAND];
 
 t.test("the thread count is the one value a command carries, and it is validated", async (t) => {
   t.equal(
@@ -90,7 +93,7 @@ t.test("the thread count is the one value a command carries, and it is validated
     "install -d -m 0755 /etc/slm-copilot && printf '%d\\n' 4 > /etc/slm-copilot/tune-threads",
   );
   for (const bad of [0, -1, 1.5, 513, Number.NaN]) t.throws(() => setThreadsCommand(bad), RangeError);
-  t.notOk(/\$\(|`/.test(CONFIGURE_COMMAND + THREADS_COMMAND + VCPUS_COMMAND + REMOVE_OVERRIDE_COMMAND));
+  t.equal(RETUNE_COMMAND, "/usr/local/sbin/slm-copilot-retune 2>/dev/null || true");
 });
 
 t.test("without --yes: the plan is printed, nothing is changed, exit 2", async (t) => {
@@ -163,16 +166,19 @@ t.test("a failed measurement ends the sweep and the original is still restored (
   t.match(printed, /restored: the override removed, threads 2 as before/);
 });
 
-t.test("a failed configure ends the sweep and the original is still restored", async (t) => {
+t.test("a failed retune ends the sweep and the original is still restored", async (t) => {
   const sim = await simulator(t);
-  const { tuneTarget, commands } = target(accessFor(sim), { configureFailsAt: 2 });
+  const { tuneTarget, commands } = target(accessFor(sim), { retuneFailsAt: 2 });
   let printed = "";
   const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
     printed += s;
   });
   t.equal(code, EXIT.checkFailed);
-  t.same(commands, [...READS, ...sweep([1]), setThreadsCommand(2), CONFIGURE_COMMAND, ...restore]);
-  t.match(printed, /stopped early: the appliance's configure or bootstrap failed \(configure-exit=1\)/);
+  t.same(commands, [...READS, ...sweep([1]), setThreadsCommand(2), RETUNE_COMMAND, ...restore]);
+  t.match(
+    printed,
+    /stopped early: the appliance's retune failed \(retune-exit=1\): read \/var\/log\/one-appliance\/slm-copilot\.log/,
+  );
   t.match(printed, /\| *1 +\S+ +\S+ .*recommended|^1 +[\d.]+ +[\d.]+ .*recommended/m);
 });
 
@@ -184,7 +190,7 @@ t.test("a restore that does not bring the original back is reported with the man
     printed += s;
   });
   t.equal(code, EXIT.checkFailed);
-  t.match(printed, /NOT RESTORED: after configure the model YAML says threads 2, expected 1/);
+  t.match(printed, /NOT RESTORED: after retune the model YAML says threads 2, expected 1/);
   t.match(printed, /remove \/etc\/slm-copilot\/tune-threads on the VM/);
 });
 
@@ -305,7 +311,47 @@ t.test("an override left on the VM by an earlier run is refused before anything 
   t.equal((refused as CliError).exitCode, EXIT.checkFailed);
   t.match(
     (refused as CliError).message,
-    /already on the VM .* remove it and run "\/etc\/one-appliance\/service configure"/,
+    /already on the VM .* remove it and run \/usr\/local\/sbin\/slm-copilot-retune on the VM/,
   );
   t.same(commands, READS, "only the reads were sent");
+});
+
+// What may reach the VM's root shell: a source (`. /`, `source`), an `eval`, a command substitution or
+// a backtick would hand it text the VM's owner controls; one_env is the file that holds such text.
+const HANDS_TO_SHELL = /one_env|\. \/|\bsource\b|\beval\b|\$\(|`/;
+
+t.test("no tune command reads the context or sources, evals or substitutes anything", async (t) => {
+  t.ok(HANDS_TO_SHELL.test("set -a; [ -r /run/one-context/one_env ] && . /run/one-context/one_env; set +a"));
+  t.ok(
+    HANDS_TO_SHELL.test("echo $(id)") && HANDS_TO_SHELL.test("echo `id`") && HANDS_TO_SHELL.test("eval x"),
+  );
+  const sim = await simulator(t);
+  const { tuneTarget, commands } = target(accessFor(sim), {});
+  await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, () => {});
+  const sent = [
+    ...new Set([
+      ...commands,
+      VCPUS_COMMAND,
+      THREADS_COMMAND,
+      OVERRIDE_PRESENT_COMMAND,
+      REMOVE_OVERRIDE_COMMAND,
+    ]),
+  ];
+  t.ok(sent.includes(RETUNE_COMMAND) && sent.length >= 8, `${sent.length} distinct commands sent`);
+  for (const command of sent) t.notOk(HANDS_TO_SHELL.test(command), `fixed and inert: ${command}`);
+});
+
+t.test("a VM without the retune script: the sweep stops saying so, nothing is guessed", async (t) => {
+  const sim = await simulator(t);
+  const { tuneTarget } = target(accessFor(sim), { noRetuneScript: true });
+  let printed = "";
+  const code = await tuneWithSession(tuneTarget, { yes: true, format: "pretty" }, (s) => {
+    printed += s;
+  });
+  t.equal(code, EXIT.checkFailed);
+  t.match(
+    printed,
+    /stopped early: \/usr\/local\/sbin\/slm-copilot-retune printed no exit status: is it on the VM\?/,
+  );
+  t.match(printed, /NOT RESTORED/);
 });

@@ -1,8 +1,9 @@
 // `slmc-check tune <host> --yes`: the thread sweep of src/bench/tune.ts over SSH. Every command sent is a
 // constant of this module or one built from a thread count we generated and validated; nothing read
-// from the VM reaches a shell. The engine restarts through the appliance's own configure (run as
-// one-context runs it at boot, with the VM's context exported), so the model YAML, the unit and the
-// report all follow the override exactly as they follow ONEAPP_COPILOT_THREADS.
+// from the VM reaches a shell, and nothing on the VM is sourced or evaluated. The engine restarts
+// through the appliance's retune script, which renders the model YAML and the unit through configure's
+// own path from what configure recorded, so they follow the override exactly as they follow
+// ONEAPP_COPILOT_THREADS.
 import { randomBytes } from "node:crypto";
 import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
@@ -37,17 +38,16 @@ export const THREADS_COMMAND = "sed -n 's/^threads: //p' /var/lib/local-ai/model
 export const REMOVE_OVERRIDE_COMMAND = `rm -f ${TUNE_OVERRIDE_FILE}`;
 /** A left-over override (an earlier tune killed outright) would make its count look like the original. */
 export const OVERRIDE_PRESENT_COMMAND = `if [ -e ${TUNE_OVERRIDE_FILE} ]; then echo present; else echo absent; fi`;
+export const RETUNE_SCRIPT = "/usr/local/sbin/slm-copilot-retune";
 /**
- * The appliance's configure then bootstrap, as one-context's service hook runs them at boot, with the
- * context exported as one-context exports it for its hooks (its one_env, read on the VM by the VM's
- * own shell, never by slmc-check): one-apps' service reads no context itself, so without it configure
- * would fall back to defaults for every other setting. Bootstrap leaves the status at
- * bootstrap_success, as after a boot. The exit status is printed so a failure is reported, not guessed.
+ * The appliance's retune script (installed by `service install`): the override if present, else the
+ * count the context gave at the last configure (recorded in effective.env), into the model YAML; the
+ * engine restarted, its readiness awaited, the report rewritten. It never reads one-context's one_env,
+ * which one-context writes unescaped, so sourcing it would run the VM owner's `$(…)` as root in this
+ * session. The script prints its own exit status (retune-exit=N); `|| true` keeps a failure's status
+ * readable here instead of a bare non-zero exit.
  */
-export const CONFIGURE_COMMAND =
-  "set -a; [ -r /run/one-context/one_env ] && . /run/one-context/one_env; set +a; " +
-  "/etc/one-appliance/service configure >/dev/null 2>&1 && /etc/one-appliance/service bootstrap >/dev/null 2>&1; " +
-  "echo configure-exit=$?";
+export const RETUNE_COMMAND = `${RETUNE_SCRIPT} 2>/dev/null || true`;
 
 /** The one command that carries a value, and the value is a count we generated: checked again here. */
 export function setThreadsCommand(threads: number): string {
@@ -124,22 +124,27 @@ export async function readTargetFacts(target: TuneTarget): Promise<{ vcpus: numb
   if (leftOver)
     throw new CliError(
       `tune: ${TUNE_OVERRIDE_FILE} is already on the VM (an earlier tune that did not finish?), so the engine's count is not the original: ` +
-        `remove it and run "/etc/one-appliance/service configure" on the VM (or reboot it), then tune again`,
+        `remove it and run ${RETUNE_SCRIPT} on the VM, then tune again`,
       EXIT.checkFailed,
     );
   return { vcpus, original };
 }
 
-async function configure(target: TuneTarget, expected: number): Promise<void> {
-  const answer = await exec(target, CONFIGURE_COMMAND);
-  if (!/configure-exit=0\b/.test(answer))
+async function retune(target: TuneTarget, expected: number): Promise<void> {
+  const answer = await exec(target, RETUNE_COMMAND);
+  const status = /retune-exit=(\d+)/.exec(answer)?.[1];
+  if (status === undefined)
     throw new Error(
-      `the appliance's configure or bootstrap failed (${answer.trim().slice(0, 80) || "no exit status"}): read /var/log/one-appliance/{configure,bootstrap}.log on the VM`,
+      `${RETUNE_SCRIPT} printed no exit status: is it on the VM? (images built before it cannot be tuned; rebuild the image)`,
+    );
+  if (status !== "0")
+    throw new Error(
+      `the appliance's retune failed (retune-exit=${status}): read /var/log/one-appliance/slm-copilot.log on the VM`,
     );
   const threads = parseCount(await exec(target, THREADS_COMMAND));
   if (threads !== expected)
     throw new Error(
-      `after configure the model YAML says threads ${threads ?? "(unreadable)"}, expected ${expected}`,
+      `after retune the model YAML says threads ${threads ?? "(unreadable)"}, expected ${expected}`,
     );
   await waitForHealth(target.access, startWait(target.readyTimeoutS, target.log, target.clock));
 }
@@ -189,7 +194,7 @@ async function modelId(access: Access): Promise<string> {
 }
 
 /**
- * The sweep, then restore: remove the override, configure, read the threads back. `interrupt` aborts
+ * The sweep, then restore: remove the override, retune, read the threads back. `interrupt` aborts
  * the sweep (Ctrl-C); restore still runs.
  */
 export async function runTune(
@@ -207,7 +212,7 @@ export async function runTune(
       stopIfInterrupted();
       target.log(`tune: restarting the engine with ${threads} threads`);
       await exec(target, setThreadsCommand(threads));
-      await configure(target, threads);
+      await retune(target, threads);
     },
     measure: async (threads) => {
       stopIfInterrupted();
@@ -215,10 +220,10 @@ export async function runTune(
       return measureAt(target, threads, model);
     },
     restore: async () => {
-      target.log(`tune: restoring the original (${facts.original} threads): override removed, configure`);
+      target.log(`tune: restoring the original (${facts.original} threads): override removed, retune`);
       await exec(target, REMOVE_OVERRIDE_COMMAND);
       try {
-        await configure(target, facts.original);
+        await retune(target, facts.original);
       } finally {
         restoredThreads = parseCount(await exec(target, THREADS_COMMAND).catch(() => ""));
       }
@@ -257,7 +262,7 @@ export function renderTune(outcome: TuneOutcome): string {
     ...(run.stoppedBecause ? [`the sweep stopped early: ${run.stoppedBecause}`] : []),
     run.restored
       ? `restored: the override removed, threads ${outcome.restoredThreads} as before`
-      : `NOT RESTORED: ${run.restoreError}; remove ${TUNE_OVERRIDE_FILE} on the VM and run "/etc/one-appliance/service configure" (threads read back: ${outcome.restoredThreads ?? "unreadable"})`,
+      : `NOT RESTORED: ${run.restoreError}; remove ${TUNE_OVERRIDE_FILE} on the VM and run ${RETUNE_SCRIPT} (threads read back: ${outcome.restoredThreads ?? "unreadable"})`,
     "",
   ].join("\n");
 }
