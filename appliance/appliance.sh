@@ -3,6 +3,8 @@
 # (TLS, Basic + Bearer auth, CORS, SSE). Installed as /etc/one-appliance/service.d/appliance.sh and
 # sourced by the one-apps driver, which calls service_install (image build) and service_configure +
 # service_bootstrap (every boot). Configuration comes only from ONEAPP_COPILOT_* context variables.
+# service_retune (via /usr/local/sbin/slm-copilot-retune, for slmc-check tune) reads no context: it
+# re-applies only the thread count from what configure recorded.
 # shellcheck disable=SC2034  # ONE_SERVICE_* are read by the one-apps driver
 
 ONE_SERVICE_NAME='Service SLM-Copilot - sovereign CPU-only AI coding copilot'

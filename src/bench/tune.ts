@@ -8,6 +8,8 @@
 export const MAX_THREADS = 512;
 /** The appliance's tuning override: one integer, read by its configure before ONEAPP_COPILOT_THREADS. */
 export const TUNE_OVERRIDE_FILE = "/etc/slm-copilot/tune-threads";
+/** The appliance's retune script: the override (else the context's recorded count) into the engine. */
+export const RETUNE_SCRIPT = "/usr/local/sbin/slm-copilot-retune";
 /** Streamed requests per thread count; the median prefill and decode rates are kept. */
 export const TUNE_REQUESTS = 3;
 

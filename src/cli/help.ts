@@ -11,7 +11,7 @@ import { SoakTimeline } from "../soak/timeline.ts";
 import type { Suite } from "../core/check.ts";
 import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
 import { AGENTIC_DEFINITIONS } from "../bench/agentic.ts";
-import { TUNE_OVERRIDE_FILE, TUNE_REQUESTS } from "../bench/tune.ts";
+import { RETUNE_SCRIPT, TUNE_OVERRIDE_FILE, TUNE_REQUESTS } from "../bench/tune.ts";
 
 const GROUP_TITLES: Record<Group, string> = {
   General: "General",
@@ -326,10 +326,10 @@ export function tuneHelp(): string {
   return `slmc-check tune — find the thread count for ONEAPP_COPILOT_THREADS (SSH)
 
 For 1, 2, 4, … threads up to the VM's vCPU count: writes the count to the appliance's tuning override
-(${TUNE_OVERRIDE_FILE}), runs the appliance's own configure and bootstrap, as one-context does at
-boot (the engine restarts with that count), waits until it serves, then measures prefill (prompt tokens/s of a long cold prompt) and decode
+(${TUNE_OVERRIDE_FILE}), runs the appliance's retune script ${RETUNE_SCRIPT} (the engine
+restarts with that count; it never reads the VM's context), waits until it serves, then measures prefill (prompt tokens/s of a long cold prompt) and decode
 (generated tokens/s) with ${TUNE_REQUESTS} streamed requests each. Whatever happens (a failed restart, a
-failed measurement, Ctrl-C) it then removes the override, configures again and verifies the original
+failed measurement, Ctrl-C) it then removes the override, retunes again and verifies the original
 thread count is back. The appliance answers no requests while it restarts: without --yes, tune prints
 this plan for the VM and exits 2. Output: the table and the count whose reference agentic turn (2000
 prompt tokens evaluated + 300 generated) is shortest, fewer threads winning a tie within 3 %.

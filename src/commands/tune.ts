@@ -15,6 +15,7 @@ import {
   executeTune,
   MAX_THREADS,
   recommend,
+  RETUNE_SCRIPT,
   TUNE_OVERRIDE_FILE,
   TUNE_REQUESTS,
   tunePlan,
@@ -29,7 +30,7 @@ import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { preflight } from "./preflight.ts";
 import { startWait, waitForHealth, type WaitClock } from "./wait-ready.ts";
 
-export { TUNE_OVERRIDE_FILE, TUNE_REQUESTS };
+export { RETUNE_SCRIPT, TUNE_OVERRIDE_FILE, TUNE_REQUESTS };
 
 /** vCPUs the engine may use (nproc: the CPUs this VM schedules on). */
 export const VCPUS_COMMAND = "nproc";
@@ -38,7 +39,6 @@ export const THREADS_COMMAND = "sed -n 's/^threads: //p' /var/lib/local-ai/model
 export const REMOVE_OVERRIDE_COMMAND = `rm -f ${TUNE_OVERRIDE_FILE}`;
 /** A left-over override (an earlier tune killed outright) would make its count look like the original. */
 export const OVERRIDE_PRESENT_COMMAND = `if [ -e ${TUNE_OVERRIDE_FILE} ]; then echo present; else echo absent; fi`;
-export const RETUNE_SCRIPT = "/usr/local/sbin/slm-copilot-retune";
 /**
  * The appliance's retune script (installed by `service install`): the override if present, else the
  * count the context gave at the last configure (recorded in effective.env), into the model YAML; the
