@@ -3,6 +3,8 @@
 # (TLS, Basic + Bearer auth, CORS, SSE). Installed as /etc/one-appliance/service.d/appliance.sh and
 # sourced by the one-apps driver, which calls service_install (image build) and service_configure +
 # service_bootstrap (every boot). Configuration comes only from ONEAPP_COPILOT_* context variables.
+# service_retune (via /usr/local/sbin/slm-copilot-retune, for slmc-check tune) reads no context: it
+# re-applies only the thread count from what configure recorded.
 # shellcheck disable=SC2034  # ONE_SERVICE_* are read by the one-apps driver
 
 ONE_SERVICE_NAME='Service SLM-Copilot - sovereign CPU-only AI coding copilot'
@@ -73,6 +75,9 @@ readonly ONE_ENV_FILE="${SLMC_ROOT}/run/one-context/one_env"
 readonly SLMC_ONEGATE_UNIT="${SLMC_ROOT}/etc/systemd/system/slm-copilot-onegate.service"
 readonly SLMC_CONFIG_DIR="${SLMC_ROOT}/etc/slm-copilot"
 readonly SLMC_BUILD_ENV="${SLMC_CONFIG_DIR}/build.env"
+readonly SLMC_TUNE_THREADS_FILE="${SLMC_CONFIG_DIR}/tune-threads"
+readonly SLMC_SERVICE_SCRIPT="${SLMC_ROOT}/etc/one-appliance/service.d/appliance.sh"
+readonly SLMC_RETUNE_BIN="${SLMC_ROOT}/usr/local/sbin/slm-copilot-retune"
 readonly SLMC_BUILD_RECORD="${SLMC_CONFIG_DIR}/build-record.json"
 readonly SLMC_TLS_DIR="${SLMC_CONFIG_DIR}/tls"
 readonly SLMC_SELF_SIGNED_CERT="${SLMC_TLS_DIR}/self-signed.crt"
@@ -246,7 +251,22 @@ effective_context_size() {
   fi
 }
 
-effective_threads() {
+# `slmc-check tune` writes one integer here for the length of its sweep and removes it afterwards; while
+# present and valid it wins over ONEAPP_COPILOT_THREADS, so the sweep goes through this configure path.
+tune_threads_override() {
+  local value vcpus
+  [[ -f "${SLMC_TUNE_THREADS_FILE}" ]] || return 0
+  value="$(head -c 16 "${SLMC_TUNE_THREADS_FILE}" | tr -d '[:space:]')"
+  vcpus="$(nproc)"
+  if is_integer_in_range "${value}" 1 "${vcpus}"; then
+    echo "$((10#${value}))"
+  else
+    warn "tuning override ${SLMC_TUNE_THREADS_FILE} ignored: '${value:0:16}' is not a whole number from 1 to ${vcpus} (vCPUs)"
+  fi
+}
+
+# The count the context asks for (ONEAPP_COPILOT_THREADS, validated), whatever the tuning override says.
+context_threads() {
   local value="${ONEAPP_COPILOT_THREADS:-}" fallback
   fallback="$(physical_cores)"
   if [[ -z "${value}" ]]; then
@@ -257,6 +277,19 @@ effective_threads() {
     config_error "ONEAPP_COPILOT_THREADS='${value:0:40}' is not a whole number from 1 to 512; using ${fallback} (physical cores)"
     echo "${fallback}"
   fi
+}
+
+# The tuning override when present and valid, else $1 (the context's count; default: context_threads).
+effective_threads() {
+  local context_count="${1:-}" override
+  override="$(tune_threads_override)"
+  if [[ -n "${override}" ]]; then
+    info "threads ${override} from the tuning override ${SLMC_TUNE_THREADS_FILE} (slmc-check tune)"
+    echo "${override}"
+    return
+  fi
+  if [[ -z "${context_count}" ]]; then context_count="$(context_threads)"; fi
+  echo "${context_count}"
 }
 
 is_valid_domain() {
@@ -641,6 +674,12 @@ install_static_files() {
   systemctl daemon-reload
 }
 
+# The retune entry point `slmc-check tune` calls as root: a fixed script that sources this file (our
+# own code) and runs service_retune. It gets no argument and reads no context.
+install_retune_script() {
+  render_to "${SLMC_RETUNE_BIN}" 0755 slm-copilot-retune.sh "SERVICE_SCRIPT=${SLMC_SERVICE_SCRIPT}"
+}
+
 build_env_text() {
   echo "# What service_install put into this image (read by configure/bootstrap on every boot)."
   printf 'SLMC_LOCALAI_VERSION=%q\n' "${SLMC_LOCALAI_VERSION}"
@@ -702,6 +741,7 @@ service_install() {
   install_backend
   install_model
   install_static_files
+  install_retune_script
   record_build
   write_build_record
   prewarm_model
@@ -1108,9 +1148,10 @@ service_configure() {
   install -d -m 0700 "${SLMC_STATE_DIR}"
   : >"${SLMC_ERRORS_FILE}"
   : >"${SLMC_WARNINGS_FILE}"
-  local context_size threads domain acme_server acme_email password rate_limit effective lb
+  local context_size context_count threads domain acme_server acme_email password rate_limit effective lb
   context_size="$(effective_context_size)"
-  threads="$(effective_threads)"
+  context_count="$(context_threads)"
+  threads="$(effective_threads "${context_count}")"
   domain="$(effective_domain)"
   acme_server="$(effective_acme_server)"
   acme_email="$(effective_acme_email)"
@@ -1123,8 +1164,8 @@ service_configure() {
   configure_localai "${context_size}" "${threads}" "${MEMORY_STATE}"
   configure_tls "${domain}" "${acme_server}" "${acme_email}" "${rate_limit}"
   configure_fail2ban
-  printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s\nMEMORY_STATE=%s\nMEMORY_TOTAL_MIB=%s\nMEMORY_NEEDED_MIB=%s\nMEMORY_ADVICE=%s' \
-    "${context_size}" "${threads}" "${domain}" "${TLS_MODE}" "${rate_limit}" "${MEMORY_STATE}" \
+  printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nCONTEXT_THREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s\nMEMORY_STATE=%s\nMEMORY_TOTAL_MIB=%s\nMEMORY_NEEDED_MIB=%s\nMEMORY_ADVICE=%s' \
+    "${context_size}" "${threads}" "${context_count}" "${domain}" "${TLS_MODE}" "${rate_limit}" "${MEMORY_STATE}" \
     "${MEMORY_TOTAL_MIB}" "${MEMORY_NEEDED_MIB}" "${MEMORY_ADVICE}"
   write_file "${SLMC_EFFECTIVE_ENV}" 0600 <<<"${effective}"
   info "configure finished: TLS ${TLS_MODE}, context ${context_size}, threads ${threads}, rate limit ${rate_limit}/min, $(wc -l <"${SLMC_ERRORS_FILE}") configuration error(s), $(wc -l <"${SLMC_WARNINGS_FILE}") warning(s)"
@@ -1368,6 +1409,51 @@ service_bootstrap() {
   write_report
   write_banner
   info "bootstrap finished: report in ${SLMC_REPORT}"
+}
+
+# --- retune (slmc-check tune): the thread count only, without the context ---------------------------
+# Replaces the value of KEY in effective.env ($2 is a count validated by the caller).
+set_effective_value() {
+  local key="$1" value="$2" text
+  text="$(sed "s/^${key}=.*/${key}=${value}/" "${SLMC_EFFECTIVE_ENV}")"
+  write_file "${SLMC_EFFECTIVE_ENV}" 0600 <<<"${text}"
+}
+
+# Re-applies the thread count as configure would, from what configure recorded: the tuning override if
+# present and valid, else CONTEXT_THREADS (the context's count at the last configure). one-context's
+# one_env is never read: it is written unescaped, so sourcing it would run whatever the VM's owner put
+# in a value, as root. The engine restarts when the model YAML or unit changed; then it waits for
+# readiness and rewrites the report, as bootstrap does.
+service_retune() {
+  local -
+  set -euo pipefail
+  local context_count context_size memory_state threads
+  stage "retune: threads only (the tuning override, else the context's recorded count)"
+  if [[ ! -r "${SLMC_EFFECTIVE_ENV}" ]] || ! grep -qE '^CONTEXT_THREADS=' "${SLMC_EFFECTIVE_ENV}"; then
+    log ERROR "${SLMC_EFFECTIVE_ENV} records no CONTEXT_THREADS: run /etc/one-appliance/service configure once (or reboot), then retune"
+    return 1
+  fi
+  context_count="$(effective_value CONTEXT_THREADS)"
+  if ! is_integer_in_range "${context_count}" 1 512; then
+    log ERROR "CONTEXT_THREADS='${context_count:0:16}' in ${SLMC_EFFECTIVE_ENV} is not a whole number from 1 to 512: run /etc/one-appliance/service configure"
+    return 1
+  fi
+  context_size="$(effective_value CONTEXT_SIZE)"
+  memory_state="$(effective_value MEMORY_STATE)"
+  threads="$(effective_threads "${context_count}")"
+  configure_localai "${context_size}" "${threads}" "${memory_state}"
+  set_effective_value THREADS "${threads}"
+  if [[ "${memory_state}" != ok ]]; then
+    log ERROR "not enough memory for the model, LocalAI not started: $(effective_value MEMORY_ADVICE)"
+    return 1
+  fi
+  wait_for_engine_ready "${READY_TIMEOUT_S}"
+  if [[ "${ENGINE_READY}" == no ]]; then
+    log ERROR "LocalAI did not report ready within ${READY_TIMEOUT_S} s: journalctl -u local-ai"
+    return 1
+  fi
+  write_report
+  info "retune finished: threads ${threads}"
 }
 
 service_cleanup() {

@@ -8,6 +8,7 @@ import { soakCommand } from "./commands/soak.ts";
 import { benchCommand, compareCommand } from "./commands/bench.ts";
 import { gateCommand, gateDemoCommand, gateVerifyCommand } from "./commands/gate.ts";
 import { fleetCommand } from "./commands/fleet.ts";
+import { tuneCommand } from "./commands/tune.ts";
 import { VERSION } from "./version.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -43,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
         return await gateVerifyCommand(command.dir, command.options);
       case "fleet":
         return await fleetCommand(command.inventory, command.options);
+      case "tune":
+        return await tuneCommand(command.host, command.options);
     }
   } catch (error) {
     if (error instanceof CliError) {

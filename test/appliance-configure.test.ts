@@ -4,7 +4,7 @@
 // write that fails fails the step with the file named.
 import t from "tap";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat as statFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,10 @@ interface Step {
 
 interface Scratch {
   root: string;
+  /** the directory holding the recorders (put first on PATH) */
+  bin: string;
+  /** the environment every step runs with */
+  env: Record<string, string>;
   /** runs the named appliance functions in order; rejects like the driver's step would fail */
   step(functions: string, env?: Record<string, string>): Promise<Step>;
 }
@@ -43,19 +47,19 @@ async function scratch(): Promise<Scratch> {
   for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
     await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
   }
+  const base = {
+    PATH: `${bin}:${process.env.PATH ?? ""}`,
+    SLMC_ROOT: root,
+    SLMC_HOME: APPLIANCE,
+    SLMC_MEMINFO: meminfo,
+  };
   const step = async (functions: string, env: Record<string, string> = {}): Promise<Step> => {
     await writeFile(calls, "");
     const { stderr } = await run(
       "bash",
       ["-c", `umask 0077; set -e; source "$1/appliance.sh"; ${functions}`, "_", APPLIANCE],
       {
-        env: {
-          PATH: `${bin}:${process.env.PATH ?? ""}`,
-          SLMC_ROOT: root,
-          SLMC_HOME: APPLIANCE,
-          SLMC_MEMINFO: meminfo,
-          ...env,
-        },
+        env: { ...base, ...env },
         timeout: 60_000,
       },
     );
@@ -64,7 +68,7 @@ async function scratch(): Promise<Scratch> {
     );
     return { wrote: wrote.sort(), calls: (await readFile(calls, "utf8")).trim().split("\n"), stderr };
   };
-  return { root, step };
+  return { root, bin, env: base, step };
 }
 
 const stat = async (root: string, files: string[]): Promise<string[]> =>
@@ -231,5 +235,119 @@ t.test(
       { code: 1, stderr: new RegExp(`could not write ${report}: mkdir: cannot create directory`) },
       "a report that cannot be written fails bootstrap, naming it",
     );
+  },
+);
+
+t.test("the tuning override (slmc-check tune) goes through configure and its removal restores", async (t) => {
+  const { root, step } = await scratch();
+  const threads = async () => /^threads: (\d+)$/m.exec(await readFile(join(root, MODEL_CONFIG), "utf8"))?.[1];
+  await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "2", "the context's count before tuning");
+  await mkdir(join(root, "etc/slm-copilot"), { recursive: true });
+  await writeFile(join(root, "etc/slm-copilot/tune-threads"), "1\n");
+  const tuned = await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "1", "the override's count in the model YAML");
+  t.ok(tuned.wrote.includes(MODEL_CONFIG) && tuned.wrote.includes(LOCALAI_UNIT), "engine files rewritten");
+  t.ok(tuned.calls.includes("systemctl restart local-ai.service"), "the engine restarts with it");
+  await rm(join(root, "etc/slm-copilot/tune-threads"));
+  const restored = await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+  t.equal(await threads(), "2", "override removed: the context's count again");
+  t.ok(restored.calls.includes("systemctl restart local-ai.service"), "and the engine restarts");
+});
+
+t.test(
+  "retune (what slmc-check tune runs as root) re-applies only the threads and never reads a hostile one_env",
+  async (t) => {
+    const { root, bin, env, step } = await scratch();
+    const work = join(root, "..");
+    const threads = async () =>
+      /^threads: (\d+)$/m.exec(await readFile(join(root, MODEL_CONFIG), "utf8"))?.[1];
+    const effective = async (key: string) =>
+      new RegExp(`^${key}=(.*)$`, "m").exec(
+        await readFile(join(root, "var/lib/slm-copilot/effective.env"), "utf8"),
+      )?.[1];
+    // The VM's owner put a command substitution in a context value; one-context writes it unescaped.
+    const oneEnv = join(root, "run/one-context/one_env");
+    await mkdir(join(root, "run/one-context"), { recursive: true });
+    await writeFile(oneEnv, 'export ONEAPP_COPILOT_THREADS="$(touch MARKER)"\n');
+    const marker = join(work, "MARKER");
+    const markerExists = () =>
+      statFile(marker).then(
+        () => true,
+        () => false,
+      );
+    await run("bash", ["-c", 'set -a; . "$1"', "_", oneEnv], { cwd: work });
+    t.ok(await markerExists(), "control: sourcing that one_env runs the owner's command");
+    await rm(marker);
+
+    await step("service_configure", { ONEAPP_COPILOT_THREADS: "2" });
+    t.equal(await effective("CONTEXT_THREADS"), "2", "configure records the context's count");
+    const installed = await step("install_retune_script");
+    t.same(
+      installed.wrote,
+      ["usr/local/sbin/slm-copilot-retune"],
+      "service install puts the script in place",
+    );
+    t.same(await stat(root, ["usr/local/sbin/slm-copilot-retune"]), ["755 root"]);
+    await mkdir(join(root, "etc/one-appliance/service.d"), { recursive: true });
+    await copyFile(join(APPLIANCE, "appliance.sh"), join(root, "etc/one-appliance/service.d/appliance.sh"));
+    // The engine answers /readyz at once (retune waits for it as bootstrap does).
+    await writeFile(join(bin, "curl"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const retune = async () => {
+      await writeFile(join(work, "calls"), "");
+      const { stdout, stderr } = await run(join(root, "usr/local/sbin/slm-copilot-retune"), [], {
+        cwd: work,
+        env: { ...env, SLMC_READY_TIMEOUT_S: "4" },
+        timeout: 60_000,
+      }).catch((error: { stdout: string; stderr: string }) => error);
+      const calls = (await readFile(join(work, "calls"), "utf8")).trim().split("\n");
+      return { stdout, stderr, calls };
+    };
+
+    await mkdir(join(root, "etc/slm-copilot"), { recursive: true });
+    await writeFile(join(root, "etc/slm-copilot/tune-threads"), "1\n");
+    const tuned = await retune();
+    t.match(tuned.stdout, /^retune-exit=0$/m, tuned.stderr);
+    t.equal(await threads(), "1", "the override's count in the model YAML");
+    t.ok(tuned.calls.includes("systemctl restart local-ai.service"), "the engine restarts with it");
+    t.equal(await effective("THREADS"), "1", "effective.env (the report's source) says so");
+    t.equal(await effective("CONTEXT_THREADS"), "2", "the context's count is kept");
+    t.match(
+      await readFile(join(root, "etc/one-appliance/config"), "utf8"),
+      /^threads = 1$/m,
+      "report rewritten",
+    );
+    t.notOk(await markerExists(), "the hostile one_env was not sourced");
+
+    await rm(join(root, "etc/slm-copilot/tune-threads"));
+    const restored = await retune();
+    t.match(restored.stdout, /^retune-exit=0$/m, restored.stderr);
+    t.equal(await threads(), "2", "override removed: CONTEXT_THREADS again");
+    t.ok(restored.calls.includes("systemctl restart local-ai.service"), "and the engine restarts");
+    t.equal(await effective("THREADS"), "2");
+    const again = await retune();
+    t.notOk(again.calls.includes("systemctl restart local-ai.service"), "nothing changed: no restart");
+    t.notOk(await markerExists(), "still no marker");
+
+    // An engine that never gets ready fails retune, with its exit status printed.
+    await writeFile(join(bin, "curl"), "#!/bin/sh\nexit 7\n", { mode: 0o755 });
+    await writeFile(join(root, "etc/slm-copilot/tune-threads"), "1\n");
+    const late = await run(join(root, "usr/local/sbin/slm-copilot-retune"), [], {
+      cwd: work,
+      env: { ...env, SLMC_READY_TIMEOUT_S: "0" },
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    t.match(late.stdout, /^retune-exit=1$/m, "not ready: retune-exit=1");
+    t.match(late.stderr, /LocalAI did not report ready within 0 s/);
+    await rm(join(root, "etc/slm-copilot/tune-threads"));
+
+    // effective.env from a configure that predates CONTEXT_THREADS: refused, saying what to run.
+    const envFile = join(root, "var/lib/slm-copilot/effective.env");
+    await writeFile(envFile, (await readFile(envFile, "utf8")).replace(/^CONTEXT_THREADS=.*\n/m, ""));
+    const old = await run(join(root, "usr/local/sbin/slm-copilot-retune"), [], { cwd: work, env }).catch(
+      (error: { stdout: string; stderr: string }) => error,
+    );
+    t.match(old.stdout, /^retune-exit=1$/m);
+    t.match(old.stderr, /records no CONTEXT_THREADS: run \/etc\/one-appliance\/service configure once/);
+    t.notOk(await markerExists(), "no marker at any point");
   },
 );

@@ -63,6 +63,7 @@ const TEMPLATE_KEYS: Record<string, string[]> = {
   "fail2ban-jail.conf": ["AUTH_LOG=/var/log/nginx/slm-copilot-auth.log"],
   "login-banner.sh": ["REPORT=/etc/one-appliance/config"],
   "slm-copilot-onegate.service": ["APPLIANCE=/etc/one-appliance/service.d/appliance.sh"],
+  "slm-copilot-retune.sh": ["SERVICE_SCRIPT=/etc/one-appliance/service.d/appliance.sh"],
 };
 
 t.test("every template with placeholders renders completely with the keys configure passes", async (t) => {
@@ -131,6 +132,32 @@ async function applianceWithLog(
     log: await text(STATE.log),
   };
 }
+
+t.test("the tuning override (slmc-check tune) wins over ONEAPP_COPILOT_THREADS while valid", async (t) => {
+  const withOverride = (value: string) =>
+    applianceWithLog(
+      `mkdir -p "$SLMC_CONFIG_DIR"; printf '%s\\n' "$TUNE_VALUE" >"$SLMC_TUNE_THREADS_FILE"; effective_threads`,
+      { ONEAPP_COPILOT_THREADS: "6", TUNE_VALUE: value },
+    );
+  const one = await withOverride("1");
+  t.equal(one.stdout, "1", "a valid override is the thread count");
+  t.match(one.log, /threads 1 from the tuning override .*tune-threads/);
+  t.equal(one.errors, "", "an override is no configuration error");
+  for (const bad of ["0", "100000", "$(id)", "2x", ""]) {
+    const ignored = await withOverride(bad);
+    t.equal(ignored.stdout, "6", `override ${JSON.stringify(bad)} ignored: ONEAPP_COPILOT_THREADS applies`);
+    if (bad !== "")
+      t.match(
+        ignored.log,
+        /tuning override .*tune-threads ignored: .* is not a whole number from 1 to \d+ \(vCPUs\)/,
+      );
+  }
+  t.equal(
+    (await appliance("effective_threads", { ONEAPP_COPILOT_THREADS: "6" })).stdout,
+    "6",
+    "no override file: the context value",
+  );
+});
 
 t.test("context validation: defaults, accepted values, rejected values", async (t) => {
   t.same(await appliance("effective_context_size", { ONEAPP_COPILOT_CONTEXT_SIZE: "" }), {

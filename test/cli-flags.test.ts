@@ -19,6 +19,7 @@ const ARGV: Record<CommandName, string[]> = {
   "gate-demo": ["gate", "demo", "--policy", "lab-policy.yaml", "--evidence", "out/evidence"],
   "gate-verify": ["gate", "--verify", "out/evidence"],
   fleet: ["fleet", "fleet.yaml"],
+  tune: ["tune", "10.0.0.5"],
 };
 
 /** A valid value for each value flag without a default. */

@@ -68,6 +68,10 @@ const TOPIC_ARGV: Record<HelpTopic, string[][]> = {
     ["help", "fleet"],
     ["fleet", "inventory.yaml", "-h"],
   ],
+  tune: [
+    ["tune", "--help"],
+    ["help", "tune"],
+  ],
 };
 
 const TITLES: Record<HelpTopic, RegExp> = {
@@ -79,6 +83,7 @@ const TITLES: Record<HelpTopic, RegExp> = {
   checks: /^slmc-check checks — /,
   gate: /^slmc-check gate — /,
   fleet: /^slmc-check fleet — /,
+  tune: /^slmc-check tune — /,
 };
 
 for (const [topic, argvs] of Object.entries(TOPIC_ARGV) as [HelpTopic, string[][]][])

@@ -134,6 +134,7 @@ const README_LABELS: Record<CommandName, string> = {
   "gate-demo": "`gate demo`",
   "gate-verify": "`gate --verify`",
   fleet: "`fleet`",
+  tune: "`tune`",
 };
 const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   check: "main",
@@ -148,6 +149,7 @@ const HELP_TOPIC: Record<CommandName, HelpTopic> = {
   "gate-demo": "gate",
   "gate-verify": "gate",
   fleet: "fleet",
+  tune: "tune",
 };
 
 t.test(

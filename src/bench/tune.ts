@@ -6,6 +6,12 @@
 // restores whatever happens, and the recommendation from the measurements.
 
 export const MAX_THREADS = 512;
+/** The appliance's tuning override: one integer, read by its configure before ONEAPP_COPILOT_THREADS. */
+export const TUNE_OVERRIDE_FILE = "/etc/slm-copilot/tune-threads";
+/** The appliance's retune script: the override (else the context's recorded count) into the engine. */
+export const RETUNE_SCRIPT = "/usr/local/sbin/slm-copilot-retune";
+/** Streamed requests per thread count; the median prefill and decode rates are kept. */
+export const TUNE_REQUESTS = 3;
 
 /** 1, 2, 4, … below the vCPU count, then the vCPU count itself. */
 export function threadCounts(vcpus: number): number[] {

@@ -33,7 +33,7 @@ export type CliOptions = Omit<
   sshExplicit: boolean;
 };
 
-export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks" | "gate" | "fleet";
+export type HelpTopic = "main" | "demo" | "reboot" | "soak" | "bench" | "checks" | "gate" | "fleet" | "tune";
 
 export type Command =
   | { kind: "help"; topic: HelpTopic }
@@ -43,6 +43,7 @@ export type Command =
   | { kind: "check"; host: string; options: CliOptions }
   | { kind: "reboot"; host: string; options: CliOptions }
   | { kind: "soak"; host: string; options: CliOptions }
+  | { kind: "tune"; host: string; options: CliOptions }
   | { kind: "bench"; host: string; options: CliOptions }
   | { kind: "bench-compare"; files: [string, string]; options: CliOptions }
   | { kind: "gate"; host: string; options: CliOptions }
@@ -62,7 +63,7 @@ const PARSE_OPTIONS = Object.fromEntries(
 ) as NonNullable<ParseArgsConfig["options"]>;
 
 const SSH_FLAGS = ["ssh-user", "ssh-key", "ssh-port", "jump", "accept-new-host-key"];
-const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks", "gate", "fleet"];
+const HELP_TOPICS: readonly string[] = ["demo", "reboot", "soak", "bench", "checks", "gate", "fleet", "tune"];
 
 export const hostSchema = z
   .string()
@@ -149,7 +150,7 @@ function commandOf(
   if (first === "checks") return "checks";
   if (first === "fleet") return "fleet";
   if (first === "demo") return "demo";
-  if (first === "reboot" || first === "soak") return first;
+  if (first === "reboot" || first === "soak" || first === "tune") return first;
   if (first === "bench") return compare ? "compare" : rest[0] === "demo" ? "bench-demo" : "bench";
   return "check";
 }
@@ -290,6 +291,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
     throw usageError('missing host: run "slmc-check reboot <host> [--count N]"');
   if (command === "soak" && !target)
     throw usageError('missing host: run "slmc-check soak <host> --reboots N"');
+  if (command === "tune" && !target) throw usageError('missing host: run "slmc-check tune <host> --yes"');
   if (command === "gate" && !target)
     throw usageError(
       'missing host: run "slmc-check gate <host> --policy FILE --evidence DIR" or "slmc-check gate demo"',

@@ -23,6 +23,7 @@ export const COMMANDS = {
   "gate-demo": "slmc-check gate demo",
   "gate-verify": "slmc-check gate --verify DIR",
   fleet: "slmc-check fleet FILE",
+  tune: "slmc-check tune <host>",
 } as const;
 export type CommandName = keyof typeof COMMANDS;
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
@@ -43,7 +44,8 @@ export type Group =
   | "Bench"
   | "Compare"
   | "Gate"
-  | "Fleet";
+  | "Fleet"
+  | "Tune";
 
 interface FlagSpec<K extends string, S extends z.ZodType> {
   /** The flag without its dashes. */
@@ -71,7 +73,7 @@ interface FlagSpec<K extends string, S extends z.ZodType> {
 
 const flag = <K extends string, S extends z.ZodType>(spec: FlagSpec<K, S>) => spec;
 
-const HOST_COMMANDS = ["check", "reboot", "soak", "bench", "gate"] as const;
+const HOST_COMMANDS = ["check", "reboot", "soak", "bench", "gate", "tune"] as const;
 const RUN_COMMANDS = ["check", "demo", "reboot", "soak", "fleet"] as const;
 const STREAM_COMMANDS = ["check", "demo", "soak", "bench", "bench-demo"] as const;
 const ALL: readonly CommandName[] = COMMAND_NAMES;
@@ -383,9 +385,9 @@ export const FLAGS = [
     schema: z.enum(FORMATS),
     expects: `one of ${formatsExpect}`,
     default: "pretty",
-    commands: [...RUN_COMMANDS, "bench", "bench-demo"],
+    commands: [...RUN_COMMANDS, "bench", "bench-demo", "tune"],
     group: "Output",
-    help: `${FORMATS.join(" | ")} (bench: ${BENCH_FORMATS.join(" | ")})`,
+    help: `${FORMATS.join(" | ")} (bench: ${BENCH_FORMATS.join(" | ")}; tune: pretty | json)`,
   }),
   flag({
     name: "out",
@@ -474,9 +476,9 @@ export const FLAGS = [
     schema: seconds(7200),
     expects: secondsExpect(7200),
     default: "900",
-    commands: ["reboot", "soak", "gate"],
+    commands: ["reboot", "soak", "gate", "tune"],
     group: "Reboot",
-    help: "longest wait for SSH, and then for bootstrap_success, after a reboot",
+    help: "longest wait for SSH, and then for bootstrap_success, after a reboot (tune: for the engine after each restart)",
   }),
   flag({
     name: "count",
@@ -500,6 +502,14 @@ export const FLAGS = [
     help: `a new context was given (e.g. onevm updateconf) and must take effect: comma-separated
 ${EXPECTABLE_CHANGES.join(", ")}. Those must change (a new password must open the API and the old
 one be refused), everything else must not`,
+  }),
+  flag({
+    name: "yes",
+    key: "yes",
+    schema: z.boolean(),
+    commands: ["tune"],
+    group: "Tune",
+    help: "go ahead: restart the engine once per thread count (without it, tune prints its plan and exits 2)",
   }),
   flag({
     name: "reboots",

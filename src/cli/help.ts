@@ -11,6 +11,7 @@ import { SoakTimeline } from "../soak/timeline.ts";
 import type { Suite } from "../core/check.ts";
 import { METRIC_DEFINITIONS } from "../bench/metrics.ts";
 import { AGENTIC_DEFINITIONS } from "../bench/agentic.ts";
+import { RETUNE_SCRIPT, TUNE_OVERRIDE_FILE, TUNE_REQUESTS } from "../bench/tune.ts";
 
 const GROUP_TITLES: Record<Group, string> = {
   General: "General",
@@ -26,6 +27,7 @@ const GROUP_TITLES: Record<Group, string> = {
   Compare: "Compare (bench --compare old.json new.json)",
   Gate: "Gate",
   Fleet: "Fleet",
+  Tune: "Tune (SSH required)",
 };
 
 const HELP_COLUMN = 27;
@@ -77,6 +79,7 @@ export const HELP_PAGES: Record<HelpTopic, readonly CommandName[]> = {
   checks: ["checks"],
   gate: ["gate", "gate-demo", "gate-verify"],
   fleet: ["fleet"],
+  tune: ["tune"],
 };
 
 const LIMITS = `Limits (memory stays bounded whatever the target sends): ${MAX_SSE_EVENT_BYTES} bytes per SSE line or
@@ -112,10 +115,13 @@ Usage:
   slmc-check gate --verify DIR [--allowed-signer PUBKEY]
   slmc-check fleet FILE [--parallel N] [--format FORMAT] [--out FILE]
                                   check every host of an inventory (YAML), a matrix host x requirement
+  slmc-check tune <host> --yes    measure prefill and decode at 1, 2, 4, … threads up to the vCPUs (the
+                                  engine restarts per count, then the original is restored) and
+                                  recommend ONEAPP_COPILOT_THREADS
   slmc-check checks               list every check with its requirement id
   slmc-check --version
 
-Every command has its own page: slmc-check demo|reboot|soak|bench|gate|fleet|checks --help. A flag a command
+Every command has its own page: slmc-check demo|reboot|soak|bench|gate|fleet|tune|checks --help. A flag a command
 does not take is refused (exit 2).
 
 Options of "slmc-check <host>":
@@ -322,6 +328,28 @@ Exit codes:
 `;
 }
 
+export function tuneHelp(): string {
+  return `slmc-check tune — find the thread count for ONEAPP_COPILOT_THREADS (SSH)
+
+For 1, 2, 4, … threads up to the VM's vCPU count: writes the count to the appliance's tuning override
+(${TUNE_OVERRIDE_FILE}), runs the appliance's retune script ${RETUNE_SCRIPT} (the engine
+restarts with that count; it never reads the VM's context), waits until it serves, then measures prefill (prompt tokens/s of a long cold prompt) and decode
+(generated tokens/s) with ${TUNE_REQUESTS} streamed requests each. Whatever happens (a failed restart, a
+failed measurement, Ctrl-C) it then removes the override, retunes again and verifies the original
+thread count is back. The appliance answers no requests while it restarts: without --yes, tune prints
+this plan for the VM and exits 2. Output: the table and the count whose reference agentic turn (2000
+prompt tokens evaluated + 300 generated) is shortest, fewer threads winning a tie within 3 %.
+
+Usage: slmc-check tune <host> --ssh-key FILE --yes [options]
+
+${flagSections(HELP_PAGES.tune)}
+
+Exit codes: 0 measured and restored; 1 a restart or measurement failed, nothing could be recommended,
+or the original thread count was not verified after restoring (the output says how to restore by hand);
+2 usage, or no --yes; 3 unreachable; 130 interrupted (restored first).
+`;
+}
+
 export function helpPage(topic: HelpTopic): string {
   const pages: Record<HelpTopic, () => string> = {
     main: mainHelp,
@@ -332,6 +360,7 @@ export function helpPage(topic: HelpTopic): string {
     checks: checksHelp,
     gate: gateHelp,
     fleet: fleetHelp,
+    tune: tuneHelp,
   };
   return pages[topic]();
 }
