@@ -519,7 +519,9 @@ install_onegate_unit() {
   changed="${WRITTEN}"
   if [[ "${changed}" == changed ]]; then systemctl daemon-reload; fi
   systemctl enable slm-copilot-onegate.service >/dev/null 2>&1
-  systemctl start slm-copilot-onegate.service
+  # Queued, not waited for: bootstrap runs inside the contextualization service, which a unit
+  # ordered after network-online.target may itself be waiting behind (a blocking start could deadlock).
+  systemctl start --no-block slm-copilot-onegate.service
 }
 
 # The password ends up in an htpasswd file, an nginx regex and JSON: allow only characters that are

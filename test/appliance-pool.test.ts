@@ -117,7 +117,10 @@ t.test("registration and deregistration: the attributes VRouter reads, then none
     "the shutdown unit's ExecStop deregisters",
   );
   t.match(unit, /^RemainAfterExit=yes$/m, "and it stays active, so systemd stops it at shutdown");
-  t.ok(register.calls.includes("systemctl start slm-copilot-onegate.service"), "the unit is started");
+  t.ok(
+    register.calls.includes("systemctl start --no-block slm-copilot-onegate.service"),
+    "the unit is started, not waited for",
+  );
   t.ok(register.calls.includes("systemctl enable slm-copilot-onegate.service"), "and enabled");
   const report = await read(REPORT);
   t.match(report, /^load_balancer = 192\.0\.2\.100:443 \(VRouter HAProxy LB1\)$/m);
