@@ -30,7 +30,7 @@ import { resolveAccess } from "./access.ts";
 import { connectSsh, passwordFromAppliance } from "./check.ts";
 import { gateHost, loadGatePolicy, requireEmptyEvidence } from "./gate.ts";
 import { preflight, PreflightError, PREFLIGHT_TITLES } from "./preflight.ts";
-import { checkReportFiles, maskerFor, selectSuites } from "./run.ts";
+import { checkReportFiles, maskerFor, reportOfRun, selectSuites } from "./run.ts";
 import { startWait, waitForBootstrap, waitForHealth } from "./wait-ready.ts";
 
 /** Added to a host's budget for the steps outside --deadline: wait-ready, preflight, SSH connect. */
@@ -201,21 +201,7 @@ async function checkHost(
     const checks = await runSuites(selectSuites(options.suites, "vm"), context, {
       checkFinished: (result) => finished.push(result),
     });
-    const checkNotes = checks.flatMap((c) =>
-      typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
-    );
-    if (session)
-      checkNotes.push(`SSH: ${session.connectionsOpened} connection(s) opened to ${session.endpoint}`);
-    const report = buildReport({
-      version: VERSION,
-      access,
-      startedAt,
-      finishedAt: new Date(),
-      notes: [...notes, ...checkNotes],
-      checks,
-    });
-    if (options.failOnSkip) report.fail_on_skip = true;
-    return outcome(report);
+    return outcome(reportOfRun(access, startedAt, notes, checks, session, options.failOnSkip));
   } finally {
     session?.close();
   }

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { access as fsAccess, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { secretForms, type Access } from "../core/access.ts";
-import type { CheckContext, Report, Suite } from "../core/check.ts";
+import type { CheckContext, CheckResult, Report, Suite } from "../core/check.ts";
 import { buildReport, runVerdict } from "../core/report.ts";
 import { createContext, runSuites, type RunListener } from "../core/runner.ts";
 import { createMasker, jsonForms } from "../core/secrets.ts";
@@ -172,6 +172,35 @@ export function maskerFor(access: Readonly<Access>, options: CliOptions): (text:
   };
 }
 
+/**
+ * The report of one run's checks: the given notes, then what checks left for the whole run (e.g. a
+ * stand-in engine was detected) and the SSH connection count.
+ */
+export function reportOfRun(
+  access: Access,
+  startedAt: Date,
+  notes: string[],
+  checks: CheckResult[],
+  sshSession: SshSession | undefined,
+  failOnSkip: boolean,
+): Report {
+  const checkNotes = checks.flatMap((c) =>
+    typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
+  );
+  if (sshSession)
+    checkNotes.push(`SSH: ${sshSession.connectionsOpened} connection(s) opened to ${sshSession.endpoint}`);
+  const report = buildReport({
+    version: VERSION,
+    access,
+    startedAt,
+    finishedAt: new Date(),
+    notes: [...notes, ...checkNotes],
+    checks,
+  });
+  if (failOnSkip) report.fail_on_skip = true;
+  return report;
+}
+
 export async function runAndReport(
   access: Access,
   options: CliOptions,
@@ -231,21 +260,7 @@ export async function runAndReport(
     clearTimeout(deadlineTimer);
     progress?.stop();
   }
-  // A check can leave a note that concerns the whole run (e.g. a stand-in engine was detected).
-  const checkNotes = checks.flatMap((c) =>
-    typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
-  );
-  if (sshSession)
-    checkNotes.push(`SSH: ${sshSession.connectionsOpened} connection(s) opened to ${sshSession.endpoint}`);
-  const report = buildReport({
-    version: VERSION,
-    access,
-    startedAt,
-    finishedAt: new Date(),
-    notes: [...notes, ...checkNotes],
-    checks,
-  });
-  if (options.failOnSkip) report.fail_on_skip = true;
+  const report = reportOfRun(access, startedAt, notes, checks, sshSession, options.failOnSkip);
   extras.decorate?.(report);
   // The header already showed the notes given at the start; what checks and decorate added comes last.
   const lateNotes = report.notes
