@@ -2,7 +2,7 @@
 // HTTP, and through the appliance's real nginx site over HTTPS; proxy overhead; % of the memory
 // roofline. Beside them Debian's llama.cpp (scripts/llama-sid.sh): llama-bench (tg and pp, the
 // baseline every mode is a ratio to), llama-server direct, the stand-in with --backend llama-server
-// over HTTP and behind nginx over HTTPS. Metric names: benchmark-metrics.md §7.3.
+// over HTTP and behind nginx over HTTPS. Metric names as in slmc-check bench --help.
 // With --workload agentic: coding-client conversations (slmc-check bench's agentic workload, with a
 // prefix scaled to the generated model's 2,048-token context) straight to the engine, turn 2's TTFT
 // against turn 1's, as the llama.cpp backend reuses the evaluated prefix.
@@ -410,7 +410,7 @@ async function main(): Promise<void> {
       ports.nginx_llama_server = { https: front.httpsPort, ca: front.certificatePem };
     }
 
-    // Per-request timeout from the measured rate (benchmark-metrics.md §8): prefill allowance + 10x decode,
+    // Per-request timeout from the measured rate: prefill allowance + 10x decode,
     // generous because the other modes' processes can run far slower than this probe on a loaded host.
     const probe = requestMetrics(await inProcess(local, o.maxTokens));
     const timeoutMs = Math.round(60_000 + 10 * o.maxTokens * (probe.decode_ms_per_token ?? 100));

@@ -269,7 +269,7 @@ const bindingOutside = defineCheck({
     return {
       port,
       ...outcome,
-      note: "a completed TCP connect is not enough: NAT or QEMU slirp accept and then reset (see lab-vm.md §4)",
+      note: "a completed TCP connect is not enough: NAT or QEMU slirp accept and then reset",
     };
   },
   judge: (e) =>

@@ -1,7 +1,7 @@
 # Lab appliance: boots the Debian bookworm lab base (a STAND-IN for the Ubuntu 24.04 cloud image)
 # and runs the same provisioner scripts as the release build (packer/scripts/), with the LocalAI
 # stand-in and a generated model served from local files. Written for Debian's Packer 1.6.6, so no
-# required_plugins block (see shared/reference/lab-vm.md §7).
+# required_plugins block.
 packer {
   required_version = ">= 1.6.6"
 }

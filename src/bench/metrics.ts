@@ -134,7 +134,7 @@ const bounded = (text: string, max = 200) => {
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** Disagreement above this between token sources is reported (benchmark-metrics.md §8). */
+/** Disagreement above this between token sources is reported */
 export const TOKEN_DISAGREEMENT_WARN_PCT = 10;
 
 export function requestMetrics(trace: RequestTrace, extraUsage?: Record<string, number>): RequestMetrics {
@@ -417,7 +417,7 @@ export function aggregate(
   };
 }
 
-/** The definitions printed in --help and embedded in every report (benchmark-metrics.md §7). */
+/** The definitions printed in --help and embedded in every report. */
 export const METRIC_DEFINITIONS: Record<string, string> = {
   t0: "request bytes handed to the socket, after TCP connect and TLS (monotonic clock)",
   connect_tls_ms: "t0 − start of TCP connect (fresh connection per request)",
