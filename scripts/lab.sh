@@ -11,7 +11,8 @@
 #   lab.sh wait-ready [SECONDS]     wait for bootstrap_success (exit 1 on *_failure or timeout)
 #   lab.sh ssh [COMMAND...]         run a command in the VM (keep-alives, timeout)
 #   lab.sh context CONTEXT_FILE     swap the CONTEXT ISO (takes effect at the next boot)
-#   lab.sh reboot                   reboot, confirm a new boot_id, wait for bootstrap_success
+#   lab.sh reboot                   reboot, confirm a new boot_id, wait for bootstrap_success (a guest
+#                                   that never starts again is hard-reset, saying so with its console)
 #   lab.sh env                      print the state (ports, key) as KEY=VALUE lines
 #   lab.sh down                     power off and remove the run directory
 #
@@ -162,21 +163,46 @@ load_state() {
 }
 
 lab_ssh() {
-  timeout "${SSH_TIMEOUT_S}" ssh -i "${LAB_SSH_KEY}" -p "${LAB_SSH_PORT}" -o BatchMode=yes \
+  lab_ssh_within "${SSH_TIMEOUT_S}" "$@"
+}
+
+lab_ssh_within() {
+  local seconds="$1"
+  shift
+  timeout "${seconds}" ssh -i "${LAB_SSH_KEY}" -p "${LAB_SSH_PORT}" -o BatchMode=yes \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 \
     -o ServerAliveInterval=5 -o ServerAliveCountMax=3 root@127.0.0.1 "$@"
 }
 
+# Waits for a login, by the wall clock: an attempt is cut at 30 s, as a guest that accepts nothing
+# behind QEMU's port forward never answers the SSH banner.
 wait_for_ssh() {
-  local budget="$1" waited=0
-  until lab_ssh true 2>/dev/null; do
-    ((waited >= budget)) && return 1
+  local deadline=$((SECONDS + $1))
+  until lab_ssh_within 30 true 2>/dev/null; do
+    ((SECONDS >= deadline)) && return 1
     if [[ -f "${RUN_DIR}/qemu.pid" ]] && ! kill -0 "$(cat "${RUN_DIR}/qemu.pid")" 2>/dev/null; then
       die "QEMU exited; serial log: ${RUN_DIR}/serial.log"
     fi
     sleep 3
-    waited=$((waited + 3))
   done
+}
+
+serial_lines() {
+  if [[ -f "${RUN_DIR}/serial.log" ]]; then wc -l <"${RUN_DIR}/serial.log"; else echo 0; fi
+}
+
+# The guest's console after line $1, for the reason a boot did not finish.
+serial_tail_since() {
+  local from="$1"
+  echo "last console lines of the guest (${RUN_DIR}/serial.log):"
+  tail -n "+$((from + 1))" "${RUN_DIR}/serial.log" 2>/dev/null | tr -d '\r' |
+    sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[A-Za-z]//g' | tail -n 12
+}
+
+# Did a kernel start after console line $1 (the reboot reached the firmware and a new boot)?
+kernel_started_since() {
+  local from="$1"
+  tail -n "+$((from + 1))" "${RUN_DIR}/serial.log" 2>/dev/null | grep -q "Linux version"
 }
 
 cmd_up() {
@@ -215,7 +241,7 @@ STATE
     -netdev "user,id=n0,restrict=${restrict},hostfwd=tcp:127.0.0.1:${LAB_SSH_PORT}-:22,hostfwd=tcp:127.0.0.1:${LAB_HTTP_PORT}-:80,hostfwd=tcp:127.0.0.1:${LAB_HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:${LAB_ENGINE_PORT}-:8080" \
     -device virtio-net-pci,netdev=n0
   say "booting (${accel}, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
-  wait_for_ssh 300 || die "no SSH within 300 s; serial log: ${RUN_DIR}/serial.log"
+  wait_for_ssh 300 || die "no SSH within 300 s of boot; $(serial_tail_since 0)"
   cmd_wait_ready
 }
 
@@ -223,7 +249,7 @@ cmd_wait_ready() {
   local budget="${1:-900}" waited=0 status=""
   load_state
   # The status file survives reboots; only a finished one-context run of THIS boot (its files live in
-  # the /run tmpfs) makes it current (one-apps-contract.md §8.4).
+  # the /run tmpfs) makes it current.
   local current='if [ -e /run/one-context/context.sh.network ] && [ ! -d /run/one-context/one-context.lock ]; then cat /etc/one-appliance/status; else echo context_pending; fi'
   while ((waited < budget)); do
     status="$(lab_ssh "${current}" 2>/dev/null || true)"
@@ -270,12 +296,24 @@ cmd_context() {
 }
 
 cmd_reboot() {
-  local before after
+  local before after from
   load_state
   before="$(lab_ssh cat /proc/sys/kernel/random/boot_id)"
+  from="$(serial_lines)"
   lab_ssh systemctl reboot >/dev/null 2>&1 || true
   sleep 5
-  wait_for_ssh 300 || die "no SSH within 300 s after reboot"
+  if ! wait_for_ssh 300; then
+    if kernel_started_since "${from}"; then
+      die "no SSH within 300 s after reboot, though a new kernel started; $(serial_tail_since "${from}")"
+    fi
+    # No new kernel: the guest is stuck in shutdown or in the emulated reset. A cloud operator's next
+    # step is a hard reboot; the lab does the same and says so.
+    say "the guest did not start again within 300 s of 'systemctl reboot'; $(serial_tail_since "${from}")"
+    say "hard reset through the QEMU monitor (system_reset), as 'onevm reboot --hard' would"
+    from="$(serial_lines)"
+    monitor "system_reset" >/dev/null
+    wait_for_ssh 300 || die "no SSH within 300 s after a hard reset; $(serial_tail_since "${from}")"
+  fi
   after="$(lab_ssh cat /proc/sys/kernel/random/boot_id)"
   [[ "${before}" != "${after}" ]] || die "boot_id unchanged (${after}): the VM did not reboot"
   say "rebooted: boot_id ${before} -> ${after}"

@@ -1,6 +1,6 @@
 // Host fitness over SSH: is this VM able to run a 24B model at a usable speed? CPU flags (a VM CPU
 // model that hides AVX2 makes llama.cpp ~20x slower), and RAM and disk headroom for the model plus
-// the KV cache of the configured context (localai-and-llm-serving.md §11).
+// the KV cache of the configured context.
 import { shellQuote } from "../src/probes/ssh.ts";
 import { fail, pass, skip, type Suite } from "../src/core/check.ts";
 import { defineCheck } from "./requirements.ts";

@@ -23,7 +23,7 @@ const SLMC = join(ROOT, "dist/slmc-check");
 const execFileAsync = promisify(execFile);
 
 // Builds and boots VMs under TCG: far beyond the runner's per-file timeout for ordinary tests.
-t.setTimeout(2_700_000);
+t.setTimeout(3_300_000);
 
 if (process.env.SLMC_SKIP_LAB === "1") {
   // A skip is reported as a skip: it never adds to "N passed".

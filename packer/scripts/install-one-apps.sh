@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packer provisioner (release and lab alike): lays out the one-apps framework files as the one-apps
-# build does (one-apps-contract.md §2). SLMC_ONE_APPS_DIR holds service, lib/ (optional) and
+# build does. SLMC_ONE_APPS_DIR holds service, lib/ (optional) and
 # net-90-service-appliance; the release passes the real one-apps files, the lab its stand-in driver.
 set -euo pipefail
 

@@ -47,7 +47,7 @@ export interface ExecResult {
 }
 
 const DEFAULT_KEYS = ["id_ed25519", "id_ecdsa", "id_rsa"];
-// chacha20 is missing from Bun's crypto: never offer it (bun-toolchain.md §5).
+// chacha20 is missing from Bun's crypto: never offer it.
 const CIPHERS: CipherAlgorithm[] = [
   "aes128-gcm@openssh.com",
   "aes256-gcm@openssh.com",

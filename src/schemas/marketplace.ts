@@ -1,4 +1,4 @@
-// The community marketplace listing (marketplace/<uuid>.yaml, one-apps-contract.md §12) and the
+// The community marketplace listing (marketplace/<uuid>.yaml) and the
 // certification harness files next to it. Two modes: "draft" accepts the @@NAME@@ placeholders that
 // build.sh fills in (checksums, size, URL, version, creation time, publisher e-mail); "release"
 // rejects every placeholder anywhere, so no unfilled listing can ship.

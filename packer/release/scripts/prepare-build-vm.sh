@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packer provisioner, RELEASE template: first step inside the build VM. On the Ubuntu cloud image it
 # waits for cloud-init (which installed the build key from the seed) to finish, then hardens sshd the
-# one-apps way (one-apps-contract.md §11). The lab's Debian stand-in has no cloud-init: its build
+# one-apps way. The lab's Debian stand-in has no cloud-init: its build
 # key is baked into the base image, so the wait is skipped and says so.
 set -euo pipefail
 
