@@ -15,6 +15,7 @@ import {
   runProblems,
 } from "../fixtures/clients/run.ts";
 import { startPebble } from "../fixtures/lab/pebble.ts";
+import { startOneGateStandIn } from "../fixtures/onegate-stand-in.ts";
 import { runMarketplaceSpecs, type SpecRun } from "./marketplace-rspec/run.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -991,9 +992,25 @@ async function labTests(): Promise<void> {
       "outbound network is flagged when offline operation is demanded",
     );
 
+    // The same boot joins a OneFlow pool: OneGate (a STAND-IN on the host, reached as 10.0.2.2 like
+    // pebble) gets the VRouter's HAProxy backend attributes once the model is ready, and loses them at
+    // shutdown.
+    const oneGate = await startOneGateStandIn("lab-onegate-token");
+    t.teardown(() => oneGate.close());
+    const oneGatePort = new URL(oneGate.endpoint).port;
     await writeFile(
       httpPortFile,
-      `ONEAPP_COPILOT_DOMAIN='other.lab.test'\nONEAPP_COPILOT_ACME_SERVER='https://10.0.2.2:1/dir'\n`,
+      [
+        "ONEAPP_COPILOT_DOMAIN='other.lab.test'",
+        "ONEAPP_COPILOT_ACME_SERVER='https://10.0.2.2:1/dir'",
+        `ONEGATE_ENDPOINT='http://10.0.2.2:${oneGatePort}'`,
+        "TOKENTXT='lab-onegate-token'",
+        "VMID='42'",
+        "ONEAPP_COPILOT_LB_IP='10.0.2.50'",
+        "ONEAPP_COPILOT_LB_PORT='8443'",
+        "ONEAPP_COPILOT_LB_INDEX='1'",
+        "",
+      ].join("\n"),
     );
     await vm.lab("context", httpPortFile);
     await vm.lab("reboot");
@@ -1006,5 +1023,37 @@ async function labTests(): Promise<void> {
     const after = await slmcCheck(await accessArgs(vm, dir, ["--ca", selfSigned]));
     t.equal(after.code, 0, `service up on the fallback certificate:\n${failures(after)}`);
     t.match(await readFile(selfSigned, "utf8"), /BEGIN CERTIFICATE/);
+
+    t.equal(reportField(fallback, "onegate_registered"), "yes", `registered through OneGate:\n${fallback}`);
+    const registered = Object.fromEntries(oneGate.attributes.get("42") ?? new Map<string, string>());
+    t.same(
+      registered,
+      {
+        ONEGATE_HAPROXY_LB1_IP: "10.0.2.50",
+        ONEGATE_HAPROXY_LB1_PORT: "8443",
+        ONEGATE_HAPROXY_LB1_SERVER_HOST: "10.0.2.15",
+        ONEGATE_HAPROXY_LB1_SERVER_PORT: "443",
+      },
+      "the VRouter's dynamic backend attributes, with the VM's own address and nginx's port",
+    );
+    t.ok(
+      oneGate.calls.every((call) => call.tokenOk && call.vmid === "42"),
+      `every OneGate call carried the context's token and VM id: ${JSON.stringify(oneGate.calls.map((c) => [c.method, c.type, c.vmid, c.tokenOk, c.status]))}`,
+    );
+    t.notMatch(
+      await vm.ssh("cat /var/log/one-appliance/slm-copilot.log"),
+      /lab-onegate-token/,
+      "the OneGate token is not in the appliance log",
+    );
+    // Shutdown: the unit's ExecStop erases each attribute (onegate vm update --erase).
+    await vm.ssh("systemctl poweroff --no-block").catch(() => "");
+    const deadline = Date.now() + 120_000;
+    while ((oneGate.attributes.get("42")?.size ?? 0) > 0 && Date.now() < deadline)
+      await new Promise((done) => setTimeout(done, 2000));
+    t.same(
+      Object.fromEntries(oneGate.attributes.get("42") ?? new Map<string, string>()),
+      {},
+      `deregistered at shutdown: ${JSON.stringify(oneGate.calls.filter((c) => c.type === "2").map((c) => c.body))}`,
+    );
   });
 }
