@@ -126,9 +126,15 @@ tap_phase() {
   echo "tap (${name}): ${total} assertions, ${pass} passed, ${fail} failed, ${skip} skipped (exit ${status})"
 }
 
+# tsc and prettier keep their caches (keyed by file contents and their own versions) in node_modules/.cache:
+# a rerun checks only what changed, ~20 s of CPU less beside the tests.
+readonly LINT_CACHE="${ROOT}/node_modules/.cache/slmc-check"
+
 start_lint_steps() {
-  start_lint_step "type check (tsc --strict)" npx tsc -p .
-  start_lint_step "format (prettier --check)" npx prettier --check --log-level warn .
+  mkdir -p "${LINT_CACHE}"
+  start_lint_step "type check (tsc --strict)" npx tsc -p . --incremental --tsBuildInfoFile "${LINT_CACHE}/tsc.tsbuildinfo"
+  start_lint_step "format (prettier --check)" npx prettier --check --log-level warn \
+    --cache --cache-strategy content --cache-location "${LINT_CACHE}/prettier-cache" .
   start_lint_step "shellcheck" run_shellcheck
   start_lint_step "packer fmt + validate (release, lab)" scripts/lint.sh packer
   start_lint_step "marketplace schema" scripts/lint.sh marketplace
