@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README: `make test`). Builds the binaries, then runs every test and lint step and
+# The test command (README: `make test`). Builds the binaries (or reuses dist/), then runs every test and lint step and
 # ends with one line: "N passed, N failed", counting every tap assertion and every lint step.
 set -euo pipefail
 
