@@ -23,8 +23,8 @@ main() {
     echo "clients-deps: only Cline's linux-x64 binary is pinned here; skipping on $(uname -s)-$(uname -m)" >&2
     return 0
   fi
-  if installed && [[ "${DIR}/node_modules/.package-lock.json" -nt "${DIR}/package.json" &&
-    "${DIR}/node_modules/.package-lock.json" -nt "${DIR}/package-lock.json" ]]; then
+  # Already as pinned (a content check, fast): nothing to do.
+  if installed && node "${ROOT}/scripts/deps-current.mjs" "${DIR}"; then
     return 0
   fi
   local registry
@@ -43,8 +43,6 @@ main() {
     echo "clients-deps: cline or cn did not install into ${DIR}/node_modules" >&2
     return 1
   }
-  # npm install leaves the lock alone when it already matches; make the idempotence check above hold.
-  touch "${DIR}/node_modules/.package-lock.json"
 }
 
 main "$@"

@@ -17,7 +17,8 @@ main() {
     echo "llama-deps: the prebuilt CPU binary used here is linux-x64 only; skipping" >&2
     return 0
   fi
-  if installed && [[ "${DIR}/node_modules/.package-lock.json" -nt "${DIR}/package.json" ]]; then
+  # Already as pinned (a content check, fast): nothing to do.
+  if installed && node "${ROOT}/scripts/deps-current.mjs" "${DIR}"; then
     return 0
   fi
   npm install --prefix "${DIR}" --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README: `make test`). Builds the binaries, then runs every test and lint step and
+# The test command (README: `make test`). Builds the binaries (or reuses dist/), then runs every test and lint step and
 # ends with one line: "N passed, N failed", counting every tap assertion and every lint step.
 set -euo pipefail
 
@@ -79,8 +79,9 @@ readonly TIMING_FILES=(
   test/release-build.test.ts
   test/lab.test.ts
 )
-# The rest mostly wait on sockets and child processes: two files at a time.
-readonly PARALLEL_JOBS=2
+# The rest mostly wait on sockets, timeouts and child processes (measured: ~200 s of CPU over ~500 s of
+# file wall time at two at a time), so four at a time keep the two cores busy without queueing them.
+readonly PARALLEL_JOBS=4
 
 is_timing_file() {
   local file="$1" timing
@@ -125,9 +126,15 @@ tap_phase() {
   echo "tap (${name}): ${total} assertions, ${pass} passed, ${fail} failed, ${skip} skipped (exit ${status})"
 }
 
+# tsc and prettier keep their caches (keyed by file contents and their own versions) in node_modules/.cache:
+# a rerun checks only what changed, ~20 s of CPU less beside the tests.
+readonly LINT_CACHE="${ROOT}/node_modules/.cache/slmc-check"
+
 start_lint_steps() {
-  start_lint_step "type check (tsc --strict)" npx tsc -p .
-  start_lint_step "format (prettier --check)" npx prettier --check --log-level warn .
+  mkdir -p "${LINT_CACHE}"
+  start_lint_step "type check (tsc --strict)" npx tsc -p . --incremental --tsBuildInfoFile "${LINT_CACHE}/tsc.tsbuildinfo"
+  start_lint_step "format (prettier --check)" npx prettier --check --log-level warn \
+    --cache --cache-strategy content --cache-location "${LINT_CACHE}/prettier-cache" .
   start_lint_step "shellcheck" run_shellcheck
   start_lint_step "packer fmt + validate (release, lab)" scripts/lint.sh packer
   start_lint_step "marketplace schema" scripts/lint.sh marketplace
