@@ -1150,6 +1150,8 @@ start_metrics_unit() {
   systemctl enable "${unit}" >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet "${unit}"; then
     info "restarting ${unit}"
+    # A unit that failed at boot before its configuration existed may have hit its start limit.
+    systemctl reset-failed "${unit}" >/dev/null 2>&1 || true
     if ! systemctl restart "${unit}"; then
       config_error "${unit} did not start (journalctl -u ${unit}); its metrics are missing from /metrics/*"
     fi

@@ -192,7 +192,7 @@ t.test(
     );
     t.match(
       await read("etc/default/prometheus-nginx-exporter"),
-      /^ARGS="-web\.listen-address=127\.0\.0\.1:9113 -nginx\.scrape-uri=http:\/\/127\.0\.0\.1:8081\/stub_status"$/m,
+      /^ARGS="-web\.listen-address=127\.0\.0\.1:9113 -nginx\.scrape-uri=http:\/\/127\.0\.0\.1:8081\/stub_status -nginx\.retries=20 -nginx\.retry-interval=5s"$/m,
     );
     const mtail = await read("etc/default/mtail");
     t.match(mtail, /^HOST=127\.0\.0\.1$/m);
