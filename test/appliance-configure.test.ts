@@ -240,6 +240,26 @@ t.test(
   },
 );
 
+t.test("an exporter that does not start is a configuration error, and configure goes on", async (t) => {
+  const { root, bin, step } = await scratch();
+  const calls = join(bin, "..", "calls");
+  await writeFile(
+    join(bin, "systemctl"),
+    `#!/bin/sh\necho "systemctl $*" >>"${calls}"\n[ "$*" = "restart mtail.service" ] && exit 1\nexit 0\n`,
+    { mode: 0o755 },
+  );
+  const result = await step("service_configure");
+  t.ok(
+    result.calls.includes("systemctl restart slm-copilot-readiness.timer"),
+    "the units after it still start",
+  );
+  t.match(
+    await readFile(join(root, "var/lib/slm-copilot/configure-errors"), "utf8"),
+    /^mtail\.service did not start \(journalctl -u mtail\.service\); its metrics are missing from \/metrics\/\*$/m,
+  );
+  t.ok(result.wrote.includes("var/lib/slm-copilot/effective.env"), "configure finished");
+});
+
 t.test("the readiness probe writes slmc_engine_ready 1 while /readyz is 200 and 0 otherwise", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "slmc-readiness-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -12,6 +12,7 @@ import {
   EXPORTER_PORTS,
   knownSeries,
   LATENCY_BUCKETS,
+  METRICS_ENDPOINTS,
   METRICS_LOG,
   requestPathLabel,
   STUB_STATUS_PORT,
@@ -146,5 +147,17 @@ t.test("the shared series list agrees with the appliance's exporters", async (t)
   ]) {
     const nginx = rules.find(([regex]) => regex.test(path))?.[1] ?? "other";
     t.equal(nginx, requestPathLabel(path), `${path}: nginx and the simulator agree`);
+  }
+});
+
+t.test("the README's metrics section names every page and every documented series", async (t) => {
+  const readme = await readFile(join(ROOT, "README.md"), "utf8");
+  const section = /\n## Metrics and dashboard\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
+  t.ok(section.length > 0, "README has a Metrics and dashboard section");
+  for (const path of Object.values(METRICS_ENDPOINTS))
+    t.ok(section.includes(`\`${path}\``), `${path} documented`);
+  for (const name of knownSeries()) {
+    const family = name.replace(/_(bucket|sum|count)$/, "");
+    t.ok(section.includes(name) || section.includes(`\`${family}\``), `${name} documented`);
   }
 });
