@@ -3,7 +3,7 @@
 // series the metrics checks know. Exit codes: 0 valid, 1 invalid, 2 unreadable or not JSON.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { dashboardIssues } from "../src/schemas/dashboard.ts";
+import { dashboardIssues } from "./dashboard-lint.ts";
 
 const file = process.argv[2] ?? resolve(import.meta.dirname, "../dashboards/slm-copilot.grafana.json");
 let value: unknown;

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { dashboardIssues, promqlSeries } from "../src/schemas/dashboard.ts";
+import { dashboardIssues, promqlSeries } from "../scripts/dashboard-lint.ts";
 import {
   EXPORTER_PORTS,
   knownSeries,

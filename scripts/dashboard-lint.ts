@@ -1,7 +1,7 @@
 // MON-02: the Grafana dashboard (dashboards/slm-copilot.grafana.json) may query only series the
 // appliance documents (src/probes/metrics-series.ts, the list the metrics checks use): every PromQL
 // expression of every panel and template variable is reduced to the metric names it reads.
-import { knownSeries } from "../probes/metrics-series.ts";
+import { knownSeries } from "../src/probes/metrics-series.ts";
 
 /** PromQL functions and aggregations the dashboard may call. */
 const FUNCTIONS = new Set([
