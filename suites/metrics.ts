@@ -92,10 +92,11 @@ export const apiCallsMetric = defineCheck({
       return fail(
         `/metrics has Content-Type "${before.contentType}", not text/plain (Prometheus text format); do not override it in nginx`,
       );
-    const missing = SERIES.filter((name) => !before.present.includes(name));
-    if (before.type !== "histogram" || missing.length)
+    // Judged after the completion: a fresh engine that has answered nothing yet prints no api_call.
+    const missing = SERIES.filter((name) => !scraped.present.includes(name));
+    if (scraped.type !== "histogram" || missing.length)
       return fail(
-        `/metrics lacks LocalAI's api_call histogram (${[before.type === "histogram" ? "" : "no # TYPE api_call histogram", ...missing].filter(Boolean).join(", ")}); is it LocalAI's endpoint?`,
+        `/metrics lacks LocalAI's api_call histogram (${[scraped.type === "histogram" ? "" : "no # TYPE api_call histogram", ...missing].filter(Boolean).join(", ")}); is it LocalAI's endpoint?`,
       );
     if (!completion || completion.status !== 200 || completion.problem)
       return fail(

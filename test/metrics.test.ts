@@ -79,6 +79,12 @@ t.test("metrics.api-calls passes live metrics and says what to fix otherwise", a
   const healthy = judge({ before: scrape(null), completion: okCompletion, after: scrape(1) });
   t.equal(healthy.status, "pass", healthy.message);
   t.match(healthy.message, /api_call_count\{POST \/v1\/chat\/completions\} 0 → 1/);
+  const fresh = judge({
+    before: scrape(null, { type: null, present: [] }),
+    completion: okCompletion,
+    after: scrape(1),
+  });
+  t.equal(fresh.status, "pass", `an engine that answered nothing before: ${fresh.message}`);
   const cases: [Record<string, unknown>, RegExp][] = [
     [
       { before: scrape(null, { status: 401 }) },
@@ -98,11 +104,11 @@ t.test("metrics.api-calls passes live metrics and says what to fix otherwise", a
       /Content-Type "text\/html", not text\/plain/,
     ],
     [
-      { before: scrape(1, { type: null }), completion: okCompletion, after: scrape(2) },
+      { before: scrape(1), completion: okCompletion, after: scrape(2, { type: null }) },
       /no # TYPE api_call histogram/,
     ],
     [
-      { before: scrape(1, { present: ["api_call_count"] }), completion: okCompletion, after: scrape(2) },
+      { before: scrape(1), completion: okCompletion, after: scrape(2, { present: ["api_call_count"] }) },
       /api_call_bucket, api_call_sum/,
     ],
     [
