@@ -100,6 +100,20 @@ readonly NGINX_DEFAULT_SITE_ENABLED="${SLMC_ROOT}/etc/nginx/sites-enabled/defaul
 readonly NGINX_DROPIN="${SLMC_ROOT}/etc/systemd/system/nginx.service.d/slm-copilot-restart.conf"
 readonly SLMC_ACCESS_LOG="${SLMC_ROOT}/var/log/nginx/access.log"
 readonly SLMC_AUTH_LOG="${SLMC_ROOT}/var/log/nginx/slm-copilot-auth.log"
+readonly SLMC_METRICS_LOG="${SLMC_ROOT}/var/log/nginx/slm-copilot-metrics.log"
+# Metrics (MON-01): the exporters' loopback ports, as src/probes/metrics-series.ts documents them.
+readonly STUB_STATUS_PORT=8081
+readonly NGINX_EXPORTER_PORT=9113
+readonly MTAIL_PORT=3903
+readonly NODE_EXPORTER_PORT=9100
+readonly NODE_EXPORTER_DEFAULT="${SLMC_ROOT}/etc/default/prometheus-node-exporter"
+readonly NGINX_EXPORTER_DEFAULT="${SLMC_ROOT}/etc/default/prometheus-nginx-exporter"
+readonly MTAIL_DEFAULT="${SLMC_ROOT}/etc/default/mtail"
+readonly MTAIL_PROGRAM="${SLMC_ROOT}/etc/mtail/slm-copilot.mtail"
+readonly NODE_TEXTFILE_DIR="${SLMC_ROOT}/var/lib/prometheus/node-exporter"
+readonly SLMC_READINESS_BIN="${SLMC_ROOT}/usr/local/sbin/slm-copilot-readiness"
+readonly SLMC_READINESS_SERVICE="${SLMC_ROOT}/etc/systemd/system/slm-copilot-readiness.service"
+readonly SLMC_READINESS_TIMER="${SLMC_ROOT}/etc/systemd/system/slm-copilot-readiness.timer"
 readonly FAIL2BAN_DIR="${SLMC_ROOT}/etc/fail2ban"
 readonly FAIL2BAN_JAIL="${FAIL2BAN_DIR}/jail.d/slm-copilot-auth.local"
 readonly FAIL2BAN_FILTER="${FAIL2BAN_DIR}/filter.d/slm-copilot-auth.conf"
@@ -132,7 +146,8 @@ SLMC_MODEL_SHA256="${SLMC_MODEL_SHA256:-}"
 SLMC_KV_KIB_PER_TOKEN="${SLMC_KV_KIB_PER_TOKEN:-85}"
 # Where the model lives depends on the build input above.
 readonly LOCALAI_MODEL_PATH="${LOCALAI_MODELS}/${SLMC_MODEL_FILE}"
-SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd nftables)
+SLMC_APT_PACKAGES=(nginx certbot openssl curl ca-certificates iproute2 jq fail2ban python3-systemd nftables
+  prometheus-node-exporter prometheus-nginx-exporter mtail)
 
 # --- logging --------------------------------------------------------------------------------------
 log() {
@@ -743,6 +758,9 @@ service_install() {
   install_backend
   install_model
   install_static_files
+  install_exporter_defaults
+  # The packages started their exporters on every interface: from here on they listen on loopback.
+  systemctl try-restart prometheus-node-exporter.service prometheus-nginx-exporter.service >/dev/null 2>&1 || true
   install_retune_script
   record_build
   write_build_record
@@ -933,7 +951,9 @@ render_nginx_site() {
     "HTTP_PORT=80" "HTTPS_PORT=443" "ACME_WEBROOT=${SLMC_ACME_WEBROOT}" "TLS_CERT=${cert}" "TLS_KEY=${key}" \
     "ENGINE_PORT=${ENGINE_PORT}" "HTPASSWD=${SLMC_HTPASSWD}" "ACCESS_LOG=${SLMC_ACCESS_LOG}" \
     "AUTH_LOG=${SLMC_AUTH_LOG}" "RATE_LIMIT_ZONE=${zone}" "RATE_LIMIT=${limit}" "RETRY_AFTER=${retry}" \
-    "CANONICAL_HOST=${canonical}" "OWN_HOSTS=${own_hosts}" "HEALTH_OVERRIDE=${health}"
+    "CANONICAL_HOST=${canonical}" "OWN_HOSTS=${own_hosts}" "HEALTH_OVERRIDE=${health}" \
+    "STUB_STATUS_PORT=${STUB_STATUS_PORT}" "METRICS_LOG=${SLMC_METRICS_LOG}" \
+    "NGINX_EXPORTER_PORT=${NGINX_EXPORTER_PORT}" "MTAIL_PORT=${MTAIL_PORT}" "NODE_EXPORTER_PORT=${NODE_EXPORTER_PORT}"
   ln -sfn "${SLMC_NGINX_SITE}" "${SLMC_NGINX_SITE_ENABLED}"
   rm -f "${NGINX_DEFAULT_SITE_ENABLED}"
 }
@@ -1083,9 +1103,74 @@ configure_fail2ban() {
 
 # fail2ban refuses a jail whose log file is missing: create it as nginx would (root:adm 0640).
 ensure_auth_log() {
-  if [[ ! -e "${SLMC_AUTH_LOG}" ]]; then
-    install -m 0640 -o root -g adm /dev/null "${SLMC_AUTH_LOG}"
+  ensure_nginx_log "${SLMC_AUTH_LOG}"
+}
+
+ensure_nginx_log() {
+  if [[ ! -e "$1" ]]; then
+    install -m 0640 -o root -g adm /dev/null "$1"
   fi
+}
+
+# --- metrics (MON-01): Debian's exporters on loopback, nginx proxies them behind the password ------
+# The exporters' /etc/default files (their Debian units read ARGS, mtail HOST/PORT/LOGS from there).
+# Sets METRICS_CHANGED to the units whose file changed.
+install_exporter_defaults() {
+  METRICS_CHANGED=()
+  render_to "${NODE_EXPORTER_DEFAULT}" 0644 prometheus-node-exporter.default "PORT=${NODE_EXPORTER_PORT}" \
+    "TEXTFILE_DIR=${NODE_TEXTFILE_DIR#"${SLMC_ROOT}"}"
+  if [[ "${WRITTEN}" == changed ]]; then METRICS_CHANGED+=(prometheus-node-exporter.service); fi
+  render_to "${NGINX_EXPORTER_DEFAULT}" 0644 prometheus-nginx-exporter.default "PORT=${NGINX_EXPORTER_PORT}" \
+    "STUB_STATUS_PORT=${STUB_STATUS_PORT}"
+  if [[ "${WRITTEN}" == changed ]]; then METRICS_CHANGED+=(prometheus-nginx-exporter.service); fi
+  render_to "${MTAIL_DEFAULT}" 0644 mtail.default "PORT=${MTAIL_PORT}" "METRICS_LOG=${SLMC_METRICS_LOG#"${SLMC_ROOT}"}"
+  if [[ "${WRITTEN}" == changed ]]; then METRICS_CHANGED+=(mtail.service); fi
+  write_file "${MTAIL_PROGRAM}" 0644 "${SLMC_TEMPLATES}/slm-copilot.mtail"
+  if [[ "${WRITTEN}" == changed ]]; then METRICS_CHANGED+=(mtail.service); fi
+}
+
+# The readiness probe (slmc_engine_ready for node exporter's textfile collector) and its timer.
+# Sets READINESS_CHANGED to yes when any of its files changed.
+install_readiness_probe() {
+  READINESS_CHANGED=no
+  install -d -m 0755 "${NODE_TEXTFILE_DIR}"
+  render_to "${SLMC_READINESS_BIN}" 0755 slm-copilot-readiness.sh "ENGINE_PORT=${ENGINE_PORT}" \
+    "OUT=${NODE_TEXTFILE_DIR#"${SLMC_ROOT}"}/slm-copilot.prom"
+  if [[ "${WRITTEN}" == changed ]]; then READINESS_CHANGED=yes; fi
+  render_to "${SLMC_READINESS_SERVICE}" 0644 slm-copilot-readiness.service "PROBE=${SLMC_READINESS_BIN#"${SLMC_ROOT}"}"
+  if [[ "${WRITTEN}" == changed ]]; then READINESS_CHANGED=yes; fi
+  write_file "${SLMC_READINESS_TIMER}" 0644 "${SLMC_TEMPLATES}/slm-copilot-readiness.timer"
+  if [[ "${WRITTEN}" == changed ]]; then READINESS_CHANGED=yes; fi
+}
+
+# Enables UNIT and restarts it when $2 is yes or it is not running. One that does not start is a
+# configuration error, not a failed boot: the API works without its metrics.
+start_metrics_unit() {
+  local unit="$1" changed="$2"
+  systemctl enable "${unit}" >/dev/null 2>&1
+  if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet "${unit}"; then
+    info "restarting ${unit}"
+    # A unit that failed at boot before its configuration existed may have hit its start limit.
+    systemctl reset-failed "${unit}" >/dev/null 2>&1 || true
+    if ! systemctl restart "${unit}"; then
+      config_error "${unit} did not start (journalctl -u ${unit}); its metrics are missing from /metrics/*"
+    fi
+  fi
+}
+
+configure_metrics() {
+  stage "metrics: node exporter :${NODE_EXPORTER_PORT}, nginx exporter :${NGINX_EXPORTER_PORT}, mtail :${MTAIL_PORT} (loopback), readiness probe"
+  ensure_nginx_log "${SLMC_METRICS_LOG}"
+  install_exporter_defaults
+  install_readiness_probe
+  if [[ "${READINESS_CHANGED}" == yes ]]; then systemctl daemon-reload; fi
+  local unit changed
+  for unit in prometheus-node-exporter.service prometheus-nginx-exporter.service mtail.service; do
+    changed=no
+    if [[ " ${METRICS_CHANGED[*]} " == *" ${unit} "* ]]; then changed=yes; fi
+    start_metrics_unit "${unit}" "${changed}"
+  done
+  start_metrics_unit slm-copilot-readiness.timer "${READINESS_CHANGED}"
 }
 
 # --- memory: a VM too small for the model ------------------------------------------------------
@@ -1166,6 +1251,7 @@ service_configure() {
   configure_localai "${context_size}" "${threads}" "${MEMORY_STATE}"
   configure_tls "${domain}" "${acme_server}" "${acme_email}" "${rate_limit}"
   configure_fail2ban
+  configure_metrics
   printf -v effective 'CONTEXT_SIZE=%s\nTHREADS=%s\nCONTEXT_THREADS=%s\nDOMAIN=%s\nTLS_MODE=%s\nRATE_LIMIT=%s\nMEMORY_STATE=%s\nMEMORY_TOTAL_MIB=%s\nMEMORY_NEEDED_MIB=%s\nMEMORY_ADVICE=%s' \
     "${context_size}" "${threads}" "${context_count}" "${domain}" "${TLS_MODE}" "${rate_limit}" "${MEMORY_STATE}" \
     "${MEMORY_TOTAL_MIB}" "${MEMORY_NEEDED_MIB}" "${MEMORY_ADVICE}"

@@ -6,8 +6,10 @@
 #                        required_plugins; current Packer needs it, see packer/release/plugins.pkr.hcl)
 #   lint.sh marketplace  marketplace/ listing (draft mode), metadata.yaml, context.yaml: zod schema
 #   lint.sh oneflow [F]  the OneFlow service template (marketplace/oneflow/, or F): zod schema
+#   lint.sh dashboard [F] the Grafana dashboard (dashboards/, or F): JSON, and every query names only
+#                        series the metrics checks know (src/probes/metrics-series.ts)
 #   lint.sh shellcheck   shellcheck --severity=style on every bash file in the repository
-#   lint.sh all          tsc, prettier --check, shellcheck, packer, marketplace, oneflow
+#   lint.sh all          tsc, prettier --check, shellcheck, packer, marketplace, oneflow, dashboard
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +62,10 @@ lint_oneflow() {
   (cd "${ROOT}" && node --import tsx scripts/oneflow.ts "$@")
 }
 
+lint_dashboard() {
+  (cd "${ROOT}" && node --import tsx scripts/dashboard.ts "$@")
+}
+
 lint_all() {
   local status=0
   (cd "${ROOT}" && npx tsc -p .) || status=1
@@ -68,6 +74,7 @@ lint_all() {
   lint_packer || status=1
   lint_marketplace || status=1
   lint_oneflow || status=1
+  lint_dashboard || status=1
   ((status == 0)) && echo "lint: all clean"
   return "${status}"
 }
@@ -77,10 +84,11 @@ main() {
     packer) lint_packer ;;
     marketplace) lint_marketplace ;;
     oneflow) lint_oneflow "${@:2}" ;;
+    dashboard) lint_dashboard "${@:2}" ;;
     shellcheck) lint_shellcheck ;;
     all) lint_all ;;
     *)
-      echo "usage: lint.sh packer|marketplace|oneflow [FILE]|shellcheck|all" >&2
+      echo "usage: lint.sh packer|marketplace|oneflow [FILE]|dashboard [FILE]|shellcheck|all" >&2
       return 2
       ;;
   esac

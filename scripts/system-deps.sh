@@ -5,10 +5,12 @@ set -euo pipefail
 
 # Tests: shellcheck, nginx (the appliance site under real nginx), fail2ban + python3-systemd (fail2ban-regex
 # on its failed-auth log, fail2ban-client --test of the jail), ruby-rspec (the marketplace certification
-# specs, run by test/marketplace-rspec). Lab: mmdebstrap, QEMU, Packer, genisoimage (CONTEXT ISO),
+# specs, run by test/marketplace-rspec), prometheus-nginx-exporter + mtail + prometheus-node-exporter (the
+# appliance's metrics exporters behind the site in test/nginx-site.test.ts). Lab: mmdebstrap, QEMU, Packer, genisoimage (CONTEXT ISO),
 # pebble (ACME), socat (QEMU monitor), openssh-client. Release build (build.sh): jq, curl.
 readonly PACKAGES=(shellcheck git nginx-light fail2ban python3-systemd openssl mmdebstrap qemu-system-x86 qemu-utils packer genisoimage
-  pebble socat openssh-client openssh-server e2fsprogs chromium jq curl ruby-rspec)
+  pebble socat openssh-client openssh-server e2fsprogs chromium jq curl ruby-rspec
+  prometheus-nginx-exporter mtail prometheus-node-exporter)
 
 missing_packages() {
   local package

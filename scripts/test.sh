@@ -139,6 +139,7 @@ start_lint_steps() {
   start_lint_step "packer fmt + validate (release, lab)" scripts/lint.sh packer
   start_lint_step "marketplace schema" scripts/lint.sh marketplace
   start_lint_step "OneFlow template schema" scripts/lint.sh oneflow
+  start_lint_step "Grafana dashboard queries" scripts/lint.sh dashboard
 }
 
 # With arguments (files or tap options): one serial run of exactly those. Without: every test file,

@@ -8,6 +8,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat as statFile, writeFile } f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseExposition } from "../src/probes/prometheus.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
@@ -107,6 +110,7 @@ t.test(
         "var/lib/slm-copilot/effective.env",
         "var/lib/slm-copilot/load-balancer.env",
         PASSWORD,
+        ...METRICS,
       ].sort(),
       "the first configure writes every file",
     );
@@ -159,6 +163,130 @@ t.test(
     t.notOk(password.calls.includes("systemctl restart local-ai.service"), "the engine is left alone");
   },
 );
+
+const METRICS = [
+  "etc/default/prometheus-node-exporter",
+  "etc/default/prometheus-nginx-exporter",
+  "etc/default/mtail",
+  "etc/mtail/slm-copilot.mtail",
+  "usr/local/sbin/slm-copilot-readiness",
+  "etc/systemd/system/slm-copilot-readiness.service",
+  "etc/systemd/system/slm-copilot-readiness.timer",
+];
+const METRIC_UNITS = [
+  "prometheus-node-exporter.service",
+  "prometheus-nginx-exporter.service",
+  "mtail.service",
+  "slm-copilot-readiness.timer",
+];
+
+t.test(
+  "configure: the exporters listen on loopback only, are enabled, and restart only when their files change",
+  async (t) => {
+    const { root, step } = await scratch();
+    const first = await step("service_configure");
+    const read = (file: string) => readFile(join(root, file), "utf8");
+    t.match(
+      await read("etc/default/prometheus-node-exporter"),
+      /^ARGS="--web\.listen-address=127\.0\.0\.1:9100 --collector\.textfile\.directory=\/var\/lib\/prometheus\/node-exporter"$/m,
+    );
+    t.match(
+      await read("etc/default/prometheus-nginx-exporter"),
+      /^ARGS="-web\.listen-address=127\.0\.0\.1:9113 -nginx\.scrape-uri=http:\/\/127\.0\.0\.1:8081\/stub_status -nginx\.retries=20 -nginx\.retry-interval=5s"$/m,
+    );
+    const mtail = await read("etc/default/mtail");
+    t.match(mtail, /^HOST=127\.0\.0\.1$/m);
+    t.match(mtail, /^PORT=3903$/m);
+    t.match(
+      mtail,
+      /^LOGS=\/var\/log\/nginx\/slm-copilot-metrics\.log$/m,
+      "the path on the VM, not the scratch root",
+    );
+    t.match(
+      await read("etc/systemd/system/slm-copilot-readiness.service"),
+      /^ExecStart=\/usr\/local\/sbin\/slm-copilot-readiness$/m,
+    );
+    t.match(
+      await read("usr/local/sbin/slm-copilot-readiness"),
+      /OUT="\/var\/lib\/prometheus\/node-exporter\/slm-copilot\.prom"/,
+    );
+    const site = await read("etc/nginx/sites-available/slm-copilot.conf");
+    t.match(site, /listen 127\.0\.0\.1:8081;/, "stub_status on loopback");
+    for (const [path, port] of [
+      ["nginx", 9113],
+      ["requests", 3903],
+      ["node", 9100],
+    ] as const)
+      t.match(
+        site,
+        new RegExp(
+          `location = /metrics/${path} \\{[^}]*auth_basic \\$slmc_auth_realm;[^}]*proxy_pass http://127\\.0\\.0\\.1:${port}/metrics;`,
+        ),
+        `/metrics/${path} behind auth → 127.0.0.1:${port}`,
+      );
+    t.same(
+      await stat(root, ["var/log/nginx/slm-copilot-metrics.log", "usr/local/sbin/slm-copilot-readiness"]),
+      ["640 adm", "755 root"],
+    );
+    for (const unit of METRIC_UNITS) {
+      t.ok(first.calls.includes(`systemctl enable ${unit}`), `${unit} enabled`);
+      t.ok(first.calls.includes(`systemctl restart ${unit}`), `${unit} started with its new files`);
+    }
+    const second = await step("service_configure");
+    for (const unit of METRIC_UNITS) {
+      t.ok(second.calls.includes(`systemctl enable ${unit}`), `${unit} still enabled`);
+      t.notOk(second.calls.includes(`systemctl restart ${unit}`), `${unit} left running: nothing changed`);
+    }
+  },
+);
+
+t.test("an exporter that does not start is a configuration error, and configure goes on", async (t) => {
+  const { root, bin, step } = await scratch();
+  const calls = join(bin, "..", "calls");
+  await writeFile(
+    join(bin, "systemctl"),
+    `#!/bin/sh\necho "systemctl $*" >>"${calls}"\n[ "$*" = "restart mtail.service" ] && exit 1\nexit 0\n`,
+    { mode: 0o755 },
+  );
+  const result = await step("service_configure");
+  t.ok(
+    result.calls.includes("systemctl restart slm-copilot-readiness.timer"),
+    "the units after it still start",
+  );
+  t.match(
+    await readFile(join(root, "var/lib/slm-copilot/configure-errors"), "utf8"),
+    /^mtail\.service did not start \(journalctl -u mtail\.service\); its metrics are missing from \/metrics\/\*$/m,
+  );
+  t.ok(result.wrote.includes("var/lib/slm-copilot/effective.env"), "configure finished");
+});
+
+t.test("the readiness probe writes slmc_engine_ready 1 while /readyz is 200 and 0 otherwise", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "slmc-readiness-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  let status = 503;
+  const server = http.createServer((_req, res) => res.writeHead(status).end());
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  t.teardown(() => server.close());
+  const out = join(dir, "slm-copilot.prom");
+  const { stdout } = await run(join(APPLIANCE, "render-template.sh"), [
+    join(APPLIANCE, "templates/slm-copilot-readiness.sh"),
+    `ENGINE_PORT=${(server.address() as AddressInfo).port}`,
+    `OUT=${out}`,
+  ]);
+  const probe = join(dir, "probe.sh");
+  await writeFile(probe, stdout, { mode: 0o755 });
+  await run(probe);
+  t.match(await readFile(out, "utf8"), /^slmc_engine_ready 0$/m, "503: not ready");
+  status = 200;
+  await run(probe);
+  const text = await readFile(out, "utf8");
+  t.match(text, /^slmc_engine_ready 1$/m, "200: ready");
+  t.match(text, /^slmc_engine_ready_probe_timestamp_seconds \d{10}$/m);
+  t.same(parseExposition(text).problems, [], "node exporter's textfile collector can read it");
+  server.close();
+  await run(probe);
+  t.match(await readFile(out, "utf8"), /^slmc_engine_ready 0$/m, "engine gone: not ready");
+});
 
 t.test("a write that fails fails configure with the file named, and nothing after it runs", async (t) => {
   const { root, step } = await scratch();

@@ -262,6 +262,33 @@ export const EXPECTED: Record<Defect, Expectation> = {
       /not Prometheus text: line \d+ "api_call_count": a sample is: .*a scraper rejects the whole page/,
     suites: ["metrics"],
   },
+  "nginx-metrics-down": {
+    check: "metrics.nginx",
+    requirement: "MON-01",
+    message:
+      /GET \/metrics\/nginx \(with the password\) answered 502: nginx must proxy it to prometheus-nginx-exporter on 127\.0\.0\.1:9113/,
+    suites: ["metrics"],
+  },
+  "request-metrics-frozen": {
+    check: "metrics.requests",
+    requirement: "MON-01",
+    message:
+      /slmc_http_requests_total\{path="chat",status_class="2xx"\} did not move within 10 s of a completion \(absent → absent\): mtail must follow nginx's metrics log/,
+    suites: ["metrics"],
+  },
+  "node-metrics-open": {
+    check: "metrics.node",
+    requirement: "MON-01",
+    message: /GET \/metrics\/node without credentials answered 200, not 401: .*auth_basic/,
+    suites: ["metrics"],
+  },
+  "readiness-metric-stuck": {
+    check: "metrics.engine-ready",
+    requirement: "MON-01",
+    message:
+      /slmc_engine_ready is 0 while \/readyz answers 200, even after a new probe: slm-copilot-readiness\.timer must probe/,
+    suites: ["metrics"],
+  },
   "strict-alternation": {
     check: "clients.turn-shapes",
     requirement: "IDE-03",

@@ -203,7 +203,7 @@ if (!existsSync(NGINX_BIN)) {
   });
 
   t.test("the rendered site passes every check under real nginx", async (t) => {
-    const nginx = await startRealNginx({ enginePort: served.port, password: PASSWORD });
+    const nginx = await startRealNginx({ enginePort: served.port, password: PASSWORD, exporters: true });
     t.teardown(() => nginx.stop());
     const results = await runAgainst(accessFor(nginx));
     // The template's redirect still reflects $host until the appliance's fix (issue 10) lands; this
@@ -223,6 +223,19 @@ if (!existsSync(NGINX_BIN)) {
   const EXPECTED: Partial<
     Record<NginxMutationName, { check: string; requirement: string; message: RegExp; suites: string[] }>
   > = {
+    "host-metrics-open": {
+      check: "metrics.node",
+      requirement: "MON-01",
+      message: /GET \/metrics\/node without credentials answered 200, not 401/,
+      suites: ["metrics"],
+    },
+    "metrics-log-off": {
+      check: "metrics.requests",
+      requirement: "MON-01",
+      message:
+        /slmc_http_requests_total\{path="chat",status_class="2xx"\} did not move within 10 s of a completion \(absent → absent\): mtail must follow nginx's metrics log/,
+      suites: ["metrics"],
+    },
     "body-limit-default": {
       check: "clients.large-request-body",
       requirement: "IDE-05",
@@ -493,6 +506,7 @@ if (!existsSync(NGINX_BIN)) {
         enginePort: served.port,
         password: PASSWORD,
         mutation: NGINX_MUTATIONS[name],
+        exporters: expected.suites.includes("metrics"),
       });
       t.teardown(() => nginx.stop());
       const results = await runAgainst(accessFor(nginx), expected.suites);

@@ -12,6 +12,7 @@ readonly DISK_SIZE=4G
 readonly PACKAGES=(
   systemd-sysv systemd-resolved openssh-server dbus udev kmod procps iproute2 util-linux mount
   linux-image-amd64 initramfs-tools ca-certificates curl openssl jq nginx certbot fail2ban python3-systemd nftables
+  prometheus-node-exporter prometheus-nginx-exporter mtail
 )
 
 die() {
