@@ -1106,10 +1106,15 @@ ensure_auth_log() {
   ensure_nginx_log "${SLMC_AUTH_LOG}"
 }
 
+# A log nginx writes and a reader in group adm follows (mtail, fail2ban). Corrected when it exists: a
+# root `nginx -t` under umask 077 (the image build) creates the logs it names as 0600 root:root.
 ensure_nginx_log() {
   if [[ ! -e "$1" ]]; then
     install -m 0640 -o root -g adm /dev/null "$1"
+    return 0
   fi
+  chgrp adm "$1"
+  chmod 0640 "$1"
 }
 
 # --- metrics (MON-01): Debian's exporters on loopback, nginx proxies them behind the password ------

@@ -4,7 +4,7 @@
 // write that fails fails the step with the file named.
 import t from "tap";
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat as statFile, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat as statFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -184,6 +184,10 @@ t.test(
   "configure: the exporters listen on loopback only, are enabled, and restart only when their files change",
   async (t) => {
     const { root, step } = await scratch();
+    // The image build's root `nginx -t` (umask 077) leaves the log 0600 root:root: mtail could not read it.
+    await mkdir(join(root, "var/log/nginx"), { recursive: true });
+    await writeFile(join(root, "var/log/nginx/slm-copilot-metrics.log"), "", { mode: 0o600 });
+    await chmod(join(root, "var/log/nginx/slm-copilot-metrics.log"), 0o600);
     const first = await step("service_configure");
     const read = (file: string) => readFile(join(root, file), "utf8");
     t.match(
