@@ -153,6 +153,8 @@ async function bootImage(
     }
   });
   const started = Date.now();
+  // 6 GiB: host.memory-disk wants the model, its KV cache at the default 32768 tokens (2.66 GiB) and
+  // 2 GiB of runtime, as on a real VM (4 GiB fails it).
   await execFileAsync("qemu-system-x86_64", [
     ...[
       "-accel",
@@ -162,7 +164,7 @@ async function bootImage(
       "-smp",
       "2",
       "-m",
-      "4096",
+      "6144",
       "-display",
       "none",
     ],
@@ -557,9 +559,16 @@ t.test(
     t.comment(`gate verdict: passed ${verdict.passed}, ${JSON.stringify(verdict.summary)}`);
     t.equal(verdict.passed, true, "verdict.json: passed");
     t.same(
-      verdict.clauses.filter((c) => c.required && c.status !== "pass").map((c) => `${c.id}: ${c.message}`),
+      verdict.clauses
+        .filter((c) => c.required && c.status !== "pass" && c.status !== "waived")
+        .map((c) => `${c.id}: ${c.message}`),
       [],
       "every required clause holds",
+    );
+    t.same(
+      verdict.clauses.filter((c) => c.status === "waived").map((c) => c.id),
+      ["checks.api.health-readiness"],
+      "only the lab policy's one waiver was used",
     );
     const clause = (id: string) => verdict.clauses.find((c) => c.id === id);
     for (const id of ["target", "reboot.cycles", "soak.plan", "soak.steps", "appliance.build-id"])
@@ -605,13 +614,15 @@ t.test(
     );
     t.match(fill.output, new RegExp(`marketplace: .*release schema passed; gated by ${escape(evidence)}\\)`));
     t.notMatch(fill.output, /NOT gated/);
-    const gated = parse(await readFile(join(out, listingName), "utf8")) as typeof listing;
-    t.equal(gated.images[0]?.checksum.sha256, verdict.image?.sha256, "the listing names the gated image");
+    const gated = parse(await readFile(join(out, listingName), "utf8").catch(() => "{}")) as Partial<
+      typeof listing
+    >;
+    t.equal(gated.images?.[0]?.checksum.sha256, verdict.image?.sha256, "the listing names the gated image");
     t.equal(await hashFile(image, "sha256"), sha256, "the gated image is the published one");
 
     // tune on the gated VM: each thread count through the appliance's retune script, then the original.
     const threadsBefore = Number(
-      (await onVm("sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml")).stdout,
+      (await onVm("sed -n 's/^threads: //p' /var/lib/local-ai/models/*.yaml | head -n1")).stdout,
     );
     t.ok(threadsBefore >= 1, `the model YAML's threads: ${threadsBefore}`);
     const tune = await slmcCheck(
