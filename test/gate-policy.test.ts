@@ -54,7 +54,8 @@ t.test("the lab policy extends the release one and says it is a stand-in", async
   t.same(sources, [LAB, RELEASE]);
   t.equal(policy.name, "lab");
   t.match(policy.stand_in, /lab VM .*stand-in/);
-  t.equal(policy.reboot?.cycles, 2, "overridden");
+  t.equal(policy.reboot?.cycles, 1, "overridden");
+  t.equal(policy.soak?.reboots, 1, "overridden");
   t.equal(policy.recovery?.max_seconds, 30, "inherited");
   t.same(policy.checks?.must_pass, (await loadPolicy(RELEASE)).policy.checks?.must_pass, "inherited whole");
   t.equal(policy.bench?.levels.length, 2, "a list replaces the release's list");
