@@ -213,7 +213,7 @@ t.test("slmc-check demo passes, and says it used the simulator", async (t) => {
   const result = await slmc(["demo"]);
   t.equal(result.code, 0, result.stdout + result.stderr);
   t.match(result.stdout, /SIMULATED appliance/);
-  t.match(result.stdout, /PASS: 29 passed, 0 failed, 0 errored, 1 skipped/);
+  t.match(result.stdout, /PASS: 33 passed, 0 failed, 0 errored, 1 skipped/);
 });
 
 t.test("slmc-check demo with a defect exits 1 and names the requirement", async (t) => {

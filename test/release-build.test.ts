@@ -6,7 +6,7 @@
 // virtual size, filled marketplace YAML; a second run reuses every verified download; the image boots
 // and passes slmc-check's HTTPS suites. On that one VM (SSH through the context's SSH_PUBLIC_KEY) the
 // release flow follows: the gate with the lab policy, gate --verify, the listing filled from the bundle
-// by build.sh --evidence; then tune, and a fleet run of the VM beside a failing simulator.
+// by build.sh --evidence; then tune, and a fleet run of the VM beside a healthy and a failing simulator.
 import t, { type Test } from "tap";
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -483,6 +483,21 @@ t.test(
     const operatorKey = join(work, "operator_key");
     await newKey(operatorKey, "slmc-release-operator");
     const vm = await bootImage(t, image, work, settings, await readFile(`${operatorKey}.pub`, "utf8"));
+    // /health answers once nginx and the engine are up; configure (the exporters) and bootstrap (the
+    // report) go on behind it under TCG. Every check below judges the finished appliance.
+    const readyBy = Date.now() + 600_000;
+    for (;;) {
+      const status = await runProcess(
+        "ssh",
+        [...sshArgs(operatorKey, vm.ssh), "cat /etc/one-appliance/status"],
+        {},
+        60_000,
+      );
+      if (status.stdout.trim() === "bootstrap_success") break;
+      if (status.stdout.trim().endsWith("_failure") || Date.now() > readyBy)
+        throw new Error(`the built image did not reach bootstrap_success: ${status.stdout}${status.stderr}`);
+      await new Promise((done) => setTimeout(done, 3000));
+    }
     t.comment(`built image: /health 200 after ${vm.secondsToHealthy.toFixed(0)} s`);
     const password = join(work, "pw");
     await writeFile(password, `${BOOT_PASSWORD}\n`);
@@ -681,9 +696,10 @@ t.test(
     t.equal(quick.code, 0, `slmc-check after tune: ${quick.stdout.slice(-2000)}${quick.stderr.slice(-1000)}`);
     t.ok((after.summary?.passed ?? 0) > 0 && after.summary?.failed === 0, JSON.stringify(after.summary));
 
-    // A fleet run: this VM and a simulator that redirects with 302.
+    // A fleet run: this VM, a healthy simulator and one that redirects with 302.
     const fleetDir = join(work, "fleet");
     await mkdir(fleetDir);
+    const healthy = await simulator(t, { defects: [] });
     const broken = await simulator(t, { defects: ["redirect-302"] });
     const inventory = await writeInventory(
       fleetDir,
@@ -700,6 +716,7 @@ t.test(
           "release-vm",
           "lab",
         ),
+        await simulatorEntry(healthy, fleetDir, "sim-healthy", "sim"),
         await simulatorEntry(broken, fleetDir, "sim-redirect", "sim"),
       ],
       { suite: ["tls", "auth", "cors", "redirect"], timeout: 15 },
@@ -720,6 +737,16 @@ t.test(
     t.equal(host("release-vm")?.cells["SEC-09"], "pass", "the VM's redirect cell");
     t.equal(host("sim-redirect")?.cells["SEC-09"], "fail", "the simulator's redirect cell");
     t.match(notPassing("sim-redirect").join("\n"), /302, not a permanent 301/, "and says what to fix");
-    t.same(matrix.summary, { hosts: 2, pass: 1, fail: 1, unreachable: 0 });
+    // The exact matrix: every cell of the VM and of the healthy simulator passes; the broken one fails
+    // exactly its redirect cell.
+    const cells = (name: string) => host(name)?.cells ?? {};
+    const requirements = Object.keys(cells("release-vm")).sort();
+    t.ok(requirements.length >= 4, `the matrix has a row per requirement: ${requirements.join(", ")}`);
+    const only = (failing: string[]) =>
+      Object.fromEntries(requirements.map((r) => [r, failing.includes(r) ? "fail" : "pass"]));
+    t.same(cells("release-vm"), only([]), "the VM: every cell passes");
+    t.same(cells("sim-healthy"), only([]), "the healthy simulator: every cell passes");
+    t.same(cells("sim-redirect"), only(["SEC-09"]), "the 302 simulator: only SEC-09 fails");
+    t.same(matrix.summary, { hosts: 3, pass: 2, fail: 1, unreachable: 0 });
   },
 );
