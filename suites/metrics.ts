@@ -54,6 +54,33 @@ async function scrape(ctx: CheckContext): Promise<Scrape> {
   };
 }
 
+interface Completion {
+  status: number;
+  problem: string | null;
+}
+
+/** One short non-streamed chat completion, sent to move the metrics. */
+async function sendCompletion(ctx: CheckContext): Promise<Completion> {
+  const model = await modelId(ctx);
+  const response = await ctx.probes.https({
+    method: "POST",
+    path: CHAT.path,
+    headers: { ...authorization(ctx), "content-type": "application/json" },
+    body: chatBody(ctx, model, SHORT_PROMPT, false),
+    timeoutMs: ctx.access.streamTimeoutMs,
+  });
+  return { status: response.status, problem: bodyProblem(response) ?? null };
+}
+
+/** Why the completion meant to move `what` failed, or null when it succeeded. */
+function completionFailure(completion: Completion | undefined, what: string): string | null {
+  if (completion && completion.status === 200 && !completion.problem) return null;
+  const how = completion
+    ? `HTTP ${completion.status}${completion.problem ? `, ${completion.problem}` : ""}`
+    : "not sent";
+  return `the completion meant to move ${what} failed (${how}); see api.chat-completion`;
+}
+
 const FIX_LIVE =
   "the metrics are not live: /metrics must be LocalAI's own endpoint proxied by nginx (location /metrics → 127.0.0.1:8080), not a static page or a cache";
 
@@ -65,15 +92,7 @@ export const apiCallsMetric = defineCheck({
   observe: async (ctx) => {
     const before = await scrape(ctx);
     if (before.status !== 200) return { before };
-    const model = await modelId(ctx);
-    const response = await ctx.probes.https({
-      method: "POST",
-      path: CHAT.path,
-      headers: { ...authorization(ctx), "content-type": "application/json" },
-      body: chatBody(ctx, model, SHORT_PROMPT, false),
-      timeoutMs: ctx.access.streamTimeoutMs,
-    });
-    const completion = { status: response.status, problem: bodyProblem(response) ?? null };
+    const completion = await sendCompletion(ctx);
     return { before, completion, after: await scrape(ctx) };
   },
   judge: (e) => {
@@ -98,10 +117,8 @@ export const apiCallsMetric = defineCheck({
       return fail(
         `/metrics lacks LocalAI's api_call histogram (${[scraped.type === "histogram" ? "" : "no # TYPE api_call histogram", ...missing].filter(Boolean).join(", ")}); is it LocalAI's endpoint?`,
       );
-    if (!completion || completion.status !== 200 || completion.problem)
-      return fail(
-        `the completion meant to move the metrics failed (${completion ? `HTTP ${completion.status}${completion.problem ? `, ${completion.problem}` : ""}` : "not sent"}); see api.chat-completion`,
-      );
+    const failed = completionFailure(completion, "the metrics");
+    if (failed) return fail(failed);
     const was = before.chatCount ?? 0;
     const now = scraped.chatCount;
     if (now === null || now <= was)
@@ -259,15 +276,7 @@ export const requestMetrics = defineCheck({
     };
     const before = await scrapePage(ctx, "requests", pick, []);
     if (before.status !== 200) return { unauthenticated, before };
-    const model = await modelId(ctx);
-    const response = await ctx.probes.https({
-      method: "POST",
-      path: CHAT.path,
-      headers: { ...authorization(ctx), "content-type": "application/json" },
-      body: chatBody(ctx, model, SHORT_PROMPT, false),
-      timeoutMs: ctx.access.streamTimeoutMs,
-    });
-    const completion = { status: response.status, problem: bodyProblem(response) ?? null };
+    const completion = await sendCompletion(ctx);
     const deadline = Date.now() + LOG_FOLLOW_MS;
     let after = await scrapePage(ctx, "requests", pick, REQUEST_SERIES);
     while (
@@ -284,10 +293,8 @@ export const requestMetrics = defineCheck({
     const problem = pageProblem("requests", e.unauthenticated, e.before, MTAIL_UPSTREAM);
     if (problem) return fail(problem);
     const { completion, after } = e;
-    if (!completion || completion.status !== 200 || completion.problem)
-      return fail(
-        `the completion meant to move the request metrics failed (${completion ? `HTTP ${completion.status}${completion.problem ? `, ${completion.problem}` : ""}` : "not sent"}); see api.chat-completion`,
-      );
+    const failed = completionFailure(completion, "the request metrics");
+    if (failed) return fail(failed);
     const was = e.before.values.chatOk ?? 0;
     const now = after?.values.chatOk ?? null;
     if (!after || now === null || now <= was)

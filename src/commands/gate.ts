@@ -6,7 +6,6 @@ import type { CliOptions } from "../cli/args.ts";
 import { CliError, EXIT } from "../cli/exit-codes.ts";
 import type { Access } from "../core/access.ts";
 import type { CheckContext, Report, Suite } from "../core/check.ts";
-import { buildReport } from "../core/report.ts";
 import { createContext, runSuites, type RunListener } from "../core/runner.ts";
 import type { BenchReport } from "../bench/report.ts";
 import { PROMPT_SET_NAMES } from "../bench/prompts.ts";
@@ -35,7 +34,7 @@ import { applyNewPassword, connectSsh, passwordFromAppliance } from "./check.ts"
 import { withSimulator } from "./demo.ts";
 import { measureBench } from "./bench.ts";
 import { preflight } from "./preflight.ts";
-import { maskerFor, selectSuites } from "./run.ts";
+import { maskerFor, reportOfRun, selectSuites } from "./run.ts";
 import { readdir, readFile } from "node:fs/promises";
 
 /** Where the appliance keeps its build record (build.sh's manifest fields), read with one constant command. */
@@ -102,17 +101,9 @@ async function runQuietly(
     },
     signal,
   );
-  const checkNotes = checks.flatMap((c) =>
-    typeof c.evidence.reportNote === "string" ? [c.evidence.reportNote] : [],
-  );
-  const report = buildReport({
-    version: VERSION,
-    access,
-    startedAt,
-    finishedAt: new Date(),
-    notes: [...notes, ...checkNotes],
-    checks,
-  });
+  // The gate's check report has never carried the SSH connection count or fail_on_skip (the policy's
+  // waivers decide skips): no session, no flag.
+  const report = reportOfRun(access, startedAt, notes, checks, undefined, false);
   if (signal?.aborted) {
     report.interrupted = true;
     report.notes.push(`${String(signal.reason)}: the checks after it were not run`);
