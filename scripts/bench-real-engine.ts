@@ -43,7 +43,13 @@ import {
 } from "../fixtures/engine/llama-sid.ts";
 import type { Access } from "../src/core/access.ts";
 import { createProbes } from "../src/probes/index.ts";
-import { median, requestMetrics, type RequestMetrics, type RequestTrace } from "../src/bench/metrics.ts";
+import {
+  CHUNK_OBJECT,
+  median,
+  requestMetrics,
+  type RequestMetrics,
+  type RequestTrace,
+} from "../src/bench/metrics.ts";
 import { createSender, type RequestShape } from "../src/bench/send.ts";
 import { agenticFindings, runAgentic } from "../src/bench/agentic.ts";
 import type { AgenticShape } from "../src/bench/agentic-conversation.ts";
@@ -181,13 +187,14 @@ async function inProcess(model: LlamaCppModel, maxTokens: number): Promise<Reque
     if (piece.text)
       events.push({
         arrivedAt: performance.now(),
-        data: JSON.stringify({ choices: [{ delta: { content: piece.text } }] }),
+        data: JSON.stringify({ object: CHUNK_OBJECT, choices: [{ delta: { content: piece.text } }] }),
       });
   const { timings } = await generation.done;
   const end = performance.now();
   events.push({
     arrivedAt: end,
     data: JSON.stringify({
+      object: CHUNK_OBJECT,
       choices: [],
       usage: { prompt_tokens: prompt.length, completion_tokens: timings.predicted_n },
       timings,

@@ -128,4 +128,40 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
     t.match(await readFile(html, "utf8"), /<svg class="chart" id="chart-tok-s"/);
     t.comment(run.stdout.split("\n").slice(3, 5).join("\n"));
   });
+
+  // The benchmark script itself, smallest run: every mode's trace must pass the same chunk validation
+  // as a served stream (the in-process trace once lacked "object" and the script died at run 1).
+  t.test("npm run bench:real-engine, smallest run, without Debian's build", async (t) => {
+    const cache = await mkdtemp(join(tmpdir(), "slmc-bench-real-"));
+    t.teardown(() => rm(cache, { recursive: true, force: true }));
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import=tsx",
+          resolve(import.meta.dirname, "../scripts/bench-real-engine.ts"),
+          ...["--size", "50m", "--runs", "1", "--max-tokens", "8", "--bandwidth-mib", "64"],
+          ...["--no-debian", "--cache", cache, "--json"],
+        ],
+        { cwd: resolve(import.meta.dirname, "..") },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        done({ code, stdout, stderr });
+      });
+    });
+    t.equal(run.code, 0, "the benchmark completes", { stderr: run.stderr.slice(-2000) });
+    const result = JSON.parse(run.stdout || "{}") as {
+      medians?: Record<string, { n_out: number; decode_tok_s: number }>;
+    };
+    for (const mode of ["in_process", "direct_http", "nginx_https"]) {
+      const m = result.medians?.[mode];
+      t.ok(m && m.n_out === 8 && m.decode_tok_s > 0, `${mode}: 8 tokens, a decode rate`, { found: m });
+    }
+  });
 }
