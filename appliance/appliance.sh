@@ -533,7 +533,7 @@ install_onegate_unit() {
   render_to "${SLMC_ONEGATE_UNIT}" 0644 slm-copilot-onegate.service "APPLIANCE=${ONE_SERVICE_APPLIANCE:-/etc/one-appliance/service.d/appliance.sh}"
   changed="${WRITTEN}"
   if [[ "${changed}" == changed ]]; then systemctl daemon-reload; fi
-  systemctl enable slm-copilot-onegate.service >/dev/null 2>&1
+  systemctl enable --no-reload slm-copilot-onegate.service >/dev/null 2>&1
   # Queued, not waited for: bootstrap runs inside the contextualization service, which a unit
   # ordered after network-online.target may itself be waiting behind (a blocking start could deadlock).
   systemctl start --no-block slm-copilot-onegate.service
@@ -809,13 +809,17 @@ configure_localai() {
   if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
   render_localai_unit "${context_size}" "${threads}"
   if [[ "${WRITTEN}" == changed ]]; then changed=yes; fi
-  systemctl daemon-reload
+  # A reload costs seconds on a small VM: only for a changed unit, or one systemd says is stale (a
+  # drop-in written by someone else, a configure interrupted before its reload).
+  if [[ "${changed}" == yes || "$(systemctl show -p NeedDaemonReload --value local-ai.service)" == yes ]]; then
+    systemctl daemon-reload
+  fi
   if [[ "${memory_state}" != ok ]]; then
     systemctl disable --now local-ai.service >/dev/null 2>&1
     warn "local-ai.service stopped and disabled: not enough memory for the model (see the configuration error)"
     return
   fi
-  systemctl enable local-ai.service >/dev/null 2>&1
+  systemctl enable --no-reload local-ai.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
     info "restarting local-ai.service"
     systemctl restart local-ai.service
@@ -960,7 +964,7 @@ render_nginx_site() {
 
 apply_nginx() {
   nginx -t -q
-  systemctl enable nginx.service >/dev/null 2>&1
+  systemctl enable --no-reload nginx.service >/dev/null 2>&1
   if systemctl is-active --quiet nginx.service; then
     systemctl reload nginx.service
   else
@@ -1092,7 +1096,7 @@ configure_fail2ban() {
     return
   fi
   info "fail2ban configuration test passed"
-  systemctl enable fail2ban.service >/dev/null 2>&1
+  systemctl enable --no-reload fail2ban.service >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet fail2ban.service; then
     info "restarting fail2ban.service"
     if ! systemctl restart fail2ban.service; then
@@ -1152,7 +1156,7 @@ install_readiness_probe() {
 # configuration error, not a failed boot: the API works without its metrics.
 start_metrics_unit() {
   local unit="$1" changed="$2"
-  systemctl enable "${unit}" >/dev/null 2>&1
+  systemctl enable --no-reload "${unit}" >/dev/null 2>&1
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet "${unit}"; then
     info "restarting ${unit}"
     # A unit that failed at boot before its configuration existed may have hit its start limit.

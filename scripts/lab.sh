@@ -13,6 +13,8 @@
 #   lab.sh context CONTEXT_FILE     swap the CONTEXT ISO (takes effect at the next boot)
 #   lab.sh reboot                   reboot, confirm a new boot_id, wait for bootstrap_success (a guest
 #                                   that never starts again is hard-reset, saying so with its console)
+#   lab.sh resize MEMORY_MB         power off, boot the same disk and context with that much memory
+#                                   (waits for SSH only: a VM too small for the model must say so)
 #   lab.sh env                      print the state (ports, key) as KEY=VALUE lines
 #   lab.sh down                     power off and remove the run directory
 #
@@ -36,11 +38,13 @@ say() {
   echo "lab: $*" >&2
 }
 
+# Hashes the files of each path; a directory's packer_cache (Packer's downloads and port locks, written
+# by every build) is not an input: counting it made each later lookup miss and rebuild.
 inputs_hash() {
   local path
   for path in "$@"; do
     if [[ -d "${path}" ]]; then
-      find "${path}" -type f -print0 | sort -z | xargs -0 sha256sum
+      find "${path}" -name packer_cache -prune -o -type f -print0 | sort -z | xargs -0 sha256sum
     else
       sha256sum "${path}"
     fi
@@ -104,7 +108,7 @@ cmd_appliance() {
   built_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-$(basename "${dir}" | cut -d- -f2)"
   say "building the lab appliance with Packer (${accel}), build id ${build_id}"
-  (cd "${ROOT}/packer/lab" && PACKER_LOG=0 packer build -color=false \
+  (cd "${ROOT}/packer/lab" && PACKER_LOG=0 PACKER_CACHE_DIR="${CACHE}/packer-cache" packer build -color=false \
     -var "base_image=${base}/base.qcow2" -var "kernel=${base}/vmlinuz" -var "initrd=${base}/initrd.img" \
     -var "ssh_private_key_file=${base}/lab_key" -var "sources_dir=${sources}" -var "repo_dir=${ROOT}" \
     -var "output_dir=${dir}" -var "accelerator=${accel}" -var "build_id=${build_id}" \
@@ -228,21 +232,73 @@ LAB_ENGINE_PORT=$(free_port)
 LAB_SSH_KEY=${base}/lab_key
 LAB_ACCEL=${accel}
 LAB_NET=${net}
+LAB_RESTRICT=${restrict}
+LAB_BASE=${base}
+LAB_MEMORY_MB=${MEMORY_MB}
+LAB_CONTEXT_ISO=${RUN_DIR}/context.iso
 LAB_RUN_DIR=${RUN_DIR}
 STATE
   load_state
-  local cpu=max
-  [[ "${accel}" == kvm ]] && cpu=host
-  qemu-system-x86_64 -accel "${accel}" -cpu "${cpu}" -smp 2 -m "${MEMORY_MB}" -display none \
-    -daemonize -pidfile "${RUN_DIR}/qemu.pid" -serial "file:${RUN_DIR}/serial.log" \
-    -monitor "unix:${RUN_DIR}/monitor.sock,server,nowait" \
-    -kernel "${base}/vmlinuz" -initrd "${base}/initrd.img" -append "root=/dev/vda rw console=ttyS0" \
-    -drive "file=${RUN_DIR}/disk.qcow2,if=virtio,format=qcow2" -cdrom "${RUN_DIR}/context.iso" \
-    -netdev "user,id=n0,restrict=${restrict},hostfwd=tcp:127.0.0.1:${LAB_SSH_PORT}-:22,hostfwd=tcp:127.0.0.1:${LAB_HTTP_PORT}-:80,hostfwd=tcp:127.0.0.1:${LAB_HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:${LAB_ENGINE_PORT}-:8080" \
-    -device virtio-net-pci,netdev=n0
-  say "booting (${accel}, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
+  start_qemu
+  say "booting (${accel}, ${LAB_MEMORY_MB} MiB, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
   wait_for_ssh 300 || die "no SSH within 300 s of boot; $(serial_tail_since 0)"
   cmd_wait_ready
+}
+
+# Starts QEMU on the run directory's disk with the state's memory and context ISO. No VGA device: the
+# guest's console is the serial port, and a framebuffer console only costs emulated CPU under TCG.
+start_qemu() {
+  local cpu=max
+  [[ "${LAB_ACCEL}" == kvm ]] && cpu=host
+  qemu-system-x86_64 -accel "${LAB_ACCEL}" -cpu "${cpu}" -smp 2 -m "${LAB_MEMORY_MB}" -display none -vga none \
+    -daemonize -pidfile "${RUN_DIR}/qemu.pid" -serial "file:${RUN_DIR}/serial.log" \
+    -monitor "unix:${RUN_DIR}/monitor.sock,server,nowait" \
+    -kernel "${LAB_BASE}/vmlinuz" -initrd "${LAB_BASE}/initrd.img" -append "root=/dev/vda rw console=ttyS0" \
+    -drive "file=${RUN_DIR}/disk.qcow2,if=virtio,format=qcow2" -cdrom "${LAB_CONTEXT_ISO}" \
+    -netdev "user,id=n0,restrict=${LAB_RESTRICT},hostfwd=tcp:127.0.0.1:${LAB_SSH_PORT}-:22,hostfwd=tcp:127.0.0.1:${LAB_HTTP_PORT}-:80,hostfwd=tcp:127.0.0.1:${LAB_HTTPS_PORT}-:443,hostfwd=tcp:127.0.0.1:${LAB_ENGINE_PORT}-:8080" \
+    -device virtio-net-pci,netdev=n0
+}
+
+# Sets KEY=VALUE in the run's state file.
+set_state() {
+  local key="$1" value="$2" text
+  text="$(grep -v "^${key}=" "${RUN_DIR}/state.env")"
+  printf '%s\n%s=%s\n' "${text}" "${key}" "${value}" >"${RUN_DIR}/state.env"
+  load_state
+}
+
+# Powers the guest off, waits up to 60 s for QEMU to exit (then kills it), and reports how it ended.
+power_off_guest() {
+  local pid waited=0
+  # QEMU removes its pid file when it exits: a guest already powered off has none.
+  pid="$(cat "${RUN_DIR}/qemu.pid" 2>/dev/null || true)"
+  [[ -n "${pid}" ]] || return 0
+  lab_ssh_within 30 systemctl poweroff >/dev/null 2>&1 || true
+  while kill -0 "${pid}" 2>/dev/null && ((waited < 60)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if kill -0 "${pid}" 2>/dev/null; then
+    kill -9 "${pid}"
+    say "the guest did not power off within 60 s: QEMU killed"
+  else
+    say "powered off after ${waited} s"
+  fi
+}
+
+# What an operator does with 'onevm resize' on a powered-off VM: power off, change the memory, boot the
+# same disk and context again. Waits for SSH only: the appliance may rightly refuse to start.
+cmd_resize() {
+  local memory="${1:?usage: lab.sh resize MEMORY_MB}"
+  if [[ ! "${memory}" =~ ^[0-9]+$ ]] || ((memory < 512 || memory > 65536)); then
+    die "memory must be a whole number of MiB from 512 to 65536, not '${memory}'"
+  fi
+  load_state
+  power_off_guest
+  set_state LAB_MEMORY_MB "${memory}"
+  start_qemu
+  say "booting again with ${memory} MiB"
+  wait_for_ssh 300 || die "no SSH within 300 s of the resized boot; $(serial_tail_since 0)"
 }
 
 cmd_wait_ready() {
@@ -292,6 +348,7 @@ cmd_context() {
   local attached
   attached="$(monitor "info block ide1-cd0")"
   [[ "${attached}" == *"${iso}"* ]] || die "QEMU did not take the new context ISO ${iso}: ${attached}"
+  set_state LAB_CONTEXT_ISO "${iso}"
   say "context ISO swapped to ${iso}; it takes effect at the next boot"
 }
 
@@ -351,9 +408,10 @@ main() {
     ssh) cmd_ssh "$@" ;;
     context) cmd_context "$@" ;;
     reboot) cmd_reboot ;;
+    resize) cmd_resize "$@" ;;
     env) cmd_env ;;
     down) cmd_down ;;
-    *) die "usage: lab.sh image|appliance|up CONTEXT_FILE [restricted|open]|wait-ready|ssh|context FILE|reboot|env|down" ;;
+    *) die "usage: lab.sh image|appliance|up CONTEXT_FILE [restricted|open]|wait-ready|ssh|context FILE|reboot|resize MEMORY_MB|env|down" ;;
   esac
 }
 

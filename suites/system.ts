@@ -91,6 +91,8 @@ type Recovery = {
   secondsToServingOverHttps: number | null;
   limitSeconds: number;
   budgetSeconds: number;
+  /** Set when the wait stopped early: systemd left the unit down with Restart=no, so nothing restarts it. */
+  leftDown?: { atS: number; activeState: string };
   /**
    * local-ai only: /health over HTTPS, then the engine's own /readyz inside the VM, each loop turn
    * while the engine restarts (at most MAX_HEALTH_SAMPLES). /health first: the engine only goes from
@@ -112,6 +114,20 @@ const READY_PROBES: Record<RecoverableUnit, string> = {
   "local-ai.service": `curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:${ENGINE_PORT}/readyz`,
   "nginx.service": "curl -sk -o /dev/null -w '%{http_code}' -m 2 https://127.0.0.1/health",
 };
+
+/** How long a unit must stay down with Restart=no before the recovery wait stops early. */
+const LEFT_DOWN_CONFIRM_S = 3;
+
+function isDownForGood(activeState: string, restart: string) {
+  return restart === "no" && (activeState === "failed" || activeState === "inactive");
+}
+
+/** True once the unit has been down with Restart=no for LEFT_DOWN_CONFIRM_S: waiting longer is pointless. */
+function leftDown(activeState: string, restart: string, nowS: number, downSinceS: number | null) {
+  return (
+    isDownForGood(activeState, restart) && downSinceS !== null && nowS - downSinceS >= LEFT_DOWN_CONFIRM_S
+  );
+}
 
 /** kill -9 of the unit's main process, then the time until it serves again (also used by the soak). */
 export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${unit.replace(".service", "")}`) {
@@ -142,6 +158,7 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
       await ctx.probes.ssh(`kill -9 ${before.MainPID}`);
       const started = performance.now();
       const elapsed = () => Math.round((performance.now() - started) / 100) / 10;
+      let downSince: number | null = null;
       const watchHealth = unit === "local-ai.service";
       if (watchHealth) evidence.healthDuringRecovery = [];
       while (elapsed() < budget && evidence.secondsToNewProcessReady === null) {
@@ -152,18 +169,24 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
             )
           : undefined;
         const probe = await ctx.probes.ssh(
-          `pid=$(systemctl show -p MainPID --value ${unit}); code=$(${readyProbe}); echo "$pid $code"`,
+          `pid=$(systemctl show -p MainPID --value ${unit}); state=$(systemctl show -p ActiveState --value ${unit}); restart=$(systemctl show -p Restart --value ${unit}); code=$(${readyProbe}); echo "$pid $state $restart $code"`,
           10_000,
         );
-        const [pid = "0", code = ""] = probe.stdout.trim().split(/\s+/);
+        const [pid = "0", state = "", restart = "", code = ""] = probe.stdout.trim().split(/\s+/);
         if (health !== undefined && (evidence.healthDuringRecovery?.length ?? 0) < MAX_HEALTH_SAMPLES)
           evidence.healthDuringRecovery?.push({ atS: elapsed(), health, engineReadyz: code });
         if (Number(pid) > 0 && Number(pid) !== before.MainPID && code === "200") {
           evidence.newPid = Number(pid);
           evidence.secondsToNewProcessReady = elapsed();
-        } else await new Promise((wait) => setTimeout(wait, 250));
+        } else if (leftDown(state, restart, elapsed(), downSince)) {
+          evidence.leftDown = { atS: elapsed(), activeState: state };
+          break;
+        } else {
+          downSince = isDownForGood(state, restart) ? (downSince ?? elapsed()) : null;
+          await new Promise((wait) => setTimeout(wait, 250));
+        }
       }
-      while (elapsed() < budget && evidence.secondsToServingOverHttps === null) {
+      while (!evidence.leftDown && elapsed() < budget && evidence.secondsToServingOverHttps === null) {
         if (await servesCompletion(ctx, model)) evidence.secondsToServingOverHttps = elapsed();
         else await new Promise((wait) => setTimeout(wait, 250));
       }
@@ -172,6 +195,10 @@ export function recoveryCheck(unit: RecoverableUnit, id = `system.recovery-${uni
     },
     judge: (e) => {
       if (!e.killedPid) return fail(`${e.unit} has no main process to kill: it is not running`);
+      if (e.secondsToNewProcessReady === null && e.leftDown)
+        return fail(
+          `${e.unit} did not come back after kill -9 of PID ${e.killedPid}: systemd left it ${e.leftDown.activeState} with Restart=no (seen for ${LEFT_DOWN_CONFIRM_S} s, ${e.leftDown.atS} s after the kill), so nothing restarts it: set Restart=always in the unit`,
+        );
       if (e.secondsToNewProcessReady === null)
         return fail(
           `${e.unit} did not come back within ${e.budgetSeconds} s after kill -9 of PID ${e.killedPid}: set Restart= in the unit`,

@@ -94,7 +94,7 @@ const FAIL2BAN = [
 t.test(
   "configure: changed on the first run, unchanged on the second, and a changed value rewrites and restarts only what depends on it",
   async (t) => {
-    const { root, step } = await scratch();
+    const { root, bin, step } = await scratch();
     const first = await step("service_configure");
     t.same(
       first.wrote,
@@ -136,6 +136,24 @@ t.test(
       "and restarts nothing (the engine and fail2ban only checked for being active)",
     );
     t.ok(second.calls.includes("systemctl reload nginx.service"), "nginx is reloaded on every configure");
+    t.notOk(second.calls.includes("systemctl daemon-reload"), "and systemd is not reloaded: no unit changed");
+    t.ok(
+      second.calls.every((call) => !/^systemctl enable /.test(call) || / --no-reload /.test(call)),
+      "enabling a unit never reloads systemd either (seconds per call on a small VM)",
+    );
+    t.ok(first.calls.includes("systemctl daemon-reload"), "a new engine unit: systemd is reloaded");
+    // A unit systemd says is stale (a drop-in written by someone else): reloaded though nothing changed.
+    const recorder = await readFile(join(bin, "systemctl"), "utf8");
+    await writeFile(
+      join(bin, "systemctl"),
+      recorder.replace(
+        "\n",
+        '\n[ "$*" = "show -p NeedDaemonReload --value local-ai.service" ] && echo yes\n',
+      ),
+    );
+    const stale = await step("service_configure");
+    await writeFile(join(bin, "systemctl"), recorder);
+    t.ok(stale.calls.includes("systemctl daemon-reload"), "a stale engine unit: systemd is reloaded");
 
     const context = await step("service_configure", { ONEAPP_COPILOT_CONTEXT_SIZE: "16384" });
     t.same(
@@ -233,12 +251,12 @@ t.test(
       ["640 adm", "755 root"],
     );
     for (const unit of METRIC_UNITS) {
-      t.ok(first.calls.includes(`systemctl enable ${unit}`), `${unit} enabled`);
+      t.ok(first.calls.includes(`systemctl enable --no-reload ${unit}`), `${unit} enabled`);
       t.ok(first.calls.includes(`systemctl restart ${unit}`), `${unit} started with its new files`);
     }
     const second = await step("service_configure");
     for (const unit of METRIC_UNITS) {
-      t.ok(second.calls.includes(`systemctl enable ${unit}`), `${unit} still enabled`);
+      t.ok(second.calls.includes(`systemctl enable --no-reload ${unit}`), `${unit} still enabled`);
       t.notOk(second.calls.includes(`systemctl restart ${unit}`), `${unit} left running: nothing changed`);
     }
   },

@@ -121,7 +121,7 @@ t.test("registration and deregistration: the attributes VRouter reads, then none
     register.calls.includes("systemctl start --no-block slm-copilot-onegate.service"),
     "the unit is started, not waited for",
   );
-  t.ok(register.calls.includes("systemctl enable slm-copilot-onegate.service"), "and enabled");
+  t.ok(register.calls.includes("systemctl enable --no-reload slm-copilot-onegate.service"), "and enabled");
   const report = await read(REPORT);
   t.match(report, /^load_balancer = 192\.0\.2\.100:443 \(VRouter HAProxy LB1\)$/m);
   t.match(report, /^onegate_registered = yes$/m);

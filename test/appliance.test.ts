@@ -397,13 +397,13 @@ t.test(
     t.match(stdout, /\['port', '80,443'\]/);
     t.equal(
       (await readFile(join(dir, "systemctl.calls"), "utf8")).trim(),
-      "enable fail2ban.service\nrestart fail2ban.service",
+      "enable --no-reload fail2ban.service\nrestart fail2ban.service",
       "new files: fail2ban enabled and restarted",
     );
     await configure();
     t.equal(
       (await readFile(join(dir, "systemctl.calls"), "utf8")).trim().split("\n").slice(2).join("\n"),
-      "enable fail2ban.service\nis-active --quiet fail2ban.service",
+      "enable --no-reload fail2ban.service\nis-active --quiet fail2ban.service",
       "a second configure changes nothing and restarts nothing",
     );
     if (!existsSync("/var/log/auth.log")) {

@@ -541,6 +541,26 @@ async function labTests(): Promise<void> {
       "for i in $(seq 90); do curl -sf -o /dev/null -m 2 http://127.0.0.1:8080/readyz && break; sleep 1; done",
     );
 
+    // Injection aimed at the harness: one-context writes these values unescaped into one_env, so
+    // anything that sourced it would run them as root. slmc-check must read them as data only. The
+    // 3-cycle soak, every suite over SSH, the reboot check and the bench all run with this context.
+    await vm.lab("context", join(ROOT, "fixtures/lab/contexts/injection.env"));
+    await vm.lab("reboot");
+    const markers = async () =>
+      (await vm.ssh("ls /root/slmc-pwned-* /tmp/slmc-pwned-* 2>/dev/null || true")).trim();
+    t.equal(await markers(), "", "the appliance ran no injected command");
+    t.match(
+      await vm.ssh("cat /run/one-context/one_env"),
+      /export ONEAPP_COPILOT_CONTEXT_SIZE="\$\(touch \/root\/slmc-pwned-context-size\)"/,
+      "one_env holds the payload unescaped, as the real one-context writes it",
+    );
+    const injectedReport = await vm.ssh("cat /etc/one-appliance/config");
+    t.equal(
+      reportField(injectedReport, "api_password"),
+      password,
+      "the injected password is refused, ours kept",
+    );
+
     // The 3-cycle soak: kill -9 of both services and a reboot per cycle, one stream of load, --ui.
     const pages: { status: number; body: string }[] = [];
     const soak = await slmcSoak(
@@ -571,17 +591,69 @@ async function labTests(): Promise<void> {
     t.equal(pages.length, 2, "the --ui page and its state feed answered during the soak");
     t.match(pages[0]?.body, /<svg id="timeline"/);
     t.match(JSON.parse(pages[1]?.body ?? "{}"), { plan: { reboots: 3, killEvery: 1, loadStreams: 1 } });
+    t.equal(await markers(), "", "no marker after the soak");
 
     const afterReboot = await vm.ssh("cat /etc/one-appliance/config");
-    t.equal(afterReboot, report, "report identical after three reboots (password, fingerprint, settings)");
+    t.equal(
+      afterReboot,
+      injectedReport,
+      "report identical after three reboots (password, fingerprint, settings)",
+    );
     t.equal(
       (await vm.ssh("cat /var/lib/slm-copilot/password")).trim(),
       password,
       "password kept across reboots",
     );
     t.equal(reportField(afterReboot, "sha256_fingerprint"), fingerprint, "certificate kept across reboots");
-    const second = await slmcCheck(args);
-    t.equal(second.code, 0, `still passing after reboot:\n${failures(second)}`);
+    const injected = await slmcCheck([
+      ...sshArgs,
+      "--engine-port",
+      vm.env.LAB_ENGINE_PORT ?? "",
+      "--expect-offline",
+      "--outbound-probe",
+      "http://10.0.2.2:9/",
+    ]);
+    t.equal(
+      injected.code,
+      0,
+      `every suite passes after three reboots, with injection in the context:\n${failures(injected)}`,
+    );
+    t.match(
+      injected.report.checks.find((c) => c.id === "one.effective-config")?.message,
+      /context size 32768, threads \d+, in the YAML and the running process/,
+      "effective-config judges the refused values as their defaults",
+    );
+    t.equal(await markers(), "", "no marker after all suites over SSH");
+    const injectedReboot = await slmcCheck(["reboot", ...sshArgs]);
+    t.equal(injectedReboot.code, 0, `reboot with injection in the context:\n${failures(injectedReboot)}`);
+    t.equal(await markers(), "", "no marker after reboot");
+    const injectedBench = await runSlmc(
+      [
+        "bench",
+        "127.0.0.1",
+        "--https-port",
+        vm.env.LAB_HTTPS_PORT ?? "",
+        "--ca",
+        certificate,
+        "--ssh-port",
+        vm.env.LAB_SSH_PORT ?? "",
+        "--ssh-key",
+        vm.env.LAB_SSH_KEY ?? "",
+        "--known-hosts",
+        join(dir, "known_hosts"),
+        "--requests",
+        "2",
+        "--prompt-set",
+        "short",
+        "--json",
+        join(dir, "bench-injection.json"),
+        "--html",
+        join(dir, "bench-injection.html"),
+      ],
+      600_000,
+    );
+    t.equal(injectedBench.code, 0, "bench with injection in the context", { stderr: injectedBench.stderr });
+    t.equal(await markers(), "", "no marker after bench (with the in-VM baseline over SSH)");
 
     // Context change: a new password and context size take effect after reboot, nothing else moves.
     const changed = join(dir, "changed.env");
@@ -653,71 +725,6 @@ async function labTests(): Promise<void> {
     );
     const third = await slmcCheck(await accessArgs(vm, dir, ["--ca", certificate]));
     t.equal(third.code, 0, `still serving with safe values:\n${failures(third)}`);
-
-    // Injection aimed at the harness: one-context writes these values unescaped into one_env, so
-    // anything that sourced it would run them as root. slmc-check must read them as data only.
-    await vm.lab("context", join(ROOT, "fixtures/lab/contexts/injection.env"));
-    await vm.lab("reboot");
-    const markers = async () =>
-      (await vm.ssh("ls /root/slmc-pwned-* /tmp/slmc-pwned-* 2>/dev/null || true")).trim();
-    t.equal(await markers(), "", "the appliance ran no injected command");
-    t.match(
-      await vm.ssh("cat /run/one-context/one_env"),
-      /export ONEAPP_COPILOT_CONTEXT_SIZE="\$\(touch \/root\/slmc-pwned-context-size\)"/,
-      "one_env holds the payload unescaped, as the real one-context writes it",
-    );
-    const injected = await slmcCheck([
-      ...sshArgs,
-      "--engine-port",
-      vm.env.LAB_ENGINE_PORT ?? "",
-      "--expect-offline",
-      "--outbound-probe",
-      "http://10.0.2.2:9/",
-    ]);
-    t.equal(injected.code, 0, `every suite passes with injection in the context:\n${failures(injected)}`);
-    t.match(
-      injected.report.checks.find((c) => c.id === "one.effective-config")?.message,
-      /context size 32768, threads \d+, in the YAML and the running process/,
-      "effective-config judges the refused values as their defaults",
-    );
-    t.equal(await markers(), "", "no marker after all suites over SSH");
-    const injectedReboot = await slmcCheck(["reboot", ...sshArgs]);
-    t.equal(injectedReboot.code, 0, `reboot with injection in the context:\n${failures(injectedReboot)}`);
-    t.equal(await markers(), "", "no marker after reboot");
-    const injectedSoak = await slmcSoak(
-      [...sshArgs, "--reboots", "1", "--kill-every", "1", "--load", "1"],
-      join(dir, "soak-injection.json"),
-      () => undefined,
-    );
-    t.equal(injectedSoak.code, 0, `soak with injection in the context:\n${failures(injectedSoak)}`);
-    t.equal(await markers(), "", "no marker after soak");
-    const injectedBench = await runSlmc(
-      [
-        "bench",
-        "127.0.0.1",
-        "--https-port",
-        vm.env.LAB_HTTPS_PORT ?? "",
-        "--ca",
-        certificate,
-        "--ssh-port",
-        vm.env.LAB_SSH_PORT ?? "",
-        "--ssh-key",
-        vm.env.LAB_SSH_KEY ?? "",
-        "--known-hosts",
-        join(dir, "known_hosts"),
-        "--requests",
-        "2",
-        "--prompt-set",
-        "short",
-        "--json",
-        join(dir, "bench-injection.json"),
-        "--html",
-        join(dir, "bench-injection.html"),
-      ],
-      600_000,
-    );
-    t.equal(injectedBench.code, 0, "bench with injection in the context", { stderr: injectedBench.stderr });
-    t.equal(await markers(), "", "no marker after bench (with the in-VM baseline over SSH)");
   });
 
   t.test("sabotaged appliances are flagged by the right check", async (t) => {
@@ -770,8 +777,8 @@ async function labTests(): Promise<void> {
     );
     t.match(
       verdict(live, "system.recovery-local-ai")?.message,
-      /did not come back within 90 s/,
-      "Restart=no: recovery",
+      /did not come back after kill -9 of PID \d+: systemd left it (failed|inactive) with Restart=no .*set Restart=always/,
+      "Restart=no: recovery, judged without waiting out the 90 s budget",
     );
 
     // Boot-time sabotage in the installed service script: new password and certificate every boot,
@@ -1055,5 +1062,63 @@ async function labTests(): Promise<void> {
       {},
       `deregistered at shutdown: ${JSON.stringify(oneGate.calls.filter((c) => c.type === "2").map((c) => c.body))}`,
     );
+
+    // Too small for the model (what a generic template may give): resized to 1536 MiB the appliance
+    // must not crash-loop; it says what to resize to, in the log, the report and /health. Resized back,
+    // the next boot starts the engine and nothing was lost.
+    const keptPassword = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
+    await vm.lab("resize", "1536");
+    const small = await bootStatus(vm);
+    t.equal(small, "bootstrap_failure", "a VM too small for the model: bootstrap fails, once");
+    const needed = /^needed_mib = (\d+)/m.exec(await vm.ssh("cat /etc/one-appliance/config"))?.[1];
+    t.ok(Number(needed) > 1536, `the report states what the model needs: ${needed} MiB`);
+    t.match(
+      await vm.ssh("grep ERROR /var/log/one-appliance/slm-copilot.log | tail -n 5"),
+      /not enough memory for the model: the VM has \d+ MiB of RAM, the model needs \d+ MiB .*LocalAI is not started: resize the VM to at least \d+ GiB of RAM/,
+      "the log says what to resize to",
+    );
+    t.equal(
+      (
+        await vm.ssh(
+          "systemctl is-enabled local-ai.service || true; systemctl is-active local-ai.service || true; systemctl show -p NRestarts --value local-ai.service; systemctl is-active nginx.service",
+        )
+      ).trim(),
+      "disabled\ninactive\n0\nactive",
+      "LocalAI is not started (no OOM restart loop); nginx is up",
+    );
+    t.match(
+      await vm.ssh("curl -sk -w ' %{http_code}' https://127.0.0.1/health"),
+      /\{"status":"insufficient_memory","memory_mib":\d+,"needed_mib":\d+,"resize_to_gib":\d+\}\s+503$/,
+      "/health answers 503 insufficient_memory with the size to resize to",
+    );
+    const waited = await slmcCheck(await accessArgs(vm, dir, ["--ca", selfSigned, "--wait-ready", "300"]));
+    t.equal(waited.code, 1, "--wait-ready stops at the first insufficient_memory answer");
+    t.match(
+      waited.report.checks.find((c) => c.id === "preflight.ready")?.message,
+      /insufficient_memory: the VM has \d+ MiB of RAM, the model needs \d+ MiB: resize the VM to at least \d+ GiB/,
+    );
+    await vm.lab("resize", "6144");
+    t.equal(await bootStatus(vm), "bootstrap_success", "resized back: the next boot starts the engine");
+    const resized = await slmcCheck(await accessArgs(vm, dir, ["--ca", selfSigned, "--suite", "api"]));
+    t.equal(resized.code, 0, `serving again after the resize, same certificate:\n${failures(resized)}`);
+    t.equal(
+      (await vm.ssh("cat /var/lib/slm-copilot/password")).trim(),
+      keptPassword,
+      "the password survived both resizes",
+    );
   });
+}
+
+/** The one-apps status of the current boot (as lab.sh wait-ready reads it), once it is final. */
+async function bootStatus(vm: Lab): Promise<string> {
+  const current =
+    "if [ -e /run/one-context/context.sh.network ] && [ ! -d /run/one-context/one-context.lock ]; then cat /etc/one-appliance/status; else echo context_pending; fi";
+  const deadline = Date.now() + 600_000;
+  let status = "";
+  while (Date.now() < deadline) {
+    status = (await vm.ssh(current).catch(() => "")).trim();
+    if (status === "bootstrap_success" || status.endsWith("_failure")) return status;
+    await new Promise((done) => setTimeout(done, 3000));
+  }
+  return `not final within 600 s (last: ${status || "no answer"})`;
 }

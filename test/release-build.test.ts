@@ -167,6 +167,8 @@ async function bootImage(
       "6144",
       "-display",
       "none",
+      "-vga",
+      "none",
     ],
     ...["-daemonize", "-pidfile", pidfile, "-serial", `file:${join(dir, "serial.log")}`],
     ...[

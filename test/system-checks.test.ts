@@ -90,6 +90,17 @@ t.test("recovery: too slow, never back", async (t) => {
     judge({ ...base, newPid: 0, secondsToNewProcessReady: null, secondsToServingOverHttps: null }).message,
     /did not come back within 90 s after kill -9 of PID 10/,
   );
+  t.match(
+    judge({
+      ...base,
+      newPid: 0,
+      secondsToNewProcessReady: null,
+      secondsToServingOverHttps: null,
+      leftDown: { atS: 3.4, activeState: "failed" },
+    }).message,
+    /did not come back after kill -9 of PID 10: systemd left it failed with Restart=no .*set Restart=always/,
+    "a unit systemd will never restart is judged at once, with the fix",
+  );
 });
 
 t.test("recovery: /health during the restart window must follow the engine's own /readyz", async (t) => {

@@ -74,6 +74,8 @@ source "qemu" "lab" {
     ["-initrd", var.initrd],
     ["-append", "root=/dev/vda rw console=ttyS0"],
     ["-cpu", "max"],
+    # The console is the serial port: a framebuffer console only costs emulated CPU.
+    ["-vga", "none"],
     ["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
   ]
 }
