@@ -211,6 +211,7 @@ t.test("other bad values name the flag and what it accepts", async (t) => {
     t.equal(error?.exitCode, EXIT.usage, argv.join(" "));
     t.match(error?.message, message, argv.join(" "));
   }
+  t.equal(failure(["h", "--password=-dash-first"]), undefined, "the = form takes a leading dash");
 });
 
 t.test("unknown flags, missing values and values given to switches", async (t) => {
@@ -220,6 +221,10 @@ t.test("unknown flags, missing values and values given to switches", async (t) =
     [["h", "--timeout"], "--timeout: missing value; expected a number of seconds > 0 and at most 3600"],
     [["h", "--timeout", "--insecure"], "--timeout: missing value"],
     [["h", "--ca"], "--ca: missing value"],
+    [
+      ["h", "--password", "-dash-first"],
+      '--password: missing value; expected PASSWORD (a value that starts with "-" goes as --password=VALUE)',
+    ],
     [["h", "--insecure=yes"], "--insecure takes no value, got 'yes'"],
   ];
   for (const [argv, message] of cases) {
@@ -227,6 +232,7 @@ t.test("unknown flags, missing values and values given to switches", async (t) =
     t.equal(error?.exitCode, EXIT.usage, argv.join(" "));
     t.match(error?.message, message, argv.join(" "));
   }
+  t.equal(failure(["h", "--password=-dash-first"]), undefined, "the = form takes a leading dash");
 });
 
 t.test("flags of access and SSH are refused together for the simulator, listed at once", async (t) => {

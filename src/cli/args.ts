@@ -125,7 +125,9 @@ function normalise(argv: string[]): string[] {
     }
     const next = argv[i + 1];
     if (next === undefined || (next.startsWith("-") && !/^-\d/.test(next)))
-      throw usageError(`--${name}: missing value; expected ${"expects" in spec ? spec.expects : spec.value}`);
+      throw usageError(
+        `--${name}: missing value; expected ${"expects" in spec ? spec.expects : spec.value}${next === undefined ? "" : ` (a value that starts with "-" goes as --${name}=VALUE)`}`,
+      );
     words.push(`--${name}=${next}`);
     i++;
   }
