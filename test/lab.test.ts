@@ -1052,6 +1052,7 @@ async function labTests(): Promise<void> {
       /lab-onegate-token/,
       "the OneGate token is not in the appliance log",
     );
+    const keptPassword = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
     // Shutdown: the unit's ExecStop erases each attribute (onegate vm update --erase).
     await vm.ssh("systemctl poweroff --no-block").catch(() => "");
     const deadline = Date.now() + 120_000;
@@ -1066,7 +1067,6 @@ async function labTests(): Promise<void> {
     // Too small for the model (what a generic template may give): resized to 1536 MiB the appliance
     // must not crash-loop; it says what to resize to, in the log, the report and /health. Resized back,
     // the next boot starts the engine and nothing was lost.
-    const keptPassword = (await vm.ssh("cat /var/lib/slm-copilot/password")).trim();
     await vm.lab("resize", "1536");
     const small = await bootStatus(vm);
     t.equal(small, "bootstrap_failure", "a VM too small for the model: bootstrap fails, once");
