@@ -3,7 +3,6 @@
 // It must print the table and write JSON and HTML with real token counts. Figures are not asserted
 // (this is not a timed test); `npm run bench:real-engine` is the benchmark.
 import t from "tap";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
 import { writeModel } from "../fixtures/gguf/model.ts";
 import { NGINX_BIN, startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { serveFetch } from "../src/core/serve.ts";
+import { runProcess } from "./spawn.ts";
 
 const SLMC = resolve(import.meta.dirname, "../dist/slmc-check");
 const installed = llamaPackage() !== undefined;
@@ -56,43 +56,33 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
     await writeFile(join(dir, "password"), `${password}\n`);
     const json = join(dir, "bench.json");
     const html = join(dir, "bench.html");
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(
-        SLMC,
-        [
-          "bench",
-          "127.0.0.1",
-          "--https-port",
-          String(nginx.httpsPort),
-          "--ca",
-          join(dir, "ca.pem"),
-          "--password-file",
-          join(dir, "password"),
-          "--no-ssh",
-          "--prompt-set",
-          "short",
-          "--requests",
-          "2",
-          "--max-tokens",
-          "48",
-          "--fixed-length",
-          "--json",
-          json,
-          "--html",
-          html,
-        ],
-        { env: { PATH: process.env.PATH ?? "" } },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr });
-      });
-    });
+    const run = await runProcess(
+      SLMC,
+      [
+        "bench",
+        "127.0.0.1",
+        "--https-port",
+        String(nginx.httpsPort),
+        "--ca",
+        join(dir, "ca.pem"),
+        "--password-file",
+        join(dir, "password"),
+        "--no-ssh",
+        "--prompt-set",
+        "short",
+        "--requests",
+        "2",
+        "--max-tokens",
+        "48",
+        "--fixed-length",
+        "--json",
+        json,
+        "--html",
+        html,
+      ],
+      {},
+      240_000,
+    );
     t.equal(run.code, 0, "no finding flagged against real llama.cpp behind nginx", {
       stdout: run.stdout,
       stderr: run.stderr,
@@ -134,27 +124,17 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
   t.test("npm run bench:real-engine, smallest run, without Debian's build", async (t) => {
     const cache = await mkdtemp(join(tmpdir(), "slmc-bench-real-"));
     t.teardown(() => rm(cache, { recursive: true, force: true }));
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(
-        process.execPath,
-        [
-          "--import=tsx",
-          resolve(import.meta.dirname, "../scripts/bench-real-engine.ts"),
-          ...["--size", "50m", "--runs", "1", "--max-tokens", "8", "--bandwidth-mib", "64"],
-          ...["--no-debian", "--cache", cache, "--json"],
-        ],
-        { cwd: resolve(import.meta.dirname, "..") },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        done({ code, stdout, stderr });
-      });
-    });
+    const run = await runProcess(
+      process.execPath,
+      [
+        "--import=tsx",
+        resolve(import.meta.dirname, "../scripts/bench-real-engine.ts"),
+        ...["--size", "50m", "--runs", "1", "--max-tokens", "8", "--bandwidth-mib", "64"],
+        ...["--no-debian", "--cache", cache, "--json"],
+      ],
+      {},
+      240_000,
+    );
     t.equal(run.code, 0, "the benchmark completes", { stderr: run.stderr.slice(-2000) });
     const result = JSON.parse(run.stdout || "{}") as {
       medians?: Record<string, { n_out: number; decode_tok_s: number }>;
