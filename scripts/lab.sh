@@ -267,20 +267,21 @@ set_state() {
   load_state
 }
 
-# Powers the guest off, waits up to 60 s for QEMU to exit (then kills it), and reports how it ended.
+# Powers the guest off, waits up to $1 seconds for QEMU to exit (then kills it), and says how it ended.
 power_off_guest() {
-  local pid waited=0
+  local budget="$1" pid waited=0
   # QEMU removes its pid file when it exits: a guest already powered off has none.
   pid="$(cat "${RUN_DIR}/qemu.pid" 2>/dev/null || true)"
   [[ -n "${pid}" ]] || return 0
   lab_ssh_within 30 systemctl poweroff >/dev/null 2>&1 || true
-  while kill -0 "${pid}" 2>/dev/null && ((waited < 60)); do
+  while kill -0 "${pid}" 2>/dev/null && ((waited < budget)); do
     sleep 1
     waited=$((waited + 1))
   done
   if kill -0 "${pid}" 2>/dev/null; then
-    kill -9 "${pid}"
-    say "the guest did not power off within 60 s: QEMU killed"
+    # It may still exit between the check and the kill.
+    kill -9 "${pid}" 2>/dev/null || true
+    say "the guest did not power off within ${budget} s: QEMU killed"
   else
     say "powered off after ${waited} s"
   fi
@@ -294,7 +295,7 @@ cmd_resize() {
     die "memory must be a whole number of MiB from 512 to 65536, not '${memory}'"
   fi
   load_state
-  power_off_guest
+  power_off_guest 60
   set_state LAB_MEMORY_MB "${memory}"
   start_qemu
   say "booting again with ${memory} MiB"
@@ -385,14 +386,7 @@ cmd_env() {
 cmd_down() {
   [[ -f "${RUN_DIR}/state.env" ]] || return 0
   load_state
-  lab_ssh systemctl poweroff >/dev/null 2>&1 || true
-  local pid waited=0
-  pid="$(cat "${RUN_DIR}/qemu.pid" 2>/dev/null || true)"
-  while [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null && ((waited < 20)); do
-    sleep 1
-    waited=$((waited + 1))
-  done
-  if [[ -n "${pid}" ]]; then kill -9 "${pid}" 2>/dev/null || true; fi
+  power_off_guest 20
   rm -rf "${RUN_DIR}"
   say "lab VM down"
 }
