@@ -4,35 +4,18 @@
 // the output flags (--format, --out, --report; no file unless asked, paths checked before the run),
 // indicative percentiles, open loop with goodput, a wrong-object chunk and --deadline as exit 1.
 import t from "tap";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runProcess, type Run } from "./spawn.ts";
 
 const SLMC = resolve(import.meta.dirname, "../dist/slmc-check");
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
 
-function slmc(
-  args: string[],
-  cwd?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(SLMC, args, {
-      env: { PATH: process.env.PATH ?? "", NO_COLOR: "1" },
-      ...(cwd ? { cwd } : {}),
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const slmc = (args: string[], cwd?: string): Promise<Run> =>
+  runProcess(SLMC, args, { NO_COLOR: "1" }, 120_000, cwd);
 
 interface Report {
   schema_version: number;

@@ -8,16 +8,21 @@ export interface Run {
   ms: number;
 }
 
-/** Runs `command` with PATH plus `env` (nothing else inherited); SIGKILL after `killAfterMs`. */
+/** Runs `command` (in `cwd`, default this process's) with PATH plus `env` (nothing else inherited);
+ * SIGKILL after `killAfterMs`. */
 export function runProcess(
   command: string,
   args: string[],
   env: Record<string, string> = {},
   killAfterMs = 60_000,
+  cwd?: string,
 ): Promise<Run> {
   return new Promise((done) => {
     const started = Date.now();
-    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? "", ...env } });
+    const child = spawn(command, args, {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      ...(cwd ? { cwd } : {}),
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
