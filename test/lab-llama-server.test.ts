@@ -211,6 +211,38 @@ t.test("a backend source that is neither a directory nor a .tar.gz: exit 2", asy
   t.match(run.stderr, /backend source .*backend\.zip is neither a directory nor a \.tar\.gz file/);
 });
 
+t.test("lab.sh keeps the two engines' VMs apart through the state file", async (t) => {
+  const run = await scratch(t, "slmc-lab-run-");
+  const lab = (args: string[], engine?: string) =>
+    runProcess(join(ROOT, "scripts/lab.sh"), args, {
+      SLMC_LAB_RUN: run,
+      ...(engine ? { SLMC_LAB_ENGINE: engine } : {}),
+    });
+  const bogus = await lab(["env"], "llama");
+  t.equal(bogus.code, 1);
+  t.match(
+    bogus.stderr,
+    /SLMC_LAB_ENGINE='llama' is not an engine: use synthetic \(the default\) or llama-server/,
+  );
+  // A VM of the llama-server engine is up (no QEMU behind it: nothing here boots).
+  await writeFile(join(run, "state.env"), `LAB_ENGINE=llama-server\nLAB_RUN_DIR=${run}\nLAB_SSH_PORT=1\n`);
+  const ssh = await lab(["ssh", "true"]);
+  t.equal(ssh.code, 1, "the default engine's command refuses the other engine's VM");
+  t.match(
+    ssh.stderr,
+    /runs the llama-server engine, not synthetic \(SLMC_LAB_ENGINE\): run this with SLMC_LAB_ENGINE=llama-server, or 'lab\.sh down' first/,
+  );
+  const up = await lab(["up", "/nonexistent.env"], "llama-server");
+  t.equal(up.code, 1);
+  t.match(up.stderr, /a lab VM \(engine llama-server\) is already up/, "one VM at a time, whichever engine");
+  const env = await lab(["env"]);
+  t.equal(env.code, 0, "env shows whatever is up");
+  t.match(env.stdout, /^LAB_ENGINE=llama-server$/m);
+  const down = await lab(["down"]);
+  t.equal(down.code, 0, down.stderr);
+  t.match(down.stderr, /lab VM \(engine llama-server\) down/, "down takes whichever VM is up");
+});
+
 const side = await llamaSideRoot();
 if ("unreachable" in side) {
   t.pass(`skipped: no Debian llama.cpp side root: ${side.unreachable}`, { skip: true });
