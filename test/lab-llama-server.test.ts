@@ -8,11 +8,12 @@
 import t, { type Test } from "tap";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../fixtures/ports.ts";
 import { llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
+import { modelStats, SHAPES } from "../fixtures/gguf/model.ts";
 import { runProcess } from "./spawn.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -241,6 +242,44 @@ t.test("lab.sh keeps the two engines' VMs apart through the state file", async (
   const down = await lab(["down"]);
   t.equal(down.code, 0, down.stderr);
   t.match(down.stderr, /lab VM \(engine llama-server\) down/, "down takes whichever VM is up");
+});
+
+t.test("the appliance's memory arithmetic with the llama-server sources' figures", async (t) => {
+  const env = await scratch(t, "slmc-memory-");
+  const root = join(env, "root");
+  const shape = SHAPES["50m"];
+  // q8_0 K and V: 34 bytes per 32 values, per layer and embedding dimension.
+  const kvBytesPerToken = 2 * shape.layers * shape.embd * (34 / 32);
+  const kvKib = 13;
+  t.ok(kvBytesPerToken <= kvKib * 1024, `${kvBytesPerToken} B of KV per token fit the 13 KiB figure`);
+  t.ok(kvBytesPerToken > (kvKib - 1) * 1024, "and the figure is rounded up by less than 1 KiB");
+  await mkdir(join(root, "var/lib/local-ai/models"), { recursive: true });
+  const model = join(root, "var/lib/local-ai/models/slmc-50m-q8_0-stand-in.gguf");
+  await writeFile(model, "");
+  await truncate(model, modelStats("50m", "q8_0").bytes);
+  const memory = async (memTotalMib: number) => {
+    await writeFile(join(env, "meminfo"), `MemTotal: ${memTotalMib * 1024} kB\n`);
+    const run = await runProcess(
+      "bash",
+      [
+        "-c",
+        'source "$1/appliance.sh"; check_memory 32768; echo "$MEMORY_STATE $MEMORY_NEEDED_MIB"',
+        "_",
+        join(ROOT, "appliance"),
+      ],
+      {
+        SLMC_ROOT: root,
+        SLMC_HOME: join(ROOT, "appliance"),
+        SLMC_MEMINFO: join(env, "meminfo"),
+        SLMC_MODEL_FILE: "slmc-50m-q8_0-stand-in.gguf",
+        SLMC_KV_KIB_PER_TOKEN: String(kvKib),
+      },
+    );
+    return run.stdout.trim().split("\n").at(-1);
+  };
+  // 52 MiB of weights + 416 MiB of KV at context 32768 + 2048 MiB: the lab VM's 6 GiB suffice.
+  t.equal(await memory(6144), "ok 2516", "the lab VM (6 GiB) runs it at configure's default context");
+  t.equal(await memory(2400), "insufficient 2516", "the KV cache counts: 2.4 GiB is too little");
 });
 
 const side = await llamaSideRoot();
