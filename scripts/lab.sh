@@ -106,7 +106,7 @@ engine_appliance_dir() {
 # What the build record and manifest name as the engine's stand-ins.
 engine_stand_ins() {
   if [[ "${ENGINE}" == llama-server ]]; then
-    echo "LocalAI stand-in binary running Debian's llama-server (real llama.cpp), generated 50M-parameter GGUF with random weights (not Devstral)"
+    echo "LocalAI stand-in binary running the llama-server of Debian (real llama.cpp), generated 50M-parameter GGUF with random weights (not Devstral)"
   else
     echo "LocalAI stand-in binary, generated 4 MiB model (not Devstral)"
   fi
