@@ -140,7 +140,7 @@ cmd_appliance() {
   SLMC_LAB_ENGINE="${ENGINE}" "${ROOT}/packer/lab/make-sources.sh" "${sources}" /tmp/slmc-sources >&2
   accel="$(choose_accelerator "${base}")"
   built_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-$(basename "${dir}" | cut -d- -f2)"
+  build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-${dir##*-}"
   say "building the lab appliance (engine ${ENGINE}) with Packer (${accel}), build id ${build_id}"
   (cd "${ROOT}/packer/lab" && PACKER_LOG=0 PACKER_CACHE_DIR="${CACHE}/packer-cache" packer build -color=false \
     -var "base_image=${base}/base.qcow2" -var "kernel=${base}/vmlinuz" -var "initrd=${base}/initrd.img" \
