@@ -18,6 +18,10 @@
 #   lab.sh env                      print the state (ports, key) as KEY=VALUE lines
 #   lab.sh down                     power off and remove the run directory
 #
+# SLMC_LAB_ENGINE picks what the stand-in engine runs: "synthetic" (default: exact token schedules) or
+# "llama-server" (Debian's llama.cpp on a generated 50m GGUF: real inference; the image is built apart,
+# as appliance-llama-server-<hash>). The state file records the engine of the VM that is up, and every
+# command but env and down refuses a VM of the other engine.
 # Builds are cached in SLMC_LAB_CACHE (default /var/cache/slmc-lab) keyed by the hash of their inputs;
 # the running VM lives in SLMC_LAB_RUN (default .lab/run).
 set -euo pipefail
@@ -28,6 +32,7 @@ readonly CACHE="${SLMC_LAB_CACHE:-/var/cache/slmc-lab}"
 readonly RUN_DIR="${SLMC_LAB_RUN:-${ROOT}/.lab/run}"
 readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-120}"
 readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-6144}"
+readonly ENGINE="${SLMC_LAB_ENGINE:-synthetic}"
 
 die() {
   echo "lab: $*" >&2
@@ -78,6 +83,35 @@ appliance_dir() {
     "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in")"
 }
 
+# The llama-server image's inputs add the side root (its package versions and wrapper; its directory
+# name already carries the hash of llama-sid.sh) and the model generator; the engine is in the name
+# and in the hash.
+llama_server_appliance_dir() {
+  local base="$1" side hash
+  side="$("${ROOT}/scripts/llama-sid.sh" build)"
+  hash="$({
+    echo "engine=llama-server"
+    inputs_hash "${base}/SHA256SUMS" "${ROOT}/appliance" "${ROOT}/fixtures/lab/one-apps" "${ROOT}/fixtures/lab/context" \
+      "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in" "${ROOT}/scripts/llama-sid.sh" \
+      "${side}/VERSIONS" "${side}/run" "${ROOT}/fixtures/gguf"
+  } | sha256sum | cut -c1-16)"
+  echo "${CACHE}/appliance-llama-server-${hash}"
+}
+
+engine_appliance_dir() {
+  local base="$1"
+  if [[ "${ENGINE}" == llama-server ]]; then llama_server_appliance_dir "${base}"; else appliance_dir "${base}"; fi
+}
+
+# What the build record and manifest name as the engine's stand-ins.
+engine_stand_ins() {
+  if [[ "${ENGINE}" == llama-server ]]; then
+    echo "LocalAI stand-in binary running the llama-server of Debian (real llama.cpp), generated 50M-parameter GGUF with random weights (not Devstral)"
+  else
+    echo "LocalAI stand-in binary, generated 4 MiB model (not Devstral)"
+  fi
+}
+
 # What build.sh's manifest.json says of a release image, for the lab image: the build id the image's
 # build record carries and the image's sha256 (slmc-check gate --build-manifest ties the two).
 write_lab_manifest() {
@@ -85,9 +119,9 @@ write_lab_manifest() {
   version="$(sed -n "s/^ONE_SERVICE_VERSION='\(.*\)'$/\1/p" "${ROOT}/appliance/appliance.sh")"
   sha="$(sha256sum "${dir}/slm-copilot-lab.qcow2")"
   jq -n --arg version "${version}" --arg build_id "${build_id}" --arg built_at "${built_at}" \
-    --arg sha256 "${sha%% *}" \
+    --arg sha256 "${sha%% *}" --arg stand_ins "$(engine_stand_ins)" \
     '{name: "slm-copilot-lab", version: $version, build_id: $build_id, built_at: $built_at, profile: "lab",
-      stand_ins: "LAB STAND-IN image built by scripts/lab.sh (packer/lab)", format: "qcow2",
+      stand_ins: ("LAB STAND-IN image built by scripts/lab.sh (packer/lab): " + $stand_ins), format: "qcow2",
       file: "slm-copilot-lab.qcow2", sha256: $sha256}' >"${dir}/manifest.json"
 }
 
@@ -95,24 +129,24 @@ cmd_appliance() {
   local base dir sources accel build_id built_at
   base="$(cmd_image)"
   [[ -x "${ROOT}/dist/local-ai-stand-in" ]] || die "dist/local-ai-stand-in is missing: run 'make build-cli'"
-  dir="$(appliance_dir "${base}")"
+  dir="$(engine_appliance_dir "${base}")"
   if [[ -f "${dir}/slm-copilot-lab.qcow2" && -f "${dir}/manifest.json" && -f "${dir}/.complete" ]]; then
-    say "lab appliance cached in ${dir}"
+    say "lab appliance (engine ${ENGINE}) cached in ${dir}"
     echo "${dir}/slm-copilot-lab.qcow2"
     return
   fi
   rm -rf "${dir}"
   sources="$(mktemp -d)"
-  "${ROOT}/packer/lab/make-sources.sh" "${sources}" /tmp/slmc-sources >&2
+  SLMC_LAB_ENGINE="${ENGINE}" "${ROOT}/packer/lab/make-sources.sh" "${sources}" /tmp/slmc-sources >&2
   accel="$(choose_accelerator "${base}")"
   built_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-$(basename "${dir}" | cut -d- -f2)"
-  say "building the lab appliance with Packer (${accel}), build id ${build_id}"
+  build_id="slm-copilot-lab-$(date -u +%Y%m%dT%H%M%SZ)-${dir##*-}"
+  say "building the lab appliance (engine ${ENGINE}) with Packer (${accel}), build id ${build_id}"
   (cd "${ROOT}/packer/lab" && PACKER_LOG=0 PACKER_CACHE_DIR="${CACHE}/packer-cache" packer build -color=false \
     -var "base_image=${base}/base.qcow2" -var "kernel=${base}/vmlinuz" -var "initrd=${base}/initrd.img" \
     -var "ssh_private_key_file=${base}/lab_key" -var "sources_dir=${sources}" -var "repo_dir=${ROOT}" \
     -var "output_dir=${dir}" -var "accelerator=${accel}" -var "build_id=${build_id}" \
-    -var "build_time=${built_at}" slm-copilot-lab.pkr.hcl) >&2
+    -var "build_time=${built_at}" -var "engine_stand_ins=$(engine_stand_ins)" slm-copilot-lab.pkr.hcl) >&2
   rm -rf "${sources}"
   write_lab_manifest "${dir}" "${build_id}" "${built_at}"
   touch "${dir}/.complete"
@@ -160,10 +194,20 @@ make_context_iso() {
   rm -rf "${dir}"
 }
 
-load_state() {
+# The state of whatever VM is up (env, down).
+load_any_state() {
   [[ -f "${RUN_DIR}/state.env" ]] || die "no lab VM is up (${RUN_DIR}/state.env missing): run 'lab.sh up CONTEXT_FILE'"
   # shellcheck source=/dev/null
   source "${RUN_DIR}/state.env"
+  # A state file from before engines were recorded is the synthetic one.
+  LAB_ENGINE="${LAB_ENGINE:-synthetic}"
+}
+
+# The state of the VM up, which must run this command's engine.
+load_state() {
+  load_any_state
+  [[ "${LAB_ENGINE}" == "${ENGINE}" ]] ||
+    die "the lab VM up in ${RUN_DIR} runs the ${LAB_ENGINE} engine, not ${ENGINE} (SLMC_LAB_ENGINE): run this with SLMC_LAB_ENGINE=${LAB_ENGINE}, or 'lab.sh down' first"
 }
 
 lab_ssh() {
@@ -212,7 +256,10 @@ kernel_started_since() {
 cmd_up() {
   local context_file="${1:?usage: lab.sh up CONTEXT_FILE [restricted|open]}" net="${2:-restricted}"
   local image base accel restrict
-  [[ -f "${RUN_DIR}/state.env" ]] && die "a lab VM is already up in ${RUN_DIR}; run 'lab.sh down' first"
+  if [[ -f "${RUN_DIR}/state.env" ]]; then
+    load_any_state
+    die "a lab VM (engine ${LAB_ENGINE}) is already up in ${RUN_DIR}; run 'lab.sh down' first"
+  fi
   image="$(cmd_appliance)"
   base="$(cmd_image)"
   accel="$(choose_accelerator "${base}")"
@@ -237,10 +284,12 @@ LAB_BASE=${base}
 LAB_MEMORY_MB=${MEMORY_MB}
 LAB_CONTEXT_ISO=${RUN_DIR}/context.iso
 LAB_RUN_DIR=${RUN_DIR}
+LAB_ENGINE=${ENGINE}
+LAB_IMAGE=${image}
 STATE
   load_state
   start_qemu
-  say "booting (${accel}, ${LAB_MEMORY_MB} MiB, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
+  say "booting the ${ENGINE} engine's image (${accel}, ${LAB_MEMORY_MB} MiB, network ${net}); ssh 127.0.0.1:${LAB_SSH_PORT}, https 127.0.0.1:${LAB_HTTPS_PORT}, http 127.0.0.1:${LAB_HTTP_PORT}"
   wait_for_ssh 300 || die "no SSH within 300 s of boot; $(serial_tail_since 0)"
   cmd_wait_ready
 }
@@ -379,21 +428,25 @@ cmd_reboot() {
 }
 
 cmd_env() {
-  load_state
+  load_any_state
   cat "${RUN_DIR}/state.env"
 }
 
 cmd_down() {
   [[ -f "${RUN_DIR}/state.env" ]] || return 0
-  load_state
+  load_any_state
   power_off_guest 20
   rm -rf "${RUN_DIR}"
-  say "lab VM down"
+  say "lab VM (engine ${LAB_ENGINE}) down"
 }
 
 main() {
   local command="${1:-}"
   shift || true
+  case "${ENGINE}" in
+    synthetic | llama-server) ;;
+    *) die "SLMC_LAB_ENGINE='${ENGINE}' is not an engine: use synthetic (the default) or llama-server" ;;
+  esac
   case "${command}" in
     image) cmd_image ;;
     appliance) cmd_appliance ;;

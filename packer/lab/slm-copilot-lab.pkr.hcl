@@ -45,6 +45,12 @@ variable "build_time" {
   type = string
 }
 
+variable "engine_stand_ins" {
+  type        = string
+  description = "what stands in for LocalAI's engine and Devstral in this build (scripts/lab.sh sets it per SLMC_LAB_ENGINE)"
+  default     = "LocalAI stand-in binary, generated 4 MiB model (not Devstral)"
+}
+
 variable "accelerator" {
   type    = string
   default = "tcg"
@@ -116,7 +122,7 @@ build {
       "SLMC_SOURCES_ENV=/tmp/slmc-sources/sources.env",
       "SLMC_BUILD_ID=${var.build_id}",
       "SLMC_BUILD_PROFILE=lab",
-      "SLMC_BUILD_STAND_INS=LAB STAND-IN: Debian bookworm lab base (not Ubuntu 24.04), slmc lab one-apps driver and one-context, LocalAI stand-in binary, generated 4 MiB model (not Devstral)",
+      "SLMC_BUILD_STAND_INS=LAB STAND-IN: Debian bookworm lab base (not Ubuntu 24.04), slmc lab one-apps driver and one-context, ${var.engine_stand_ins}",
       "SLMC_BUILD_TIME=${var.build_time}",
     ]
     scripts = [
