@@ -20,7 +20,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 const STAND_IN = join(ROOT, "dist/local-ai-stand-in");
 const MAKE_SOURCES = join(ROOT, "packer/lab/make-sources.sh");
 const RENDER = join(ROOT, "appliance/render-template.sh");
-// Generous for a loaded 2-core host: the side root's archive is packed twice (about 20 s idle).
+// Generous for a loaded 2-core host: packing the side root's archive takes about 5 s idle.
 const SOURCES_TIMEOUT_MS = 300_000;
 const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 120_000;

@@ -53,20 +53,17 @@ write_synthetic_model() {
   { printf 'GGUF'; head -c "${SYNTHETIC_MODEL_BYTES}" /dev/urandom; } >"${target}"
 }
 
-# The side root as llama-sid.sh packs it, unpacked, plus the metadata that tells the stand-in to run
-# it, packed again as one archive: a directory tree with absolute symlinks does not survive Packer's
-# file upload, an archive does (the stand-in's `backends install` unpacks it, as LocalAI unpacks an
-# OCI image).
+# The cached side root (scripts/llama-sid.sh) plus the metadata that tells the stand-in to run it, as
+# one archive: a directory tree with absolute symlinks does not survive Packer's file upload, an
+# archive does (the stand-in's `backends install` unpacks it, as LocalAI unpacks an OCI image). One
+# pass of gzip -1: this archive only crosses into the lab image, where speed matters more than size.
 write_llama_server_backend() {
-  local out="$1" stage="$2" version
-  "${LLAMA_SID}" tarball "${stage}/llama-sid.tar.gz" >/dev/null
-  mkdir "${stage}/backend"
-  tar -xzf "${stage}/llama-sid.tar.gz" -C "${stage}/backend"
-  rm "${stage}/llama-sid.tar.gz"
-  version="$(sed -n 's/^llama\.cpp-tools //p' "${stage}/backend/VERSIONS")"
+  local out="$1" stage="$2" dir version
+  dir="$("${LLAMA_SID}" build)"
+  version="$(sed -n 's/^llama\.cpp-tools //p' "${dir}/VERSIONS")"
   printf '{"name":"cpu-llama-server-debian","meta_backend_for":"llama-cpp","engine":"llama-server","llama_cpp":"%s","stand_in":true}\n' \
-    "${version}" >"${stage}/backend/metadata.json"
-  tar -C "${stage}/backend" -czf "${out}/${LLAMA_BACKEND_FILE}" .
+    "${version}" >"${stage}/metadata.json"
+  tar -I 'gzip -1' -cf "${out}/${LLAMA_BACKEND_FILE}" --exclude='./root/dev/*' -C "${dir}" . -C "${stage}" metadata.json
 }
 
 write_llama_model() {
