@@ -52,6 +52,37 @@ t.test("every kind of drift is reported", async (t) => {
   t.match(found.join("\n"), /local-ai\.service: "enabled active" → "enabled failed"/);
 });
 
+t.test(
+  "an engine backend's loopback port picked by the kernel is not drift; anything else about it is",
+  async (t) => {
+    const withBackend = (listen: string) =>
+      parseSnapshot(
+        SNAPSHOT.replace("@@listen 127.0.0.1:8080", `@@listen 127.0.0.1:8080\n@@listen ${listen}`),
+      );
+    t.same(
+      drift(withBackend("127.0.0.1:43053"), withBackend("127.0.0.1:33513")),
+      [],
+      "llama.cpp's server on a new free loopback port after the reboot",
+    );
+    t.same(drift(withBackend("[::1]:43053"), withBackend("[::1]:60999")), [], "the same on ::1");
+    t.match(
+      drift(withBackend("127.0.0.1:43053"), withBackend("0.0.0.0:33513")).join("\n"),
+      /listening sockets changed: \[0\.0\.0\.0:443 127\.0\.0\.1:8080 127\.0\.0\.1:ephemeral\] → \[0\.0\.0\.0:33513 0\.0\.0\.0:443 127\.0\.0\.1:8080\]/,
+      "a backend that now listens on every address is drift",
+    );
+    t.match(
+      drift(withBackend("127.0.0.1:43053"), parseSnapshot(SNAPSHOT)).join("\n"),
+      /listening sockets changed/,
+      "a backend socket that is gone is drift",
+    );
+    t.match(
+      drift(withBackend("127.0.0.1:9100"), withBackend("127.0.0.1:9101")).join("\n"),
+      /listening sockets changed: .*127\.0\.0\.1:9100.* → .*127\.0\.0\.1:9101/,
+      "a fixed loopback port (below the ephemeral range) that moved is drift",
+    );
+  },
+);
+
 t.test("line diff marks additions and removals", async (t) => {
   t.same(lineDiff("a\nb\nc", "a\nc\nd"), ["-b", "+d"]);
   t.same(lineDiff("x", "x"), []);

@@ -10,6 +10,24 @@ export interface DriftItem {
   lines?: string[];
 }
 
+/** Linux's default ip_local_port_range starts here: a port at or above it was picked by the kernel. */
+const EPHEMERAL_PORT_MIN = 32768;
+
+/**
+ * The listeners as compared across a reboot: a loopback socket on an ephemeral port becomes
+ * `ADDRESS:ephemeral`. LocalAI runs each backend (llama.cpp's server) on a free loopback port it asks
+ * the kernel for, so that port differs after every start; the socket's presence, its address and
+ * every fixed or non-loopback port are still compared.
+ */
+export function comparableListeners(listeners: string[]): string[] {
+  return listeners
+    .map((listener) => {
+      const match = /^(127\.\d+\.\d+\.\d+|\[::1\]):(\d+)$/.exec(listener);
+      return match && Number(match[2]) >= EPHEMERAL_PORT_MIN ? `${match[1]}:ephemeral` : listener;
+    })
+    .sort();
+}
+
 export function driftItems(before: Snapshot, after: Snapshot): DriftItem[] {
   const found: DriftItem[] = [];
   for (const [file, text] of Object.entries(before.files))
@@ -30,8 +48,8 @@ export function driftItems(before: Snapshot, after: Snapshot): DriftItem[] {
       subject: "certificate",
       text: `certificate changed: ${before.certificateFingerprint} → ${after.certificateFingerprint}`,
     });
-  const listenersBefore = before.listeners.join(" ");
-  const listenersAfter = after.listeners.join(" ");
+  const listenersBefore = comparableListeners(before.listeners).join(" ");
+  const listenersAfter = comparableListeners(after.listeners).join(" ");
   if (listenersBefore !== listenersAfter)
     found.push({
       kind: "listeners",
