@@ -24,6 +24,7 @@ const RENDER = join(ROOT, "appliance/render-template.sh");
 const SOURCES_TIMEOUT_MS = 300_000;
 const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
 const LABEL = "slmc-stand-in + real llama.cpp (Debian)";
 
 async function scratch(t: Test, prefix: string): Promise<string> {
@@ -80,7 +81,10 @@ async function runAsAppliance(t: Test, models: string, backends: string): Promis
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once("exit", done));
     child.kill("SIGTERM");
+    // The stand-in stops its llama-server child on SIGTERM; one that does not end is killed.
+    const killer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await exited;
+    clearTimeout(killer);
   });
   return { url: `http://127.0.0.1:${port}`, child, log: () => log };
 }
