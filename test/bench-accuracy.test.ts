@@ -73,8 +73,7 @@ const SCHEDULES: Schedule[] = [
   },
   // 64 streams of one token per event. 20 tok/s keeps the two processes at ~1,300 events/s, so on two
   // shared cores the measurement, not the scheduler, is what is judged (at 50 tok/s a loaded host put
-  // the harness's own event loop 1–2% behind). Last in the list: `make test` runs the other timing
-  // files beside this one, and they have ended by then (beside them its decode error doubled, ~0.6%).
+  // the harness's own event loop 1–2% behind; beside other timing files its decode error doubled).
   {
     name: "1 token/chunk, role chunk, 64 streams",
     ttftMs: 120,
