@@ -6,25 +6,21 @@
 // llama-server, and serves real tokens. Broken backends (an unknown engine, no `run`, bad JSON) exit 2
 // naming the file. The side-root parts skip, saying why, when the Debian archive is unreachable.
 import t, { type Test } from "tap";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../fixtures/ports.ts";
 import { llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
 import { modelStats, SHAPES } from "../fixtures/gguf/model.ts";
 import { runProcess } from "./spawn.ts";
+import { readyz, spawnStandIn, STAND_IN, until, type StandInChild } from "./stand-in-child.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const STAND_IN = join(ROOT, "dist/local-ai-stand-in");
 const MAKE_SOURCES = join(ROOT, "packer/lab/make-sources.sh");
 const RENDER = join(ROOT, "appliance/render-template.sh");
 // Generous for a loaded 2-core host: packing the side root's archive takes about 5 s idle.
 const SOURCES_TIMEOUT_MS = 300_000;
-const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 120_000;
-const STOP_TIMEOUT_MS = 15_000;
 const LABEL = "slmc-stand-in + real llama.cpp (Debian)";
 
 async function scratch(t: Test, prefix: string): Promise<string> {
@@ -42,64 +38,13 @@ function parseEnv(text: string): Record<string, string> {
   );
 }
 
-interface Running {
-  url: string;
-  child: ChildProcess;
-  log: () => string;
-}
-
 /** `local-ai run` as local-ai.service starts it: LocalAI's flags and environment, no --backend. */
-async function runAsAppliance(t: Test, models: string, backends: string): Promise<Running> {
-  const port = await freePort();
-  const child = spawn(
-    STAND_IN,
-    [
-      "run",
-      "--address",
-      `127.0.0.1:${port}`,
-      "--models-path",
-      models,
-      "--backends-path",
-      backends,
-      "--threads",
-      "1",
-      "--context-size",
-      "32768",
-    ],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        PATH: process.env.PATH ?? "",
-        LOCALAI_AUTOLOAD_GALLERIES: "false",
-        LOCALAI_LOAD_TO_MEMORY: "devstral-small-2",
-      },
-    },
+const runAsAppliance = (t: Test, models: string, backends: string): Promise<StandInChild> =>
+  spawnStandIn(
+    t,
+    ["--models-path", models, "--backends-path", backends, "--threads", "1", "--context-size", "32768"],
+    { LOCALAI_AUTOLOAD_GALLERIES: "false", LOCALAI_LOAD_TO_MEMORY: "devstral-small-2" },
   );
-  let log = "";
-  child.stderr!.on("data", (d) => (log = (log + d).slice(-256 * 1024)));
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once("exit", done));
-    child.kill("SIGTERM");
-    // The stand-in stops its llama-server child on SIGTERM; one that does not end is killed.
-    const killer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(killer);
-  });
-  return { url: `http://127.0.0.1:${port}`, child, log: () => log };
-}
-
-async function until(what: string, probe: () => Promise<boolean>, log: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((wait) => setTimeout(wait, 100));
-  }
-  throw new Error(`${what} within ${READY_TIMEOUT_MS} ms; stand-in log:\n${log()}`);
-}
-
-const readyz = (url: string) =>
-  fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status);
 
 const ownedBy = async (url: string) =>
   (

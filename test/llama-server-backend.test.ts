@@ -4,71 +4,38 @@
 // kill -9 of the llama-server child is recovered with a real reload; tools reach the chat template; a
 // model llama-server cannot load never becomes ready. Skips when the Debian archive is unreachable.
 import t, { type Test } from "tap";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../fixtures/ports.ts";
 import { writeModel } from "../fixtures/gguf/model.ts";
 import { llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
 import { llamaServerArgs, roleChunkFor } from "../fixtures/engine/llama-server.ts";
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { runProcess } from "./spawn.ts";
+import {
+  READY_TIMEOUT_MS,
+  readyz,
+  spawnStandIn,
+  STAND_IN,
+  until,
+  type StandInChild,
+} from "./stand-in-child.ts";
 
-const STAND_IN = resolve(import.meta.dirname, "../dist/local-ai-stand-in");
 const TEMPLATE = resolve(import.meta.dirname, "../appliance/templates/devstral-small-2.jinja");
-// Generous for a loaded 2-core host: loading the 50M model takes about a second when idle.
-const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 120_000;
 
-interface StandIn {
-  url: string;
-  child: ChildProcess;
-  log: () => string;
-}
-
-async function startStandIn(t: Test, modelsPath: string, llamaServer: string): Promise<StandIn> {
-  const port = await freePort();
-  const child = spawn(
-    STAND_IN,
-    [
-      "run",
-      "--address",
-      `127.0.0.1:${port}`,
-      "--models-path",
-      modelsPath,
-      "--backend",
-      "llama-server",
-      "--llama-server",
-      llamaServer,
-      "--load-ms",
-      "0",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "" } },
-  );
-  let log = "";
-  child.stderr!.on("data", (d) => (log = (log + d).slice(-256 * 1024)));
-  t.teardown(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((done) => child.once("exit", done));
-    child.kill("SIGTERM");
-    await exited;
-  });
-  return { url: `http://127.0.0.1:${port}`, child, log: () => log };
-}
-
-async function until(what: string, probe: () => Promise<boolean>, log: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((wait) => setTimeout(wait, 100));
-  }
-  throw new Error(`${what} within ${READY_TIMEOUT_MS} ms; stand-in log:\n${log()}`);
-}
-
-const readyz = (url: string) =>
-  fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status);
+const startStandIn = (t: Test, modelsPath: string, llamaServer: string): Promise<StandInChild> =>
+  spawnStandIn(t, [
+    "--models-path",
+    modelsPath,
+    "--backend",
+    "llama-server",
+    "--llama-server",
+    llamaServer,
+    "--load-ms",
+    "0",
+  ]);
 
 t.test("the appliance's model YAML becomes llama-server's flags", async (t) => {
   const yaml = (await readFile(resolve(import.meta.dirname, "../appliance/templates/model.yaml"), "utf8"))
