@@ -76,24 +76,29 @@ cmd_image() {
   echo "${dir}"
 }
 
-appliance_dir() {
+# What every lab appliance image is built from (BASE: the base image's directory), one path a line.
+appliance_inputs() {
   local base="$1"
-  echo "${CACHE}/appliance-$(inputs_hash "${base}/SHA256SUMS" "${ROOT}/appliance" "${ROOT}/fixtures/lab/one-apps" \
-    "${ROOT}/fixtures/lab/context" \
-    "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in")"
+  printf '%s\n' "${base}/SHA256SUMS" "${ROOT}/appliance" "${ROOT}/fixtures/lab/one-apps" "${ROOT}/fixtures/lab/context" \
+    "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in"
+}
+
+appliance_dir() {
+  local base="$1" inputs
+  mapfile -t inputs < <(appliance_inputs "${base}")
+  echo "${CACHE}/appliance-$(inputs_hash "${inputs[@]}")"
 }
 
 # The llama-server image's inputs add the side root (its package versions and wrapper; its directory
 # name already carries the hash of llama-sid.sh) and the model generator; the engine is in the name
 # and in the hash.
 llama_server_appliance_dir() {
-  local base="$1" side hash
+  local base="$1" side hash inputs
   side="$("${ROOT}/scripts/llama-sid.sh" build)"
+  mapfile -t inputs < <(appliance_inputs "${base}")
   hash="$({
     echo "engine=llama-server"
-    inputs_hash "${base}/SHA256SUMS" "${ROOT}/appliance" "${ROOT}/fixtures/lab/one-apps" "${ROOT}/fixtures/lab/context" \
-      "${ROOT}/packer/scripts" "${ROOT}/packer/lab" "${ROOT}/dist/local-ai-stand-in" "${ROOT}/scripts/llama-sid.sh" \
-      "${side}/VERSIONS" "${side}/run" "${ROOT}/fixtures/gguf"
+    inputs_hash "${inputs[@]}" "${ROOT}/scripts/llama-sid.sh" "${side}/VERSIONS" "${side}/run" "${ROOT}/fixtures/gguf"
   } | sha256sum | cut -c1-16)"
   echo "${CACHE}/appliance-llama-server-${hash}"
 }
