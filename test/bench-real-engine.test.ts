@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
-import { writeModel } from "../fixtures/gguf/model.ts";
+import { writeCachedModel } from "../fixtures/model-cache.ts";
 import { NGINX_BIN, startRealNginx } from "../fixtures/nginx/real-nginx.ts";
 import { serveFetch } from "../src/core/serve.ts";
 import { runProcess } from "./spawn.ts";
@@ -28,7 +28,7 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
   t.test("bench through the appliance's nginx against real llama.cpp", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "slmc-bench-llama-"));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
-    writeModel({ path: join(dir, "small.gguf"), size: "50m", type: "q8_0", seed: 7 });
+    writeCachedModel({ path: join(dir, "small.gguf"), size: "50m", type: "q8_0", seed: 1 });
     await writeFile(
       join(dir, "devstral-small-2.yaml"),
       "name: devstral-small-2\ncontext_size: 1024\nparameters:\n  model: small.gguf\n",

@@ -8,7 +8,7 @@ import t from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { writeModel } from "../fixtures/gguf/model.ts";
+import { writeCachedModel } from "../fixtures/model-cache.ts";
 import { llamaSideRoot, startLlamaServer, type LlamaServerProcess } from "../fixtures/engine/llama-sid.ts";
 import { SHAPES, STRICT, TOOLS } from "./chat-template-shapes.ts";
 
@@ -31,7 +31,7 @@ if ("unreachable" in result) {
   const dir = await mkdtemp(join(tmpdir(), "slmc-template-llama-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const model = join(dir, "small.gguf");
-  writeModel({ path: model, size: "50m", type: "q8_0", seed: 9 });
+  writeCachedModel({ path: model, size: "50m", type: "q8_0", seed: 1 });
   await writeFile(join(dir, "strict.jinja"), STRICT);
   const serve = async (template: string) => {
     const server = await startLlamaServer(root, [

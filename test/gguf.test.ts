@@ -3,10 +3,11 @@
 // broken file is detectably broken.
 import t from "tap";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toF16Bits } from "../fixtures/gguf/elements.ts";
+import { MODEL_CACHE_DIR, writeCachedModel } from "../fixtures/model-cache.ts";
 import { SHAPES, writeModel } from "../fixtures/gguf/model.ts";
 
 type Value = number | bigint | boolean | string | Value[];
@@ -202,3 +203,34 @@ t.test("f16 rounding follows IEEE binary16", async (t) => {
   t.equal(toF16Bits(2 ** -26), 0x0000, "underflows to zero");
   t.equal(toF16Bits(NaN) & 0x7c00, 0x7c00);
 });
+
+t.test(
+  "the model cache hands out writeModel's exact file, written once per size, type and seed",
+  async (t) => {
+    const seed = 1000 + (process.pid % 1000);
+    const key = (name: string) => join(dir, name);
+    writeModel({ path: key("direct.gguf"), size: "tiny", type: "q8_0", seed });
+    const first = writeCachedModel({ path: key("first.gguf"), size: "tiny", type: "q8_0", seed });
+    t.equal(first.path, key("first.gguf"));
+    const direct = await readFile(key("direct.gguf"));
+    t.ok(direct.equals(await readFile(key("first.gguf"))), "the cached model is byte for byte writeModel's");
+    t.equal(first.bytes, direct.length, "its stats are the model's");
+    const entries = (await readdir(MODEL_CACHE_DIR)).filter((name) => name.startsWith(`tiny-q8_0-${seed}-`));
+    t.equal(entries.length, 1, "one cache entry for this size, type and seed");
+    const entry = join(MODEL_CACHE_DIR, entries[0] ?? "");
+    const written = (await stat(entry)).mtimeMs;
+    writeCachedModel({ path: key("second.gguf"), size: "tiny", type: "q8_0", seed });
+    t.equal(
+      (await stat(entry)).mtimeMs,
+      written,
+      "the second request copies the entry, it does not write it again",
+    );
+    t.ok(direct.equals(await readFile(key("second.gguf"))));
+    writeCachedModel({ path: key("other-seed.gguf"), size: "tiny", type: "q8_0", seed: seed + 1 });
+    t.notOk(direct.equals(await readFile(key("other-seed.gguf"))), "another seed is another model");
+    for (const extra of [seed, seed + 1]) {
+      for (const name of await readdir(MODEL_CACHE_DIR))
+        if (name.startsWith(`tiny-q8_0-${extra}-`)) await rm(join(MODEL_CACHE_DIR, name), { force: true });
+    }
+  },
+);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createEngine, DEFAULT_SCHEDULE } from "../src/sim/engine/app.ts";
 import { createLlamaCppBackend } from "../fixtures/engine/llama-backend.ts";
 import { llamaPackage } from "../fixtures/engine/llama-cpp.ts";
-import { writeModel } from "../fixtures/gguf/model.ts";
+import { writeCachedModel } from "../fixtures/model-cache.ts";
 import { serveFetch } from "../src/core/serve.ts";
 
 const installed = llamaPackage() !== undefined;
@@ -22,7 +22,7 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
 } else {
   const dir = await mkdtemp(join(tmpdir(), "slmc-llama-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  writeModel({ path: join(dir, "tiny.gguf"), size: "tiny", type: "q8_0", seed: 3 });
+  writeCachedModel({ path: join(dir, "tiny.gguf"), size: "tiny", type: "q8_0", seed: 3 });
   await writeFile(join(dir, "tiny.yaml"), "name: tiny\ncontext_size: 256\nparameters:\n  model: tiny.gguf\n");
   await writeFile(join(dir, "junk.gguf"), Buffer.alloc(4096, 1));
   await writeFile(join(dir, "junk.yaml"), "name: junk\nparameters:\n  model: junk.gguf\n");

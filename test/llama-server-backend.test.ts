@@ -7,7 +7,7 @@ import t, { type Test } from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { writeModel } from "../fixtures/gguf/model.ts";
+import { writeCachedModel } from "../fixtures/model-cache.ts";
 import { llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
 import { llamaServerArgs, roleChunkFor } from "../fixtures/engine/llama-server.ts";
 import { readFile } from "node:fs/promises";
@@ -119,7 +119,7 @@ if ("unreachable" in result) {
   const { root } = result;
   const dir = await mkdtemp(join(tmpdir(), "slmc-llama-server-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  writeModel({ path: join(dir, "small.gguf"), size: "50m", type: "q8_0", seed: 5 });
+  writeCachedModel({ path: join(dir, "small.gguf"), size: "50m", type: "q8_0", seed: 1 });
   // The appliance's YAML keys the backend maps to llama-server flags, with its own chat template.
   await writeFile(
     join(dir, "devstral-small-2.yaml"),

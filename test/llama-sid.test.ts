@@ -12,7 +12,7 @@ import {
   llamaSideRoot,
   runLlamaBench,
 } from "../fixtures/engine/llama-sid.ts";
-import { writeModel } from "../fixtures/gguf/model.ts";
+import { writeCachedModel } from "../fixtures/model-cache.ts";
 import { runProcess } from "./spawn.ts";
 
 t.test("an unreachable archive: exit 3, the message names the mirror, nothing cached", async (t) => {
@@ -59,7 +59,7 @@ if ("unreachable" in result) {
     const dir = await mkdtemp(join(tmpdir(), "slmc-llama-bench-"));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const model = join(dir, "tiny.gguf");
-    writeModel({ path: model, size: "tiny", type: "q8_0", seed: 2 });
+    writeCachedModel({ path: model, size: "tiny", type: "q8_0", seed: 2 });
     const bench = await runLlamaBench(root, { model, threads: 1, nPrompt: 16, nGen: 8, repetitions: 1 });
     t.match(bench, { tg: { n: 8 }, pp: { n: 16 }, build: "Debian (" });
     t.ok(bench.tg.tokS > 0 && bench.pp.tokS > 0, `tg ${bench.tg.tokS}, pp ${bench.pp.tokS} tok/s`);
