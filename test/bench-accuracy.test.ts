@@ -16,11 +16,13 @@ import { promptSet } from "../src/bench/prompts.ts";
 import { runBench } from "../src/bench/runner.ts";
 import { createSender } from "../src/bench/send.ts";
 import type { RequestTrace } from "../src/bench/metrics.ts";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 
 const MODEL = "bench-truth";
 
 const access = { password: "unused" } as Access;
+/** A stall of the harness's own event loop beyond this lets a missed level be measured once more. */
+const STALL_RETRY_MS = 20;
 
 interface Schedule {
   name: string;
@@ -133,41 +135,62 @@ t.test("measured TTFT and decode rate match the stand-in's exact schedule", asyn
       return trace;
     };
     for (const concurrency of schedule.concurrencies) {
-      const level = await runBench(
-        {
-          concurrencies: [concurrency],
-          sweep: false,
-          maxConcurrency: 64,
-          // p50s are judged, so a few requests per level suffice (more only lengthen the run). At 64
-          // streams all first frames arrive in one burst, and one pause of the harness's event loop
-          // (a major GC) there shifts every TTFT of that wave by ~10 ms: three waves keep the p50 on
-          // the two undisturbed ones.
-          requestsPerLevel: concurrency >= 64 ? 3 * concurrency : Math.max(3, concurrency),
-          warmup: 1,
-          prompts,
-          saturationGain: 0.1,
-        },
-        send,
-        () => undefined,
-      );
-      const samples = level.levels[0]!.samples;
-      const levelTraces = traces.slice(-samples.length);
       const where = `${schedule.name}, concurrency ${concurrency}`;
-      // Truth per request is what the engine really did: the instants its first and last content
-      // frames left (stamped on the same wall clock, reported in the usage chunk). On a loaded host
-      // frames leave late; that lateness is the engine's, not a measurement error, so it is shown
-      // in a comment, not judged.
-      const truths = levelTraces.map((trace) => sentStamps(trace));
-      const ttftError = levelTraces.map((trace, i) => {
-        const firstContent = trace.events.find((e) => /"content":"[^"]/.test(e.data));
-        return (firstContent?.arrivedAt ?? Number.NaN) - (truths[i]!.firstContent - performance.timeOrigin);
-      });
-      const decodeError = samples.map((sample, i) => {
-        const { firstContent, lastContent } = truths[i]!;
-        const k1 = schedule.tokensPerChunk;
-        const truth = (maxTokens - k1) / ((lastContent - firstContent) / 1000);
-        return (100 * ((sample.decode_tok_s ?? Number.NaN) - truth)) / truth;
-      });
+      const measureLevel = async () => {
+        // The harness's own event loop is watched: a stall of it (a major GC, or the host not running
+        // it) delays every arrival of the level at once, which is the host's doing, not the bench's.
+        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+        loopDelay.enable();
+        const level = await runBench(
+          {
+            concurrencies: [concurrency],
+            sweep: false,
+            maxConcurrency: 64,
+            // p50s are judged, so a few requests per level suffice (more only lengthen the run). At 64
+            // streams all first frames arrive in one burst, and one pause of the harness's event loop
+            // (a major GC) there shifts every TTFT of that wave by ~10 ms: three waves keep the p50 on
+            // the two undisturbed ones.
+            requestsPerLevel: concurrency >= 64 ? 3 * concurrency : Math.max(3, concurrency),
+            warmup: 1,
+            prompts,
+            saturationGain: 0.1,
+          },
+          send,
+          () => undefined,
+        );
+        loopDelay.disable();
+        const samples = level.levels[0]!.samples;
+        const levelTraces = traces.slice(-samples.length);
+        // Truth per request is what the engine really did: the instants its first and last content
+        // frames left (stamped on the same wall clock, reported in the usage chunk). On a loaded host
+        // frames leave late; that lateness is the engine's, not a measurement error, so it is shown
+        // in a comment, not judged.
+        const truths = levelTraces.map((trace) => sentStamps(trace));
+        const ttftError = levelTraces.map((trace, i) => {
+          const firstContent = trace.events.find((e) => /"content":"[^"]/.test(e.data));
+          return (firstContent?.arrivedAt ?? Number.NaN) - (truths[i]!.firstContent - performance.timeOrigin);
+        });
+        const decodeError = samples.map((sample, i) => {
+          const { firstContent, lastContent } = truths[i]!;
+          const k1 = schedule.tokensPerChunk;
+          const truth = (maxTokens - k1) / ((lastContent - firstContent) / 1000);
+          return (100 * ((sample.decode_tok_s ?? Number.NaN) - truth)) / truth;
+        });
+        const stallMs = loopDelay.max / 1e6 - 5;
+        return { samples, levelTraces, truths, ttftError, decodeError, stallMs };
+      };
+      let measured = await measureLevel();
+      const withinBounds = (m: typeof measured) =>
+        Math.abs(distribution(m.ttftError)!.p50) <= 2 && Math.abs(distribution(m.decodeError)!.p50) <= 1;
+      // One more measurement only when the bounds were missed while the harness itself stalled beyond
+      // them (20 ms): a bench that blocks its own loop stalls again and fails the second time.
+      if (!withinBounds(measured) && measured.stallMs > STALL_RETRY_MS) {
+        t.comment(
+          `${where}: the harness's event loop stalled ${Math.round(measured.stallMs)} ms; measured again`,
+        );
+        measured = await measureLevel();
+      }
+      const { samples, levelTraces, truths, ttftError, decodeError } = measured;
       const lateness = levelTraces.map((trace, i) => {
         const origin = Number(trace.responseHeaders["x-stand-in-schedule-origin"]);
         return (
