@@ -134,11 +134,11 @@ async function completionTurn(ctx: CheckContext, body: string): Promise<TurnResu
 /**
  * The least max_tokens each turn of a tool-call round trip asks for (--max-tokens when larger). Devstral's
  * read_file call ([TOOL_CALLS]read_file[ARGS]{"path": "README.md"}) is about 20 tokens and the
- * one-sentence answer to its result about 40: 256 leaves room for a short preamble before the call and
- * a longer sentence after it, and bounds a turn on a model that never calls the tool or never stops
- * (80 s at the 3.2 tok/s of the lab's random-weights model under TCG, not the whole --stream-timeout).
+ * one-sentence answer to its result about 30: 128 leaves room for a short sentence before the call and
+ * a longer answer after it, and bounds a turn on a model that never calls the tool or never stops (at the
+ * lab's real-engine 3.2 tok/s under TCG: 40 s, not the whole --stream-timeout).
  */
-export const TOOL_CALL_MIN_MAX_TOKENS = 256;
+export const TOOL_CALL_MIN_MAX_TOKENS = 128;
 
 /** max_tokens of each round-trip turn: the larger of --max-tokens and TOOL_CALL_MIN_MAX_TOKENS. */
 export const toolCallMaxTokens = (maxTokens: number): number => Math.max(maxTokens, TOOL_CALL_MIN_MAX_TOKENS);

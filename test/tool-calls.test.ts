@@ -168,7 +168,7 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
   const good = {
     model: "m",
     streamed: true,
-    maxTokens: 256,
+    maxTokens: 128,
     tools: ["read_file"],
     call: { status: 200, content: "", calls: [call], callProblems: [], finishReasons: ["tool_calls"] },
     afterToolResult: {
@@ -183,7 +183,7 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
   const length = { ...good, afterToolResult: { ...good.afterToolResult, finishReasons: ["length"] } };
   t.match(
     judgeRoundTrip(length).message,
-    /finish_reason length, not "stop" \(it did not stop within max_tokens 256, where one sentence was asked for\).*stop words/,
+    /finish_reason length, not "stop" \(it did not stop within max_tokens 128, where one sentence was asked for\).*stop words/,
   );
   const stopInstead = { ...good, call: { ...good.call, finishReasons: ["stop"] } };
   t.match(judgeRoundTrip(stopInstead).message, /finish_reason stop, expected "tool_calls"/);
@@ -197,7 +197,7 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
   const neverCalls = { ...noCall, call: { ...noCall.call, content: "kx7 qq zz", finishReasons: ["length"] } };
   t.match(
     judgeRoundTrip(neverCalls).message,
-    /answered without a tool call \(finish_reason length: no call within max_tokens 256\); the model must be one trained for tool calls/,
+    /answered without a tool call \(finish_reason length: no call within max_tokens 128\); the model must be one trained for tool calls/,
   );
 
   const shape = {
@@ -565,7 +565,7 @@ t.test(
 );
 
 t.test(
-  "each turn of both tool-call round trips sends max_tokens: the larger of --max-tokens and 256",
+  "each turn of both tool-call round trips sends max_tokens: the larger of --max-tokens and 128",
   async (t) => {
     const sim = await simulator(t);
     for (const maxTokens of [12, 300]) {
