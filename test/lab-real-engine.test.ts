@@ -21,9 +21,9 @@ import { accessArgs, bootLab, failures, ROOT, runSlmc, slmcCheck, type SlmcRun }
 t.setTimeout(3_000_000);
 
 /**
- * The slowest checks are the two tool-call turns: 128 tokens plus a prompt of a few hundred. Quiet,
- * 3.2 tok/s decode makes that about a minute; on a loaded host this VM was measured at 0.6 tok/s decode
- * and 1.7 tok/s prefill, where one turn outlasted the default 300 s --stream-timeout.
+ * The slowest check is the first tool-call turn: its prompt (three tools) is about 1,500 tokens with this
+ * model's tokenizer, prefilled under TCG at a few tokens/s, then 128 tokens. Measured 381 s with light
+ * load beside the VM (over the default 300 s --stream-timeout); the suites took 736-765 s in all.
  */
 const STREAM_TIMEOUT_S = 900;
 const CHECK_TIMEOUT_MS = 2_400_000;
