@@ -92,6 +92,7 @@ readonly PRECISE_FILES=(
 readonly VM_FILES=(
   test/release-build.test.ts
   test/lab.test.ts
+  test/lab-real-engine.test.ts
 )
 # The rest mostly wait on sockets, timeouts and child processes (measured: ~200 s of CPU over ~500 s of
 # file wall time), so four at a time keep the two cores busy without queueing them.

@@ -131,9 +131,23 @@ async function completionTurn(ctx: CheckContext, body: string): Promise<TurnResu
   };
 }
 
+/**
+ * The least max_tokens each turn of a tool-call round trip asks for (--max-tokens when larger). Devstral's
+ * read_file call ([TOOL_CALLS]read_file[ARGS]{"path": "README.md"}) is about 20 tokens and the
+ * one-sentence answer to its result about 30: 128 leaves room for a short sentence before the call and
+ * a longer answer after it, and bounds a turn on a model that never calls the tool or never stops (at the
+ * lab's real-engine 3.2 tok/s under TCG: 40 s, not the whole --stream-timeout).
+ */
+export const TOOL_CALL_MIN_MAX_TOKENS = 128;
+
+/** max_tokens of each round-trip turn: the larger of --max-tokens and TOOL_CALL_MIN_MAX_TOKENS. */
+export const toolCallMaxTokens = (maxTokens: number): number => Math.max(maxTokens, TOOL_CALL_MIN_MAX_TOKENS);
+
 type RoundTrip = {
   model: string;
   streamed: boolean;
+  /** max_tokens sent with both turns. */
+  maxTokens: number;
   tools: string[];
   call: TurnResult;
   afterToolResult?: TurnResult;
@@ -142,12 +156,17 @@ type RoundTrip = {
 async function observeRoundTrip(ctx: CheckContext, stream: boolean): Promise<RoundTrip> {
   const model = await modelId(ctx);
   const turn = stream ? streamedTurn : completionTurn;
-  const call = await turn(ctx, requestBody(model, firstMessages(), stream));
+  // Bounded, unlike Cline (which sends no max_tokens): a model that never calls the tool or never stops
+  // would otherwise stream until --stream-timeout. The bound is far above what either turn needs.
+  const maxTokens = toolCallMaxTokens(ctx.access.maxTokens);
+  const bound = { max_tokens: maxTokens };
+  const call = await turn(ctx, requestBody(model, firstMessages(), stream, bound));
   const first = call.calls[0];
-  const base = { model, streamed: stream, tools: ROUND_TRIP_TOOLS.map((t) => t.function.name), call };
+  const tools = ROUND_TRIP_TOOLS.map((t) => t.function.name);
+  const base = { model, streamed: stream, maxTokens, tools, call };
   if (call.problem || !first?.id) return base;
-  // What a client sends next: its own copy of the call, and the tool's output. No max_tokens, as Cline.
-  const afterToolResult = await turn(ctx, requestBody(model, followUpMessages(first), stream));
+  // What a client sends next: its own copy of the call, and the tool's output.
+  const afterToolResult = await turn(ctx, requestBody(model, followUpMessages(first), stream, bound));
   return { ...base, afterToolResult };
 }
 
@@ -164,7 +183,7 @@ export function judgeRoundTrip(e: RoundTrip) {
     return fail(
       looksLikeCall
         ? `${how}: the tool call arrived as plain text in content (${JSON.stringify(e.call.content.slice(0, 100))}), not as tool_calls; ${TOOL_PARSER_FIX}`
-        : `${how}: asked to use read_file, the model answered without a tool call (finish_reason ${e.call.finishReasons.join(",") || "none"}); ${TOOL_PARSER_FIX}`,
+        : `${how}: asked to use read_file, the model answered without a tool call (finish_reason ${e.call.finishReasons.join(",") || "none"}${e.call.finishReasons.includes("length") ? `: no call within max_tokens ${e.maxTokens}` : ""}); the model must be one trained for tool calls (Devstral is) and ${TOOL_PARSER_FIX}`,
     );
   }
   if (e.call.callProblems.length)
@@ -187,7 +206,7 @@ export function judgeRoundTrip(e: RoundTrip) {
     );
   if (!after.finishReasons.includes("stop"))
     return fail(
-      `${how}: the answer after the tool result ended with finish_reason ${after.finishReasons.join(",") || "(none)"}, not "stop"; without max_tokens a model must stop by itself (Cline reports "length" as an error: check the model's stop words / EOS)`,
+      `${how}: the answer after the tool result ended with finish_reason ${after.finishReasons.join(",") || "(none)"}, not "stop"${after.finishReasons.includes("length") ? ` (it did not stop within max_tokens ${e.maxTokens}, where one sentence was asked for)` : ""}; a model must stop by itself (Cline, which sends no max_tokens, reports "length" as an error: check the model's stop words / EOS)`,
     );
   return pass(
     `${how}: ${first.name}(${first.arguments.slice(0, 80)})${e.streamed ? ` in ${first.fragments} fragments` : ""}, finish_reason tool_calls; after the tool result ${after.content.length} characters of text, finish_reason stop`,
@@ -312,10 +331,49 @@ async function observeClientShape(ctx: CheckContext, build: (model: string, toke
 
 type ClientShapeEvidence = Awaited<ReturnType<typeof observeClientShape>>;
 
+/**
+ * The engine's refusal of a prompt longer than its context, from its error body: llama.cpp's server
+ * (LocalAI's llama-cpp backend is built from it) answers 400 `exceed_context_size_error` with
+ * `n_prompt_tokens` and `n_ctx`; other wordings of the same refusal are recognised without the figures.
+ */
+export function contextRefusal(
+  status: number,
+  body: string,
+): { promptTokens: number | null; contextTokens: number | null } | undefined {
+  if (status < 400) return undefined;
+  if (
+    !/exceed_context_size_error|exceeds the available context size|context (?:length|size|window) (?:is )?exceeded|maximum context length/i.test(
+      body,
+    )
+  )
+    return undefined;
+  const figure = (key: string) => {
+    const value = new RegExp(`"${key}"\\s*:\\s*(\\d+)`).exec(body)?.[1];
+    return value === undefined ? null : Number(value);
+  };
+  return { promptTokens: figure("n_prompt_tokens"), contextTokens: figure("n_ctx") };
+}
+
+/** What to do about a context refusal: the appliance's context setting, and its ceiling. */
+function contextAdvice(
+  what: string,
+  status: number,
+  refusal: NonNullable<ReturnType<typeof contextRefusal>>,
+) {
+  const prompt = refusal.promptTokens === null ? "its prompt" : `its prompt (${refusal.promptTokens} tokens)`;
+  const context =
+    refusal.contextTokens === null
+      ? "the engine's context"
+      : `the engine's context (${refusal.contextTokens} tokens)`;
+  return `${what} was refused with ${status}: ${prompt} exceeds ${context}. Raise ONEAPP_COPILOT_CONTEXT_SIZE (the model YAML's context_size; default 32768) above the prompts coding agents send; a model trained for a shorter context caps it there (llama.cpp's n_ctx_train), and only a model with a longer context helps`;
+}
+
 export function judgeClientShape(e: ClientShapeEvidence) {
   const what = `a ${e.client}-shaped request (${(e.requestBytes / 1000).toFixed(1)} KB, ${e.tools} tools, Accept-Encoding: ${e.acceptEncoding}, no max_tokens)`;
   if (e.status === 413)
     return fail(`${what} was refused with 413: raise client_max_body_size (the appliance's nginx sets 64m)`);
+  const refusal = contextRefusal(e.status, e.nonStreamBody ?? "");
+  if (refusal) return fail(contextAdvice(what, e.status, refusal));
   if (e.status !== 200) return fail(`${what} answered ${e.status}: ${(e.nonStreamBody ?? "").slice(0, 160)}`);
   if (e.streamError) return fail(`${what}: the stream broke: ${e.streamError.message}`);
   if (e.parseErrors.length || e.schemaErrors.length)
@@ -398,6 +456,29 @@ export function largeBody(model: string, maxTokens: number): string {
   return `{${padding}${json.slice(1)}`;
 }
 
+export type LargeBodyEvidence = {
+  model: string;
+  requestBytes: number;
+  status: number;
+  bodyError: string | null;
+  bodyPreview: string;
+  schemaError: string | null;
+};
+
+export function judgeLargeBody(e: LargeBodyEvidence) {
+  const what = `a ${(e.requestBytes / 1e6).toFixed(1)} MB request body`;
+  if (e.status === 413)
+    return fail(
+      `${what} was refused with 413 Request Entity Too Large: raise client_max_body_size (the appliance's nginx sets 64m; nginx's default is 1m)`,
+    );
+  if (e.bodyError) return fail(`${what} answered ${e.status}, then the body broke: ${e.bodyError}`);
+  const refusal = contextRefusal(e.status, e.bodyPreview);
+  if (refusal) return fail(contextAdvice(what, e.status, refusal));
+  if (e.status !== 200) return fail(`${what} answered ${e.status}: ${e.bodyPreview.slice(0, 160)}`);
+  if (e.schemaError) return fail(`${what}: the answer does not follow the OpenAI schema: ${e.schemaError}`);
+  return pass(`${what} was accepted and answered (200)`);
+}
+
 export const largeContext = defineCheck({
   id: "clients.large-request-body",
   requirement: "IDE-05",
@@ -423,17 +504,7 @@ export const largeContext = defineCheck({
       schemaError: response.status === 200 && !bodyProblem(response) ? schemaError(text) : null,
     };
   },
-  judge: (e) => {
-    const what = `a ${(e.requestBytes / 1e6).toFixed(1)} MB request body`;
-    if (e.status === 413)
-      return fail(
-        `${what} was refused with 413 Request Entity Too Large: raise client_max_body_size (the appliance's nginx sets 64m; nginx's default is 1m)`,
-      );
-    if (e.bodyError) return fail(`${what} answered ${e.status}, then the body broke: ${e.bodyError}`);
-    if (e.status !== 200) return fail(`${what} answered ${e.status}: ${e.bodyPreview.slice(0, 160)}`);
-    if (e.schemaError) return fail(`${what}: the answer does not follow the OpenAI schema: ${e.schemaError}`);
-    return pass(`${what} was accepted and answered (200)`);
-  },
+  judge: judgeLargeBody,
 });
 
 function schemaError(text: string): string | null {

@@ -3,11 +3,10 @@
 // persistence across a reboot; hostile context values; Let's Encrypt from pebble and its fallback.
 // The engine inside is the LocalAI STAND-IN and the model a generated file (see README, "The lab").
 import t, { type Test } from "tap";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import {
   clientsInstalled,
   describeRun,
@@ -17,11 +16,17 @@ import {
 import { startPebble } from "../fixtures/lab/pebble.ts";
 import { startOneGateStandIn } from "../fixtures/onegate-stand-in.ts";
 import { runMarketplaceSpecs, type SpecRun } from "./marketplace-rspec/run.ts";
-
-const ROOT = resolve(import.meta.dirname, "..");
-const LAB = join(ROOT, "scripts/lab.sh");
-const SLMC = join(ROOT, "dist/slmc-check");
-const execFileAsync = promisify(execFile);
+import {
+  accessArgs,
+  bootLab,
+  failures,
+  parseReport,
+  ROOT,
+  runSlmc,
+  slmcCheck,
+  type Lab,
+  type SlmcRun,
+} from "./lab-harness.ts";
 
 // Builds and boots VMs under TCG: far beyond the runner's per-file timeout for ordinary tests.
 t.setTimeout(3_300_000);
@@ -31,95 +36,6 @@ if (process.env.SLMC_SKIP_LAB === "1") {
   t.plan(0, "SLMC_SKIP_LAB=1: lab tests not run");
 } else {
   await labTests();
-}
-
-interface Lab {
-  run: string;
-  env: Record<string, string>;
-  ssh(command: string): Promise<string>;
-  lab(...args: string[]): Promise<string>;
-}
-
-async function lab(run: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(LAB, args, {
-    env: { ...process.env, SLMC_LAB_RUN: run },
-    timeout: 1_500_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout;
-}
-
-async function bootLab(t: Test, name: string, context: string, net: "restricted" | "open"): Promise<Lab> {
-  const run = join(ROOT, ".lab", name);
-  await lab(run, "down");
-  t.teardown(() => lab(run, "down").then(() => undefined));
-  await lab(run, "up", context, net);
-  const env = Object.fromEntries(
-    (await lab(run, "env"))
-      .trim()
-      .split("\n")
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-  );
-  return { run, env, ssh: (command) => lab(run, "ssh", command), lab: (...args) => lab(run, ...args) };
-}
-
-interface SlmcRun {
-  code: number | null;
-  report: { checks: { id: string; status: string; message: string }[]; summary: Record<string, number> };
-  stderr: string;
-}
-
-interface Spawned {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-/** Runs the compiled slmc-check, handing each stderr line to onLine as it arrives; killed after timeoutMs. */
-function runSlmc(
-  args: string[],
-  timeoutMs: number,
-  onLine: (line: string, child: ChildProcess) => void = () => undefined,
-): Promise<Spawned> {
-  return new Promise((done) => {
-    const started = Date.now();
-    const child = spawn(SLMC, args, { env: { PATH: process.env.PATH ?? "" } });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-      pending += d;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) onLine(line, child);
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
-    });
-  });
-}
-
-function parseReport(run: Spawned): SlmcRun {
-  try {
-    return { code: run.code, report: JSON.parse(run.stdout) as SlmcRun["report"], stderr: run.stderr };
-  } catch {
-    return {
-      code: run.code,
-      report: { checks: [], summary: {} },
-      stderr: `${run.stderr}\n(unparsable stdout: ${run.stdout.slice(0, 300)})`,
-    };
-  }
-}
-
-async function slmcCheck(args: string[]): Promise<SlmcRun> {
-  // reboot sends no completion, so it refuses --max-tokens.
-  const tokens = args[0] === "reboot" ? [] : ["--max-tokens", "8"];
-  return parseReport(await runSlmc([...args, "--format", "json", ...tokens], 300_000));
 }
 
 interface SoakRun extends SlmcRun {
@@ -151,28 +67,6 @@ async function slmcSoak(
     parsed.stderr += `\n(no JSON report at ${jsonPath}: ${(error as Error).message})`;
   }
   return { ...parsed, json, seconds: run.seconds };
-}
-
-function failures(run: SlmcRun): string {
-  return run.report.checks
-    .filter((c) => c.status !== "pass")
-    .map((c) => `${c.id}: ${c.status}: ${c.message}`)
-    .join("\n");
-}
-
-async function accessArgs(vm: Lab, dir: string, extra: string[] = []): Promise<string[]> {
-  const password = join(dir, `${vm.run.split("/").pop()}-password`);
-  await writeFile(password, (await vm.ssh("cat /var/lib/slm-copilot/password")).trim() + "\n");
-  return [
-    "127.0.0.1",
-    "--https-port",
-    vm.env.LAB_HTTPS_PORT ?? "",
-    "--http-port",
-    vm.env.LAB_HTTP_PORT ?? "",
-    "--password-file",
-    password,
-    ...extra,
-  ];
 }
 
 function reportField(report: string, key: string): string | undefined {

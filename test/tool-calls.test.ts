@@ -8,14 +8,26 @@ import type { AddressInfo } from "node:net";
 import { validateJson } from "../src/schemas/json-schema.ts";
 import { argumentProblem, assembleToolCalls, summarizeChatStream } from "../suites/tool-calls.ts";
 import { clineShaped, continueShaped, ROUND_TRIP_TOOLS } from "../suites/client-shapes.ts";
-import { judgeClientShape, judgeRoundTrip, LARGE_BODY_BYTES, largeBody } from "../suites/agents.ts";
+import {
+  contextRefusal,
+  judgeClientShape,
+  judgeLargeBody,
+  judgeRoundTrip,
+  LARGE_BODY_BYTES,
+  largeBody,
+  TOOL_CALL_MIN_MAX_TOKENS,
+  toolCallCompletion,
+  toolCallStreamed,
+} from "../suites/agents.ts";
+import { createContext, runSuites } from "../src/core/runner.ts";
+import { createProbes, type Probes } from "../src/probes/index.ts";
 import { chooseCall, chooseTool, mentionedPath, minimalValue } from "../src/sim/engine/tools.ts";
 import { alternationError } from "../src/sim/engine/app.ts";
 import { toolAlreadyUsed } from "../src/sim/engine/chat.ts";
 import { readSse } from "../src/probes/sse.ts";
 import type { SseObservation } from "../src/probes/sse.ts";
 import { httpRequest } from "../src/probes/http.ts";
-import { simulator } from "./helpers.ts";
+import { accessFor, simulator } from "./helpers.ts";
 
 const SCHEMA = {
   type: "object",
@@ -156,6 +168,7 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
   const good = {
     model: "m",
     streamed: true,
+    maxTokens: 128,
     tools: ["read_file"],
     call: { status: 200, content: "", calls: [call], callProblems: [], finishReasons: ["tool_calls"] },
     afterToolResult: {
@@ -168,11 +181,24 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
   };
   t.equal(judgeRoundTrip(good).status, "pass");
   const length = { ...good, afterToolResult: { ...good.afterToolResult, finishReasons: ["length"] } };
-  t.match(judgeRoundTrip(length).message, /finish_reason length, not "stop".*Cline/);
+  t.match(
+    judgeRoundTrip(length).message,
+    /finish_reason length, not "stop" \(it did not stop within max_tokens 128, where one sentence was asked for\).*stop words/,
+  );
   const stopInstead = { ...good, call: { ...good.call, finishReasons: ["stop"] } };
   t.match(judgeRoundTrip(stopInstead).message, /finish_reason stop, expected "tool_calls"/);
   const noCall = { ...good, call: { ...good.call, calls: [], content: "I would read the file." } };
   t.match(judgeRoundTrip(noCall).message, /answered without a tool call/);
+  t.notMatch(
+    judgeRoundTrip(noCall).message,
+    /within max_tokens/,
+    "finish_reason stop: the bound is not blamed",
+  );
+  const neverCalls = { ...noCall, call: { ...noCall.call, content: "kx7 qq zz", finishReasons: ["length"] } };
+  t.match(
+    judgeRoundTrip(neverCalls).message,
+    /answered without a tool call \(finish_reason length: no call within max_tokens 128\); the model must be one trained for tool calls/,
+  );
 
   const shape = {
     client: "Cline",
@@ -212,6 +238,42 @@ t.test("judgeRoundTrip and judgeClientShape verdicts", async (t) => {
     /finish_reason "length" although no max_tokens/,
   );
   t.match(judgeClientShape({ ...shape, usage: false }).message, /no usage chunk/);
+  // llama-server's answer to a prompt over its context (measured in the lab, 50m model at n_ctx 2048).
+  const overContext =
+    '{"error":{"code":400,"message":"request (20400 tokens) exceeds the available context size (2048 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":20400,"n_ctx":2048}}';
+  t.match(
+    judgeClientShape({ ...shape, status: 400, nonStreamBody: overContext }).message,
+    /Cline-shaped request .* was refused with 400: its prompt \(20400 tokens\) exceeds the engine's context \(2048 tokens\)\. Raise ONEAPP_COPILOT_CONTEXT_SIZE/,
+  );
+  t.match(
+    judgeClientShape({
+      ...shape,
+      status: 500,
+      nonStreamBody: '{"error":{"message":"context length exceeded"}}',
+    }).message,
+    /its prompt exceeds the engine's context\. Raise ONEAPP_COPILOT_CONTEXT_SIZE/,
+    "another wording: the advice without the figures",
+  );
+  t.match(
+    judgeClientShape({ ...shape, status: 400, nonStreamBody: '{"error":"bad tools"}' }).message,
+    /answered 400: \{"error":"bad tools"\}$/,
+    "any other 400 is passed on as it is",
+  );
+  t.equal(contextRefusal(200, overContext), undefined, "a 200 is never a refusal");
+  const large = {
+    model: "m",
+    requestBytes: 1_100_000,
+    status: 200,
+    bodyError: null,
+    bodyPreview: "{}",
+    schemaError: null,
+  };
+  t.equal(judgeLargeBody(large).status, "pass");
+  t.match(
+    judgeLargeBody({ ...large, status: 400, bodyPreview: overContext.replaceAll("20400", "2067") }).message,
+    /1\.1 MB request body was refused with 400: its prompt \(2067 tokens\) exceeds the engine's context \(2048 tokens\)\. Raise ONEAPP_COPILOT_CONTEXT_SIZE/,
+  );
+  t.match(judgeLargeBody({ ...large, status: 413 }).message, /413.*client_max_body_size/);
   const burst = { ...shape, pattern: { ...shape.pattern, bursts: 1, largestBurst: 6 } };
   t.match(judgeClientShape(burst).message, /buffered: 6 chunks arrived in 1 burst.*proxy_buffering off/);
   t.match(
@@ -499,5 +561,41 @@ t.test(
       choices: { finish_reason: string }[];
     };
     t.equal(capped.choices[0]?.finish_reason, "length", "no tools and max_tokens: up to the cap");
+  },
+);
+
+t.test(
+  "each turn of both tool-call round trips sends max_tokens: the larger of --max-tokens and 128",
+  async (t) => {
+    const sim = await simulator(t);
+    for (const maxTokens of [12, 300]) {
+      const access = accessFor(sim, { maxTokens });
+      const probes = createProbes(access);
+      const sent: unknown[] = [];
+      const record = (body: string | undefined) => {
+        if (body !== undefined) sent.push((JSON.parse(body) as { max_tokens?: unknown }).max_tokens);
+      };
+      const recording: Probes = {
+        ...probes,
+        https: (spec) => (record(spec.body), probes.https(spec)),
+        sse: (spec) => (record(spec.body), probes.sse(spec)),
+      };
+      const suite = { name: "clients", title: "tool calls", checks: [toolCallStreamed, toolCallCompletion] };
+      const results = await runSuites([suite], createContext(access, recording));
+      t.same(
+        results.map((r) => [r.id, r.status]),
+        [
+          ["clients.tool-call-streamed", "pass"],
+          ["clients.tool-call-completion", "pass"],
+        ],
+        `bounded, the stand-in still answers the tool result with finish_reason stop: ${results.map((r) => r.message).join("; ")}`,
+      );
+      const bound = Math.max(maxTokens, TOOL_CALL_MIN_MAX_TOKENS);
+      t.same(
+        sent,
+        [bound, bound, bound, bound],
+        `--max-tokens ${maxTokens}: call and answer, streamed and not`,
+      );
+    }
   },
 );
