@@ -68,8 +68,8 @@ run_shellcheck() {
 }
 
 # Test files whose assertions judge wall-clock timing (exact schedules, the compiled binary's demo): they
-# run after the others, when no CPU-bound test loads the two cores. Side by side they take ~35 s of CPU
-# over ~110 s of waiting; each nginx they start binds ports no other one drew (fixtures/ports.ts).
+# run after the others, when no CPU-bound test loads the two cores, side by side at nice 10 beside the
+# PRECISE_FILES; each nginx they start binds ports no other one drew (fixtures/ports.ts).
 readonly TIMING_FILES=(
   test/nginx-site.test.ts
   test/binary.test.ts

@@ -137,3 +137,15 @@ export async function accessArgs(vm: Lab, dir: string, extra: string[] = []): Pr
     ...extra,
   ];
 }
+
+/** The SSH arguments for the VM: its forwarded SSH port, the lab's key and a known_hosts file of the caller's. */
+export function sshArgs(vm: Lab, knownHosts: string): string[] {
+  return [
+    "--ssh-port",
+    vm.env.LAB_SSH_PORT ?? "",
+    "--ssh-key",
+    vm.env.LAB_SSH_KEY ?? "",
+    "--known-hosts",
+    knownHosts,
+  ];
+}

@@ -14,7 +14,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { llamaSideRoot } from "../fixtures/engine/llama-sid.ts";
 import { httpRequest } from "../src/probes/http.ts";
-import { accessArgs, bootLab, failures, ROOT, runSlmc, slmcCheck, type SlmcRun } from "./lab-harness.ts";
+import {
+  accessArgs,
+  bootLab,
+  failures,
+  ROOT,
+  runSlmc,
+  slmcCheck,
+  type SlmcRun,
+  sshArgs,
+} from "./lab-harness.ts";
 
 // Builds (about 2 min) and boots (about 77 s, twice with the reboot) under TCG, and decodes at 0.6 to
 // 3.2 tok/s (a loaded host starves the VM): the file's own bound is far beyond a slow run.
@@ -100,14 +109,7 @@ async function realEngineTests(): Promise<void> {
     t.comment(`booted after ${elapsed()} (image build included when not cached)`);
     const certificate = join(dir, "appliance.crt");
     await writeFile(certificate, await vm.ssh("cat /etc/slm-copilot/tls/self-signed.crt"));
-    const ssh = [
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts"),
-    ];
+    const ssh = sshArgs(vm, join(dir, "known_hosts"));
     const target = await accessArgs(vm, dir, ["--ca", certificate, ...ssh]);
     t.match(
       await vm.ssh("cat /etc/one-appliance/config"),

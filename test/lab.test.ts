@@ -26,6 +26,7 @@ import {
   slmcCheck,
   type Lab,
   type SlmcRun,
+  sshArgs,
 } from "./lab-harness.ts";
 
 // Builds and boots VMs under TCG: far beyond the runner's per-file timeout for ordinary tests.
@@ -96,12 +97,7 @@ async function labTests(): Promise<void> {
       vm.env.LAB_ENGINE_PORT ?? "",
       "--ca",
       certificate,
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts"),
+      ...sshArgs(vm, join(dir, "known_hosts")),
       "--expect-offline",
       "--outbound-probe",
       "http://10.0.2.2:9/",
@@ -180,12 +176,7 @@ async function labTests(): Promise<void> {
         vm.env.LAB_HTTPS_PORT ?? "",
         "--ca",
         certificate,
-        "--ssh-port",
-        vm.env.LAB_SSH_PORT ?? "",
-        "--ssh-key",
-        vm.env.LAB_SSH_KEY ?? "",
-        "--known-hosts",
-        join(dir, "known_hosts"),
+        ...sshArgs(vm, join(dir, "known_hosts")),
         "--requests",
         "3",
         "--prompt-set",
@@ -378,7 +369,7 @@ async function labTests(): Promise<void> {
     });
 
     const fingerprint = reportField(report, "sha256_fingerprint");
-    const sshArgs = [
+    const rebootTarget = [
       "127.0.0.1",
       "--https-port",
       vm.env.LAB_HTTPS_PORT ?? "",
@@ -386,17 +377,12 @@ async function labTests(): Promise<void> {
       vm.env.LAB_HTTP_PORT ?? "",
       "--ca",
       certificate,
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts"),
+      ...sshArgs(vm, join(dir, "known_hosts")),
     ];
 
     // Ctrl-C once: the step in flight finishes, the rest is skipped, the JSON report is valid.
     const once = await slmcSoak(
-      [...sshArgs, "--reboots", "2"],
+      [...rebootTarget, "--reboots", "2"],
       join(dir, "soak-int1.json"),
       (line, child) => {
         if (/kill-local-ai: started/.test(line)) child.kill("SIGINT");
@@ -417,7 +403,7 @@ async function labTests(): Promise<void> {
     // Twice: stop now, still with a report.
     let interrupts = 0;
     const twice = await slmcSoak(
-      [...sshArgs, "--reboots", "2"],
+      [...rebootTarget, "--reboots", "2"],
       join(dir, "soak-int2.json"),
       (line, child) => {
         if (/kill-local-ai: started/.test(line) && interrupts++ === 0) {
@@ -458,7 +444,7 @@ async function labTests(): Promise<void> {
     // The 3-cycle soak: kill -9 of both services and a reboot per cycle, one stream of load, --ui.
     const pages: { status: number; body: string }[] = [];
     const soak = await slmcSoak(
-      [...sshArgs, "--reboots", "3", "--kill-every", "1", "--load", "1", "--ui"],
+      [...rebootTarget, "--reboots", "3", "--kill-every", "1", "--load", "1", "--ui"],
       join(dir, "soak.json"),
       (line) => {
         const url = /live soak view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
@@ -500,7 +486,7 @@ async function labTests(): Promise<void> {
     );
     t.equal(reportField(afterReboot, "sha256_fingerprint"), fingerprint, "certificate kept across reboots");
     const injected = await slmcCheck([
-      ...sshArgs,
+      ...rebootTarget,
       "--engine-port",
       vm.env.LAB_ENGINE_PORT ?? "",
       "--expect-offline",
@@ -518,7 +504,7 @@ async function labTests(): Promise<void> {
       "effective-config judges the refused values as their defaults",
     );
     t.equal(await markers(), "", "no marker after all suites over SSH");
-    const injectedReboot = await slmcCheck(["reboot", ...sshArgs]);
+    const injectedReboot = await slmcCheck(["reboot", ...rebootTarget]);
     t.equal(injectedReboot.code, 0, `reboot with injection in the context:\n${failures(injectedReboot)}`);
     t.equal(await markers(), "", "no marker after reboot");
     const injectedBench = await runSlmc(
@@ -529,12 +515,7 @@ async function labTests(): Promise<void> {
         vm.env.LAB_HTTPS_PORT ?? "",
         "--ca",
         certificate,
-        "--ssh-port",
-        vm.env.LAB_SSH_PORT ?? "",
-        "--ssh-key",
-        vm.env.LAB_SSH_KEY ?? "",
-        "--known-hosts",
-        join(dir, "known_hosts"),
+        ...sshArgs(vm, join(dir, "known_hosts")),
         "--requests",
         "2",
         "--prompt-set",
@@ -556,7 +537,7 @@ async function labTests(): Promise<void> {
       "ONEAPP_COPILOT_PASSWORD='Changed.Password-7'\nONEAPP_COPILOT_CONTEXT_SIZE='16384'\n",
     );
     await vm.lab("context", changed);
-    const change = await slmcCheck(["reboot", ...sshArgs, "--expect-change", "password,context-size"]);
+    const change = await slmcCheck(["reboot", ...rebootTarget, "--expect-change", "password,context-size"]);
     t.equal(
       change.code,
       0,
@@ -635,12 +616,7 @@ async function labTests(): Promise<void> {
       vm.env.LAB_ENGINE_PORT ?? "",
       "--ca",
       certificate,
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts_sabotage"),
+      ...sshArgs(vm, join(dir, "known_hosts_sabotage")),
     ];
     const verdict = (run: SlmcRun, id: string) => run.report.checks.find((c) => c.id === id);
 
@@ -847,12 +823,7 @@ async function labTests(): Promise<void> {
     // certbot's keys (the served live/ key, its archive/ file) are secrets too: judged, root only.
     const acmePosture = await slmcCheck([
       ...(await accessArgs(vm, dir, ["--ca", root, "--servername", "copilot.lab.test"])),
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts_acme"),
+      ...sshArgs(vm, join(dir, "known_hosts_acme")),
       "--suite",
       "posture",
     ]);
@@ -875,12 +846,7 @@ async function labTests(): Promise<void> {
     // This VM has outbound network (it reaches pebble on the host): offline operation, when demanded, fails.
     const online = await slmcCheck([
       ...(await accessArgs(vm, dir, ["--ca", root, "--servername", "copilot.lab.test"])),
-      "--ssh-port",
-      vm.env.LAB_SSH_PORT ?? "",
-      "--ssh-key",
-      vm.env.LAB_SSH_KEY ?? "",
-      "--known-hosts",
-      join(dir, "known_hosts_acme"),
+      ...sshArgs(vm, join(dir, "known_hosts_acme")),
       "--suite",
       "host",
       "--expect-offline",
