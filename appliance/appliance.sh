@@ -223,6 +223,15 @@ render_to() {
   write_file "${target}" "${mode}" <<<"${text}"
 }
 
+# Enables UNIT at boot unless it already is. For a unit that also ships a SysV script (nginx, fail2ban,
+# the exporters, mtail), `systemctl enable` runs update-rc.d: measured about 5.5 s each under TCG, paid on
+# every boot since configure runs at each one; asking first costs about 0.2 s. Fails when enabling does.
+enable_unit() {
+  local unit="$1"
+  if systemctl is-enabled --quiet "${unit}" 2>/dev/null; then return 0; fi
+  systemctl enable --no-reload "${unit}" >/dev/null 2>&1
+}
+
 download() {
   local url="$1" target="$2"
   info "downloading ${url} -> ${target}"
@@ -533,7 +542,7 @@ install_onegate_unit() {
   render_to "${SLMC_ONEGATE_UNIT}" 0644 slm-copilot-onegate.service "APPLIANCE=${ONE_SERVICE_APPLIANCE:-/etc/one-appliance/service.d/appliance.sh}"
   changed="${WRITTEN}"
   if [[ "${changed}" == changed ]]; then systemctl daemon-reload; fi
-  systemctl enable --no-reload slm-copilot-onegate.service >/dev/null 2>&1
+  enable_unit slm-copilot-onegate.service
   # Queued, not waited for: bootstrap runs inside the contextualization service, which a unit
   # ordered after network-online.target may itself be waiting behind (a blocking start could deadlock).
   systemctl start --no-block slm-copilot-onegate.service
@@ -819,7 +828,7 @@ configure_localai() {
     warn "local-ai.service stopped and disabled: not enough memory for the model (see the configuration error)"
     return
   fi
-  systemctl enable --no-reload local-ai.service >/dev/null 2>&1
+  enable_unit local-ai.service
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet local-ai.service; then
     info "restarting local-ai.service"
     systemctl restart local-ai.service
@@ -964,7 +973,7 @@ render_nginx_site() {
 
 apply_nginx() {
   nginx -t -q
-  systemctl enable --no-reload nginx.service >/dev/null 2>&1
+  enable_unit nginx.service
   if systemctl is-active --quiet nginx.service; then
     systemctl reload nginx.service
   else
@@ -1096,7 +1105,7 @@ configure_fail2ban() {
     return
   fi
   info "fail2ban configuration test passed"
-  systemctl enable --no-reload fail2ban.service >/dev/null 2>&1
+  enable_unit fail2ban.service
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet fail2ban.service; then
     info "restarting fail2ban.service"
     if ! systemctl restart fail2ban.service; then
@@ -1156,7 +1165,7 @@ install_readiness_probe() {
 # configuration error, not a failed boot: the API works without its metrics.
 start_metrics_unit() {
   local unit="$1" changed="$2"
-  systemctl enable --no-reload "${unit}" >/dev/null 2>&1
+  enable_unit "${unit}"
   if [[ "${changed}" == yes ]] || ! systemctl is-active --quiet "${unit}"; then
     info "restarting ${unit}"
     # A unit that failed at boot before its configuration existed may have hit its start limit.

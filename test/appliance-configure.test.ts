@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseExposition } from "../src/probes/prometheus.ts";
+import { enabledStateRecorder } from "./systemctl-stand-in.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
@@ -46,10 +47,12 @@ async function scratch(): Promise<Scratch> {
   // A VM with RAM to spare, whatever this machine has (the small-VM case: appliance-memory.test.ts).
   const meminfo = join(dir, "meminfo");
   await writeFile(meminfo, "MemTotal:       67108864 kB\nMemFree:        60000000 kB\n");
-  // Recorders; every unit counts as active, so only a change restarts anything.
-  for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
+  // Recorders; every unit counts as active, so only a change restarts anything, and as enabled once
+  // `systemctl enable` ran for it.
+  for (const name of ["nginx", "fail2ban-client"]) {
     await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
   }
+  await writeFile(join(bin, "systemctl"), enabledStateRecorder(calls, join(dir, "enabled")), { mode: 0o755 });
   const base = {
     PATH: `${bin}:${process.env.PATH ?? ""}`,
     SLMC_ROOT: root,
@@ -256,7 +259,11 @@ t.test(
     }
     const second = await step("service_configure");
     for (const unit of METRIC_UNITS) {
-      t.ok(second.calls.includes(`systemctl enable --no-reload ${unit}`), `${unit} still enabled`);
+      t.ok(second.calls.includes(`systemctl is-enabled --quiet ${unit}`), `${unit}: asked whether enabled`);
+      t.notOk(
+        second.calls.includes(`systemctl enable --no-reload ${unit}`),
+        `${unit} already enabled: not enabled again (update-rc.d costs seconds per boot)`,
+      );
       t.notOk(second.calls.includes(`systemctl restart ${unit}`), `${unit} left running: nothing changed`);
     }
   },

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startRealNginx } from "../fixtures/nginx/real-nginx.ts";
+import { enableStateCases } from "./systemctl-stand-in.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
@@ -52,6 +53,9 @@ async function scratch() {
       `  "disable --now local-ai.service") touch "${stopped}" ;;`,
       `  "restart local-ai.service" | "start local-ai.service") rm -f "${stopped}" ;;`,
       `  "is-active --quiet local-ai.service") [ ! -e "${stopped}" ] || exit 3 ;;`,
+      "esac",
+      'case "$1" in',
+      ...enableStateCases(join(dir, "enabled")),
       "esac",
       "",
     ].join("\n"),

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startOneGateStandIn } from "../fixtures/onegate-stand-in.ts";
 import { freePort } from "../fixtures/ports.ts";
+import { enabledStateRecorder } from "./systemctl-stand-in.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
@@ -33,9 +34,10 @@ async function scratch(endpoint: string, token = TOKEN) {
   await mkdir(bin);
   const meminfo = join(dir, "meminfo");
   await writeFile(meminfo, "MemTotal:       67108864 kB\n");
-  for (const name of ["systemctl", "nginx", "fail2ban-client"]) {
+  for (const name of ["nginx", "fail2ban-client"]) {
     await writeFile(join(bin, name), `#!/bin/sh\necho "${name} $*" >>"${calls}"\n`, { mode: 0o755 });
   }
+  await writeFile(join(bin, "systemctl"), enabledStateRecorder(calls, join(dir, "enabled")), { mode: 0o755 });
   await writeFile(
     join(bin, "ip"),
     `#!/bin/sh\necho "2: eth0    inet ${VM_ADDRESS}/24 brd 192.0.2.255 scope global eth0"\n`,

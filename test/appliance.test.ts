@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { clientSnippetProblems, parseClientSnippets, reportFields } from "../suites/integration.ts";
+import { enableStateCases } from "./systemctl-stand-in.ts";
 
 const run = promisify(execFile);
 const APPLIANCE = resolve(import.meta.dirname, "../appliance");
@@ -349,7 +350,16 @@ t.test(
     // systemctl stand-in: records each call; fail2ban counts as active once restarted.
     await writeFile(
       join(dir, "bin/systemctl"),
-      `#!/bin/sh\necho "$*" >>"${dir}/systemctl.calls"\ncase "$1" in is-active) test -e "${dir}/active" ;; restart) touch "${dir}/active" ;; esac\n`,
+      [
+        "#!/bin/sh",
+        `echo "$*" >>"${dir}/systemctl.calls"`,
+        'case "$1" in',
+        `  is-active) test -e "${dir}/active" ;;`,
+        `  restart) touch "${dir}/active" ;;`,
+        ...enableStateCases(join(dir, "enabled")),
+        "esac",
+        "",
+      ].join("\n"),
       { mode: 0o755 },
     );
     const configure = () =>
@@ -397,14 +407,14 @@ t.test(
     t.match(stdout, /\['port', '80,443'\]/);
     t.equal(
       (await readFile(join(dir, "systemctl.calls"), "utf8")).trim(),
-      "enable --no-reload fail2ban.service\nrestart fail2ban.service",
+      "is-enabled --quiet fail2ban.service\nenable --no-reload fail2ban.service\nrestart fail2ban.service",
       "new files: fail2ban enabled and restarted",
     );
     await configure();
     t.equal(
-      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim().split("\n").slice(2).join("\n"),
-      "enable --no-reload fail2ban.service\nis-active --quiet fail2ban.service",
-      "a second configure changes nothing and restarts nothing",
+      (await readFile(join(dir, "systemctl.calls"), "utf8")).trim().split("\n").slice(3).join("\n"),
+      "is-enabled --quiet fail2ban.service\nis-active --quiet fail2ban.service",
+      "a second configure changes nothing, restarts nothing and does not enable again",
     );
     if (!existsSync("/var/log/auth.log")) {
       await rm(join(fail2ban, "jail.d/slm-copilot-sshd-journal.local"));
