@@ -19,7 +19,7 @@
 #   lab.sh down                     power off and remove the run directory
 #
 # SLMC_LAB_ENGINE picks what the stand-in engine runs: "synthetic" (default: exact token schedules) or
-# "llama-server" (Debian's llama.cpp on a generated 50m GGUF: real inference; the image is built apart,
+# "llama-server" (Debian's llama.cpp on a generated 1m GGUF: real inference; the image is built apart,
 # as appliance-llama-server-<hash>). The state file records the engine of the VM that is up, and every
 # command but env and down refuses a VM of the other engine.
 # Builds are cached in SLMC_LAB_CACHE (default /var/cache/slmc-lab) keyed by the hash of their inputs;
@@ -111,7 +111,7 @@ engine_appliance_dir() {
 # What the build record and manifest name as the engine's stand-ins.
 engine_stand_ins() {
   if [[ "${ENGINE}" == llama-server ]]; then
-    echo "LocalAI stand-in binary running the llama-server of Debian (real llama.cpp), generated 50M-parameter GGUF with random weights (not Devstral)"
+    echo "LocalAI stand-in binary running the llama-server of Debian (real llama.cpp), generated 1.2M-parameter GGUF with random weights (not Devstral)"
   else
     echo "LocalAI stand-in binary, generated 4 MiB model (not Devstral)"
   fi

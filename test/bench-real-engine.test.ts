@@ -1,5 +1,6 @@
 // `slmc-check bench` (the compiled binary) against real inference: the stand-in's llama.cpp backend
-// (node-llama-cpp, a generated 50M-parameter GGUF) behind the appliance's real nginx site on loopback.
+// (node-llama-cpp, a generated 1.2M-parameter GGUF: the test judges the report, not the speed) behind
+// the appliance's real nginx site on loopback.
 // It must print the table and write JSON and HTML with real token counts. Figures are not asserted
 // (this is not a timed test); `npm run bench:real-engine` is the benchmark.
 import t from "tap";
@@ -28,7 +29,7 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
   t.test("bench through the appliance's nginx against real llama.cpp", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "slmc-bench-llama-"));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
-    writeCachedModel({ path: join(dir, "small.gguf"), size: "50m", type: "q8_0", seed: 1 });
+    writeCachedModel({ path: join(dir, "small.gguf"), size: "1m", type: "q8_0", seed: 1 });
     await writeFile(
       join(dir, "devstral-small-2.yaml"),
       "name: devstral-small-2\ncontext_size: 1024\nparameters:\n  model: small.gguf\n",
@@ -129,7 +130,7 @@ if (!installed && process.env.SLMC_REQUIRE_LLAMA === "1") {
       [
         "--import=tsx",
         resolve(import.meta.dirname, "../scripts/bench-real-engine.ts"),
-        ...["--size", "50m", "--runs", "1", "--max-tokens", "8", "--bandwidth-mib", "64"],
+        ...["--size", "1m", "--runs", "1", "--max-tokens", "8", "--bandwidth-mib", "64"],
         ...["--no-debian", "--cache", cache, "--json"],
       ],
       {},

@@ -1,9 +1,10 @@
 // The appliance's chat template under real llama.cpp: Debian's `llama-server --jinja
 // --chat-template-file appliance/templates/devstral-small-2.jinja` (the side root of
-// scripts/llama-sid.sh, the generated 50M GGUF) answers every turn shape a coding agent sends with
-// HTTP 200 and renders the same prompt as the @huggingface/jinja test, while the same llama-server
-// with a stock-like strict template answers the non-alternating shapes with HTTP 500 carrying the
-// template's exception: the failure the appliance's template exists to avoid, reproduced.
+// scripts/llama-sid.sh, the generated 1M GGUF: what is judged is the rendering, not the weights)
+// answers every turn shape a coding agent sends with HTTP 200 and renders the same prompt as the
+// @huggingface/jinja test, while the same llama-server with a stock-like strict template answers the
+// non-alternating shapes with HTTP 500 carrying the template's exception: the failure the appliance's
+// template exists to avoid, reproduced.
 import t from "tap";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,7 +32,7 @@ if ("unreachable" in result) {
   const dir = await mkdtemp(join(tmpdir(), "slmc-template-llama-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const model = join(dir, "small.gguf");
-  writeCachedModel({ path: model, size: "50m", type: "q8_0", seed: 1 });
+  writeCachedModel({ path: model, size: "1m", type: "q8_0", seed: 1 });
   await writeFile(join(dir, "strict.jinja"), STRICT);
   const serve = async (template: string) => {
     const server = await startLlamaServer(root, [

@@ -1,5 +1,5 @@
 // The lab's llama-server engine mode without the VM: packer/lab/make-sources.sh with
-// SLMC_LAB_ENGINE=llama-server (Debian's llama.cpp side root as the backend archive, the generated 50m
+// SLMC_LAB_ENGINE=llama-server (Debian's llama.cpp side root as the backend archive, the generated 1m
 // GGUF with its real sha256), then the compiled stand-in as the appliance runs it: `backends install`
 // of that archive, `run` with LocalAI's command line (no --backend) and the appliance's model YAML
 // rendered at its default context size. The stand-in finds the installed backend, runs its
@@ -196,16 +196,16 @@ t.test("lab.sh keeps the two engines' VMs apart through the state file", async (
 t.test("the appliance's memory arithmetic with the llama-server sources' figures", async (t) => {
   const env = await scratch(t, "slmc-memory-");
   const root = join(env, "root");
-  const shape = SHAPES["50m"];
+  const shape = SHAPES["1m"];
   // q8_0 K and V: 34 bytes per 32 values, per layer and embedding dimension.
   const kvBytesPerToken = 2 * shape.layers * shape.embd * (34 / 32);
-  const kvKib = 13;
-  t.ok(kvBytesPerToken <= kvKib * 1024, `${kvBytesPerToken} B of KV per token fit the 13 KiB figure`);
+  const kvKib = 2;
+  t.ok(kvBytesPerToken <= kvKib * 1024, `${kvBytesPerToken} B of KV per token fit the 2 KiB figure`);
   t.ok(kvBytesPerToken > (kvKib - 1) * 1024, "and the figure is rounded up by less than 1 KiB");
   await mkdir(join(root, "var/lib/local-ai/models"), { recursive: true });
-  const model = join(root, "var/lib/local-ai/models/slmc-50m-q8_0-stand-in.gguf");
+  const model = join(root, "var/lib/local-ai/models/slmc-1m-q8_0-stand-in.gguf");
   await writeFile(model, "");
-  await truncate(model, modelStats("50m", "q8_0").bytes);
+  await truncate(model, modelStats("1m", "q8_0").bytes);
   const memory = async (memTotalMib: number) => {
     await writeFile(join(env, "meminfo"), `MemTotal: ${memTotalMib * 1024} kB\n`);
     const run = await runProcess(
@@ -220,15 +220,15 @@ t.test("the appliance's memory arithmetic with the llama-server sources' figures
         SLMC_ROOT: root,
         SLMC_HOME: join(ROOT, "appliance"),
         SLMC_MEMINFO: join(env, "meminfo"),
-        SLMC_MODEL_FILE: "slmc-50m-q8_0-stand-in.gguf",
+        SLMC_MODEL_FILE: "slmc-1m-q8_0-stand-in.gguf",
         SLMC_KV_KIB_PER_TOKEN: String(kvKib),
       },
     );
     return run.stdout.trim().split("\n").at(-1);
   };
-  // 52 MiB of weights + 416 MiB of KV at context 32768 + 2048 MiB: the lab VM's 6 GiB suffice.
-  t.equal(await memory(6144), "ok 2516", "the lab VM (6 GiB) runs it at configure's default context");
-  t.equal(await memory(2400), "insufficient 2516", "the KV cache counts: 2.4 GiB is too little");
+  // 1.2 MiB of weights + 64 MiB of KV at context 32768 + 2048 MiB: the lab VM's 6 GiB suffice.
+  t.equal(await memory(6144), "ok 2114", "the lab VM (6 GiB) runs it at configure's default context");
+  t.equal(await memory(2100), "insufficient 2114", "the KV cache counts: 2,100 MiB is too little");
 });
 
 const side = await llamaSideRoot();
@@ -246,11 +246,11 @@ if ("unreachable" in side) {
     t.equal(sources.code, 0, sources.stderr);
     const env = parseEnv(await readFile(join(out, "sources.env"), "utf8"));
     t.equal(env.SLMC_BACKEND_SOURCE, "file:///tmp/slmc-sources/llama-server-backend.tar.gz");
-    t.equal(env.SLMC_MODEL_FILE, "slmc-50m-q8_0-stand-in.gguf");
-    const model = await readFile(join(out, "slmc-50m-q8_0-stand-in.gguf"));
+    t.equal(env.SLMC_MODEL_FILE, "slmc-1m-q8_0-stand-in.gguf");
+    const model = await readFile(join(out, "slmc-1m-q8_0-stand-in.gguf"));
     t.equal(model.subarray(0, 4).toString(), "GGUF", "a real GGUF, not random bytes");
     t.equal(env.SLMC_MODEL_SHA256, createHash("sha256").update(model).digest("hex"), "its real sha256");
-    t.equal(env.SLMC_KV_KIB_PER_TOKEN, "13", "the 50m model's q8_0 KV cache per token");
+    t.equal(env.SLMC_KV_KIB_PER_TOKEN, "2", "the 1m model's q8_0 KV cache per token");
 
     const backends = await scratch(t, "slmc-backends-");
     const install = await runProcess(
@@ -275,10 +275,10 @@ if ("unreachable" in side) {
     t.equal(metadata.llama_cpp, side.root.llamaVersion, "records Debian's llama.cpp version");
 
     const models = await scratch(t, "slmc-models-");
-    await writeFile(join(models, "slmc-50m-q8_0-stand-in.gguf"), model);
+    await writeFile(join(models, "slmc-1m-q8_0-stand-in.gguf"), model);
     // configure's default context (32768): llama-server accepts it and caps the slot at the model's
     // trained 2,048 tokens.
-    await renderModelYaml(models, "slmc-50m-q8_0-stand-in.gguf", 32768);
+    await renderModelYaml(models, "slmc-1m-q8_0-stand-in.gguf", 32768);
     const standIn = await runAsAppliance(t, models, backends);
     await until("the stand-in was not ready", async () => (await readyz(standIn.url)) === 200, standIn.log);
     t.match(standIn.log(), /installed backend .*llama-cpp runs llama-server/);

@@ -9,7 +9,8 @@
 #   llama-server         llama-server-backend.tar.gz   Debian's llama.cpp side root (scripts/llama-sid.sh)
 #                                                      with a metadata.json naming llama-server: the
 #                                                      stand-in runs it as its backend process
-#                        slmc-50m-q8_0-stand-in.gguf   a generated 50M-parameter GGUF (random weights)
+#                        slmc-1m-q8_0-stand-in.gguf    a generated 1.2M-parameter GGUF (random weights;
+#                                                      the 50m one prefills at a few tokens/s under TCG)
 #   make-sources.sh OUTPUT_DIR [GUEST_DIR]   (GUEST_DIR: where the files will sit inside the VM)
 # Exit codes: 0 ok, 1 failed, 2 usage, 3 the Debian archive is unreachable (llama-server mode).
 set -euo pipefail
@@ -21,12 +22,13 @@ readonly LLAMA_SID="${ROOT}/scripts/llama-sid.sh"
 readonly ENGINE="${SLMC_LAB_ENGINE:-synthetic}"
 readonly SYNTHETIC_MODEL_FILE=devstral-stand-in.gguf
 readonly SYNTHETIC_MODEL_BYTES=$((4 * 1024 * 1024))
-readonly LLAMA_MODEL_FILE=slmc-50m-q8_0-stand-in.gguf
+readonly LLAMA_MODEL_SIZE=1m
+readonly LLAMA_MODEL_FILE="slmc-${LLAMA_MODEL_SIZE}-q8_0-stand-in.gguf"
 readonly LLAMA_BACKEND_FILE=llama-server-backend.tar.gz
-# The 50m model's KV cache in q8_0 (the appliance YAML's cache types): 2 x 12 layers x 512 x 1.0625 B
-# = 12.75 KiB per token of context, rounded up. llama-server allocates it for the whole context_size
+# The 1m model's KV cache in q8_0 (the appliance YAML's cache types): 2 x 4 layers x 128 x 1.0625 B
+# = 1.06 KiB per token of context, rounded up. llama-server allocates it for the whole context_size
 # even where it caps a slot at the model's trained 2,048 tokens.
-readonly LLAMA_KV_KIB_PER_TOKEN=13
+readonly LLAMA_KV_KIB_PER_TOKEN=2
 readonly EXIT_USAGE=2
 
 die() {
@@ -68,7 +70,7 @@ write_llama_server_backend() {
 
 write_llama_model() {
   local out="$1"
-  (cd "${ROOT}" && npx tsx fixtures/gguf/generate.ts --out "${out}/${LLAMA_MODEL_FILE}" --size 50m \
+  (cd "${ROOT}" && npx tsx fixtures/gguf/generate.ts --out "${out}/${LLAMA_MODEL_FILE}" --size "${LLAMA_MODEL_SIZE}" \
     --type q8_0 --seed 1) >&2
 }
 
