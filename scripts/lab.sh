@@ -15,6 +15,8 @@
 #                                   that never starts again is hard-reset, saying so with its console)
 #   lab.sh resize MEMORY_MB         power off, boot the same disk and context with that much memory
 #                                   (waits for SSH only: a VM too small for the model must say so)
+#   lab.sh prune                    remove cached images but the newest KEEP of each kind and any in use
+#                                   (also after every build: each image is about 2 GB)
 #   lab.sh env                      print the state (ports, key) as KEY=VALUE lines
 #   lab.sh down                     power off and remove the run directory
 #
@@ -33,6 +35,9 @@ readonly RUN_DIR="${SLMC_LAB_RUN:-${ROOT}/.lab/run}"
 readonly SSH_TIMEOUT_S="${SLMC_LAB_SSH_TIMEOUT:-120}"
 readonly MEMORY_MB="${SLMC_LAB_MEMORY_MB:-6144}"
 readonly ENGINE="${SLMC_LAB_ENGINE:-synthetic}"
+# Cached images kept per kind (base, synthetic appliance, llama-server appliance): a checkout's inputs
+# change with every commit that touches them, and a few worktrees may want their own at once.
+readonly KEEP="${SLMC_LAB_KEEP:-3}"
 
 die() {
   echo "lab: $*" >&2
@@ -65,6 +70,7 @@ cmd_image() {
   dir="$(base_dir)"
   if [[ -f "${dir}/SHA256SUMS" ]] && (cd "${dir}" && sha256sum --quiet -c SHA256SUMS); then
     say "base image cached in ${dir}"
+    touch "${dir}"
     echo "${dir}"
     return
   fi
@@ -73,7 +79,48 @@ cmd_image() {
   mkdir -p "${dir}"
   ssh-keygen -q -t ed25519 -N '' -C slmc-lab -f "${dir}/lab_key"
   "${ROOT}/packer/lab/build-base-image.sh" "${dir}" "${dir}/lab_key.pub" >&2
+  cmd_prune
   echo "${dir}"
+}
+
+# The cache directories of one kind (a glob under CACHE), most recently used first (a cache hit touches
+# its directory); the llama-server appliances are
+# their own kind, so the synthetic glob leaves them out.
+cache_dirs_newest_first() {
+  local kind="$1" dir
+  find "${CACHE}" -mindepth 1 -maxdepth 1 -type d -name "${kind}-*" -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2- |
+    while read -r dir; do
+      if [[ "${kind}" == appliance && "${dir##*/}" == appliance-llama-server-* ]]; then continue; fi
+      echo "${dir}"
+    done
+}
+
+# Prints "yes" when a process holds a file under DIR open (a running VM's disk is backed by its image).
+dir_in_use() {
+  local dir="$1" holder
+  # find exits non-zero for processes that end while it reads /proc: only its output counts.
+  holder="$(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "${dir}/*" -print -quit 2>/dev/null || true)"
+  if [[ -n "${holder}" ]]; then echo yes; else echo no; fi
+}
+
+cmd_prune() {
+  [[ "${KEEP}" =~ ^[1-9][0-9]*$ ]] || die "SLMC_LAB_KEEP='${KEEP}' must be a whole number of at least 1"
+  [[ -d "${CACHE}" ]] || return 0
+  local kind dir index freed
+  for kind in base appliance appliance-llama-server; do
+    index=0
+    while read -r dir; do
+      index=$((index + 1))
+      ((index > KEEP)) || continue
+      if [[ "$(dir_in_use "${dir}")" == yes ]]; then
+        say "kept ${dir}: in use"
+        continue
+      fi
+      freed="$(du -sh "${dir}" | cut -f1)"
+      rm -rf "${dir}"
+      say "pruned ${dir} (${freed})"
+    done < <(cache_dirs_newest_first "${kind}")
+  done
 }
 
 # What every lab appliance image is built from (BASE: the base image's directory), one path a line.
@@ -137,6 +184,7 @@ cmd_appliance() {
   dir="$(engine_appliance_dir "${base}")"
   if [[ -f "${dir}/slm-copilot-lab.qcow2" && -f "${dir}/manifest.json" && -f "${dir}/.complete" ]]; then
     say "lab appliance (engine ${ENGINE}) cached in ${dir}"
+    touch "${dir}"
     echo "${dir}/slm-copilot-lab.qcow2"
     return
   fi
@@ -155,6 +203,7 @@ cmd_appliance() {
   rm -rf "${sources}"
   write_lab_manifest "${dir}" "${build_id}" "${built_at}"
   touch "${dir}/.complete"
+  cmd_prune
   echo "${dir}/slm-copilot-lab.qcow2"
 }
 
@@ -463,7 +512,8 @@ main() {
     resize) cmd_resize "$@" ;;
     env) cmd_env ;;
     down) cmd_down ;;
-    *) die "usage: lab.sh image|appliance|up CONTEXT_FILE [restricted|open]|wait-ready|ssh|context FILE|reboot|resize MEMORY_MB|env|down" ;;
+    prune) cmd_prune ;;
+    *) die "usage: lab.sh image|appliance|up CONTEXT_FILE [restricted|open]|wait-ready|ssh|context FILE|reboot|resize MEMORY_MB|env|down|prune" ;;
   esac
 }
 
