@@ -84,8 +84,7 @@ cmd_image() {
 }
 
 # The cache directories of one kind (a glob under CACHE), most recently used first (a cache hit touches
-# its directory); the llama-server appliances are
-# their own kind, so the synthetic glob leaves them out.
+# its directory); the llama-server appliances are their own kind, so the synthetic glob leaves them out.
 cache_dirs_newest_first() {
   local kind="$1" dir
   find "${CACHE}" -mindepth 1 -maxdepth 1 -type d -name "${kind}-*" -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2- |
