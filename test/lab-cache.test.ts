@@ -42,15 +42,23 @@ t.test("prune keeps the newest of each kind and any image in use", async (t) => 
     "llama-sid-0000000000000001",
     "packer-cache",
   ]);
-  // The oldest base image is open, as a running VM holds its disk's backing file.
+  // The oldest base image is open, as a running VM holds its disk's backing file. The holder says
+  // "open" once it holds the file; prune runs only then (bounded: 10 s).
   const holder = spawn("sh", [
     "-c",
-    'exec 3<"$1"; sleep 60',
+    'exec 3<"$1"; echo open; sleep 60',
     "_",
     join(cache, "base-0000000000000001/disk.qcow2"),
   ]);
   t.teardown(() => holder.kill("SIGKILL"));
-  await new Promise((ready) => setTimeout(ready, 300));
+  const opened = await new Promise<boolean>((done) => {
+    const timer = setTimeout(() => done(false), 10_000);
+    holder.stdout.once("data", () => {
+      clearTimeout(timer);
+      done(true);
+    });
+  });
+  t.ok(opened, "the holder opened the image");
 
   const run = await runProcess(LAB, ["prune"], { SLMC_LAB_CACHE: cache, SLMC_LAB_KEEP: "3" });
   t.equal(run.code, 0, run.stderr);
