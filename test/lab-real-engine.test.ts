@@ -6,8 +6,8 @@
 // that says what to fix; everything else must pass (kill -9 recovery, a real model reload, included).
 // Then: /v1/models names the real engine, a completion carries llama.cpp's timings, a short bench
 // reports real tokens/s, and `slmc-check reboot` finds no drift (llama-server's loopback port is
-// ephemeral). Runs only with SLMC_LAB_REAL_ENGINE=1; skips, saying why, without it, with SLMC_SKIP_LAB=1
-// or when Debian's archive cannot be reached to build the llama.cpp side root.
+// ephemeral). Skips, saying why, with SLMC_SKIP_LAB=1 or when Debian's archive cannot be reached to
+// build the llama.cpp side root.
 import t, { type Test } from "tap";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -77,13 +77,6 @@ function contextRefused(what: RegExp): RegExp {
 if (process.env.SLMC_SKIP_LAB === "1") {
   // A skip is reported as a skip: it never adds to "N passed".
   t.plan(0, "SLMC_SKIP_LAB=1: lab tests not run");
-} else if (process.env.SLMC_LAB_REAL_ENGINE !== "1") {
-  // About 8 minutes with its image build; `.ci/run` with it took 60 min here, over its hour. It runs
-  // when asked, and says so when not.
-  t.plan(
-    0,
-    "not asked for: the real-engine lab test takes about 8 min on 2 cores with its image build, and .ci/run's other VM tests leave no room for it in the hour; run it with SLMC_LAB_REAL_ENGINE=1 scripts/test.sh test/lab-real-engine.test.ts",
-  );
 } else {
   const side = await llamaSideRoot();
   // llama-sid.sh's last line says which archive and what to set.
