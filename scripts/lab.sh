@@ -305,10 +305,10 @@ serial_tail_since() {
     sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[A-Za-z]//g' | tail -n 12
 }
 
-# Did a kernel start after console line $1 (the reboot reached the firmware and a new boot)?
-kernel_started_since() {
-  local from="$1"
-  tail -n "+$((from + 1))" "${RUN_DIR}/serial.log" 2>/dev/null | grep -q "Linux version"
+# Does the guest's console say $2 (a fixed string) after line $1?
+console_says_since() {
+  local from="$1" text="$2"
+  tail -n "+$((from + 1))" "${RUN_DIR}/serial.log" 2>/dev/null | grep -qF "${text}"
 }
 
 cmd_up() {
@@ -379,18 +379,13 @@ run_qemu() {
     -device virtio-net-pci,netdev=n0
 }
 
-# Did the guest power off (not reset) after console line $1? Linux says which as its last word.
-powered_off_since() {
-  local from="$1"
-  tail -n "+$((from + 1))" "${RUN_DIR}/serial.log" 2>/dev/null | grep -q "reboot: Power down"
-}
-
-# What a QEMU exit means for the supervisor: "stop" (lab.sh stops the VM, or the guest powered off),
+# What a QEMU exit means for the supervisor: "stop" (lab.sh stops the VM, or the guest powered off:
+# Linux's last console word says power-off or reset),
 # "failed" (QEMU ended within QEMU_MIN_RUN_S of its start; starting it again would only loop) or
 # "restart" (the guest reset).
 after_qemu_exit() {
   local from="$1" ran_s="$2"
-  if [[ -e "${RUN_DIR}/stopping" ]] || powered_off_since "${from}"; then
+  if [[ -e "${RUN_DIR}/stopping" ]] || console_says_since "${from}" "reboot: Power down"; then
     echo stop
   elif ((ran_s < QEMU_MIN_RUN_S)); then
     echo failed
@@ -400,15 +395,16 @@ after_qemu_exit() {
 }
 
 cmd_supervise() {
-  local from started status outcome
+  local from started ran_s status outcome
   while true; do
     load_any_state
     from="$(serial_lines)"
     started="${SECONDS}"
     status=0
     run_qemu || status=$?
-    outcome="$(after_qemu_exit "${from}" "$((SECONDS - started))")"
-    say "$(date -u +%FT%TZ) QEMU exited (status ${status}) after $((SECONDS - started)) s: ${outcome}"
+    ran_s=$((SECONDS - started))
+    outcome="$(after_qemu_exit "${from}" "${ran_s}")"
+    say "$(date -u +%FT%TZ) QEMU exited (status ${status}) after ${ran_s} s: ${outcome}"
     [[ "${outcome}" == restart ]] || break
   done
   rm -f "${RUN_DIR}/supervisor.pid"
@@ -528,7 +524,8 @@ cmd_reboot() {
   lab_ssh systemctl reboot >/dev/null 2>&1 || true
   sleep 5
   if ! wait_for_ssh 300; then
-    if kernel_started_since "${from}"; then
+    # A new kernel started: the reboot reached the firmware and a new boot.
+    if console_says_since "${from}" "Linux version"; then
       die "no SSH within 300 s after reboot, though a new kernel started; $(serial_tail_since "${from}")"
     fi
     # No new kernel: the guest is stuck in shutdown or in the emulated reset. A cloud operator's next
